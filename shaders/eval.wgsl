@@ -1,0 +1,71 @@
+// L, ‖∇L‖ and optionally ∇L at many points: lattice points of a slice (mode 0) or explicit
+// points (mode 1). One invocation per point. CPU twin: src/backend/cpu/eval.rs.
+
+// Keep in sync with EvalParams in src/backend/gpu/eval.rs.
+struct EvalParams {
+    mode: u32,
+    n_samples: u32,
+    first: u32,
+    count: u32,
+    n_axes: u32,
+    save_grad: u32,
+    pad0: u32,
+    pad1: u32,
+    axis_n: vec4<u32>,
+    axis_param: vec4<i32>,
+    axis_lo: vec4<f32>,
+    axis_step: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> params: EvalParams;
+@group(0) @binding(1) var<storage, read> data: array<f32>;
+// Origin (P values) then one direction (P values) per axis slot.
+@group(0) @binding(2) var<storage, read> vectors: array<f32>;
+@group(0) @binding(3) var<storage, read> points: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grad_norm_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_out: array<f32>;
+
+// θ at global lattice index g: sets first, then offsets, in axis order.
+fn lattice_point(g: u32, theta: ptr<function, array<f32, P>>) {
+    for (var p = 0u; p < P; p++) { (*theta)[p] = vectors[p]; }
+    var idx = vec4<u32>(0u);
+    var rest = g;
+    for (var j = i32(params.n_axes) - 1; j >= 0; j--) {
+        idx[j] = rest % params.axis_n[j];
+        rest = rest / params.axis_n[j];
+    }
+    for (var j = 0u; j < params.n_axes; j++) {
+        if (params.axis_param[j] >= 0) {
+            (*theta)[u32(params.axis_param[j])] = params.axis_lo[j] + params.axis_step[j] * f32(idx[j]);
+        }
+    }
+    for (var j = 0u; j < params.n_axes; j++) {
+        if (params.axis_param[j] < 0) {
+            let t = params.axis_lo[j] + params.axis_step[j] * f32(idx[j]);
+            for (var p = 0u; p < P; p++) { (*theta)[p] += t * vectors[P * (1u + j) + p]; }
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    // A 2-D grid of workgroups covers chunks longer than one dispatch dimension allows.
+    let k = gid.x + gid.y * groups.x * WG;
+    if (k >= params.count) { return; }
+    var theta: array<f32, P>;
+    if (params.mode == 0u) {
+        lattice_point(params.first + k, &theta);
+    } else {
+        for (var p = 0u; p < P; p++) { theta[p] = points[k * P + p]; }
+    }
+    var grad: array<f32, P>;
+    let loss = loss_and_gradient(&theta, &grad, params.n_samples);
+    var sq = 0.0;
+    for (var p = 0u; p < P; p++) { sq += grad[p] * grad[p]; }
+    loss_out[k] = loss;
+    grad_norm_out[k] = sqrt(sq);
+    if (params.save_grad != 0u) {
+        for (var p = 0u; p < P; p++) { grad_out[k * P + p] = grad[p]; }
+    }
+}

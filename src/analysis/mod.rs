@@ -1,0 +1,3 @@
+//! Analysis of results: the symmetry group and, later, basins and stationary points.
+
+pub mod symmetry;

@@ -1,0 +1,118 @@
+//! The CPU backend: float32 kernels, one file per kernel named as its shader, run on all cores
+//! with rayon. Every point is computed by one thread in a fixed order, so results do not depend
+//! on the thread count.
+
+pub mod eval;
+
+use super::{Backend, BackendInfo, Evaluation, KernelModel, LatticeF32};
+use crate::error::{Error, Result};
+use crate::spec::data::Dataset;
+use crate::spec::model::Model;
+use crate::spec::slice::Slice;
+use std::ops::Range;
+
+/// The multi-threaded CPU backend.
+pub struct CpuBackend {
+    pool: rayon::ThreadPool,
+}
+
+impl CpuBackend {
+    /// A backend on all cores.
+    pub fn new() -> CpuBackend {
+        Self::with_threads(0)
+    }
+
+    /// A backend on `threads` threads (0: all cores).
+    pub fn with_threads(threads: usize) -> CpuBackend {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
+        match pool {
+            Ok(pool) => CpuBackend { pool },
+            // A pool of one thread only fails when the OS refuses to spawn threads at all.
+            Err(e) => panic!("cannot start a CPU thread: {e}"),
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Data as float32 in the layout the kernels read: inputs (N × in) then targets (N × out).
+pub fn data_f32(data: &Dataset) -> Vec<f32> {
+    data.x().iter().chain(data.y()).map(|&v| v as f32).collect()
+}
+
+impl Backend for CpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            backend: "cpu".into(),
+            adapter: format!("{} threads", self.threads()),
+            device_type: "Host".into(),
+            api: "none".into(),
+            software_adapter: false,
+        }
+    }
+
+    fn evaluate_lattice(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        slice: &Slice,
+        range: Range<u64>,
+        save_grad: bool,
+    ) -> Result<Evaluation> {
+        if range.end > slice.len() || range.end > u32::MAX as u64 {
+            return Err(Error::spec("--axis", "lattice range out of bounds"));
+        }
+        let km = KernelModel::new(model);
+        let lattice = LatticeF32::new(slice);
+        let d = data_f32(data);
+        let source = eval::Points::Lattice {
+            lattice: &lattice,
+            first: range.start as u32,
+        };
+        Ok(self.pool.install(|| {
+            eval::eval(
+                &km,
+                data.len(),
+                &d,
+                source,
+                (range.end - range.start) as usize,
+                save_grad,
+            )
+        }))
+    }
+
+    fn evaluate_points(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        points: &[f64],
+        save_grad: bool,
+    ) -> Result<Evaluation> {
+        let km = KernelModel::new(model);
+        let p = km.parameters;
+        let pts: Vec<f32> = points.iter().map(|&v| v as f32).collect();
+        let d = data_f32(data);
+        Ok(self.pool.install(|| {
+            eval::eval(
+                &km,
+                data.len(),
+                &d,
+                eval::Points::Explicit(&pts),
+                points.len() / p,
+                save_grad,
+            )
+        }))
+    }
+}

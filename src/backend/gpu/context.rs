@@ -1,0 +1,254 @@
+//! The GPU context: adapter, device, queue and compiled pipelines, created once and reused.
+
+use super::shader::{self, Kernel};
+use crate::backend::KernelModel;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A description of one adapter, as `--adapter` lists them.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    /// Position in the enumeration (for `--adapter INDEX`).
+    pub index: usize,
+    /// wgpu's description.
+    pub info: wgpu::AdapterInfo,
+}
+
+/// Whether wgpu's adapter is a software rasteriser (lavapipe, SwiftShader, WARP, llvmpipe).
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    info.device_type == wgpu::DeviceType::Cpu
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::PRIMARY;
+    wgpu::Instance::new(desc)
+}
+
+/// All adapters wgpu can see on this machine.
+pub fn adapters() -> Vec<AdapterSummary> {
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::PRIMARY))
+        .into_iter()
+        .enumerate()
+        .map(|(index, a)| AdapterSummary {
+            index,
+            info: a.get_info(),
+        })
+        .collect()
+}
+
+/// Preference among device types: discrete first, software last.
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+/// Device, queue, adapter description and the pipelines compiled so far.
+pub struct GpuContext {
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// The adapter in use.
+    pub info: wgpu::AdapterInfo,
+    /// The device's limits (the adapter's own, all requested).
+    pub limits: wgpu::Limits,
+    layout: wgpu::BindGroupLayout,
+    pipelines: HashMap<(Kernel, KernelModel), wgpu::ComputePipeline>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuContext {
+    /// Opens an adapter: `selector` is an index or a case-insensitive part of the name from
+    /// `--adapter`; otherwise the best by device type. With `hardware_only`, software adapters
+    /// are refused (for `--backend auto`).
+    pub fn new(selector: Option<&str>, hardware_only: bool) -> Result<GpuContext> {
+        let instance = instance();
+        let all = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+        let listing = || {
+            all.iter()
+                .enumerate()
+                .map(|(i, a)| format!("{i}: {}", a.get_info().name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let chosen = match selector {
+            Some(sel) => {
+                let found = match sel.parse::<usize>() {
+                    Ok(i) => all.get(i),
+                    Err(_) => all
+                        .iter()
+                        .find(|a| a.get_info().name.to_lowercase().contains(&sel.to_lowercase())),
+                };
+                found.ok_or_else(|| {
+                    Error::spec("--adapter", format!("no adapter matches '{sel}'; available: [{}]", listing()))
+                })?
+            }
+            None => all
+                .iter()
+                .filter(|a| !hardware_only || !is_software(&a.get_info()))
+                .min_by_key(|a| rank(a.get_info().device_type))
+                .ok_or_else(|| {
+                    Error::NoAdapter(if all.is_empty() {
+                        " (is a Vulkan, Metal or DX12 driver installed? On Debian, mesa-vulkan-drivers provides a software one)".into()
+                    } else {
+                        format!(" with hardware acceleration; software adapters: [{}]", listing())
+                    })
+                })?,
+        };
+        let info = chosen.get_info();
+        let limits = chosen.limits();
+        let (device, queue) = pollster::block_on(chosen.request_device(&wgpu::DeviceDescriptor {
+            label: Some("landscape"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::default(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
+        let error = Arc::new(Mutex::new(None));
+        let sink = Arc::clone(&error);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut slot) = sink.lock() {
+                slot.get_or_insert_with(|| e.to_string());
+            }
+        }));
+        let layout = bind_group_layout(&device);
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            layout,
+            pipelines: HashMap::new(),
+            error,
+        })
+    }
+
+    /// The bind group layout all kernels share.
+    pub fn layout(&self) -> &wgpu::BindGroupLayout {
+        &self.layout
+    }
+
+    /// The largest buffer a kernel may bind, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// The compiled pipeline of `kernel` for `km`, compiled on first use and cached.
+    pub fn pipeline(&mut self, kernel: Kernel, km: &KernelModel) -> Result<wgpu::ComputePipeline> {
+        if let Some(p) = self.pipelines.get(&(kernel, km.clone())) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name()),
+                source: wgpu::ShaderSource::Wgsl(shader::source(kernel, km).into()),
+            });
+        let layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(kernel.name()),
+                bind_group_layouts: &[Some(&self.layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name()),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some(kernel.name()),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "shader {} failed to compile: {e}",
+                kernel.name()
+            )));
+        }
+        self.pipelines
+            .insert((kernel, km.clone()), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Waits for submitted work and reports any error the device raised meanwhile.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+        self.check()
+    }
+
+    /// Reports (and clears) an error the device raised asynchronously.
+    pub fn check(&self) -> Result<()> {
+        match self.error.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(e) => Err(Error::Gpu(format!(
+                "{e} (an out-of-memory error may be avoided by a smaller lattice or --backend cpu)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies `size` bytes of `buffer` back to the host.
+    pub fn read(&self, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer
+            .slice(..size)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("the device dropped a read-back".into()))?
+            .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;
+        let bytes = buffer
+            .slice(..size)
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?
+            .to_vec();
+        buffer.unmap();
+        Ok(bytes)
+    }
+}
+
+/// One uniform and six storage buffers (read-only inputs 1–3, read-write outputs 4–6), the
+/// same for every kernel so that one layout serves all.
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let read = wgpu::BufferBindingType::Storage { read_only: true };
+    let write = wgpu::BufferBindingType::Storage { read_only: false };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("landscape"),
+        entries: &[
+            entry(0, wgpu::BufferBindingType::Uniform),
+            entry(1, read),
+            entry(2, read),
+            entry(3, read),
+            entry(4, write),
+            entry(5, write),
+            entry(6, write),
+        ],
+    })
+}

@@ -1,0 +1,248 @@
+//! Host side of `shaders/eval.wgsl`: uploads, chunking within the adapter's limits, read-back.
+
+use super::context::GpuContext;
+use super::shader::{Kernel, WORKGROUP_SIZE};
+use crate::backend::{Evaluation, KernelModel, LatticeF32};
+use crate::error::{Error, Result};
+use crate::spec::slice::MAX_AXES;
+use wgpu::util::DeviceExt;
+
+/// Uniform parameters of one eval dispatch. Keep in sync with `EvalParams` in eval.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct EvalParams {
+    mode: u32,
+    n_samples: u32,
+    first: u32,
+    count: u32,
+    n_axes: u32,
+    save_grad: u32,
+    pad: [u32; 2],
+    axis_n: [u32; MAX_AXES],
+    axis_param: [i32; MAX_AXES],
+    axis_lo: [f32; MAX_AXES],
+    axis_step: [f32; MAX_AXES],
+}
+
+/// Where the points come from.
+pub enum Source<'a> {
+    /// Lattice points from global index `first` on.
+    Lattice(&'a LatticeF32, u32),
+    /// Explicit points, row-major count × P.
+    Points(&'a [f32]),
+}
+
+/// Knobs for tests and for users with small GPUs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOptions {
+    /// Upper bound on points per dispatch (the adapter's limits may lower it further).
+    pub max_chunk_points: Option<usize>,
+    /// Fill outputs with NaN before every dispatch, so unwritten elements show.
+    pub poison: bool,
+}
+
+/// Default upper bound on points per dispatch: keeps one dispatch well under a second on
+/// software adapters and bounds the staging memory.
+const DEFAULT_CHUNK_POINTS: usize = 1 << 22;
+
+fn storage(ctx: &GpuContext, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(16),
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+fn nan_bytes(count: usize) -> Vec<u8> {
+    bytemuck::cast_slice(&vec![f32::NAN; count]).to_vec()
+}
+
+/// Evaluates L, ‖∇L‖ and optionally ∇L at `count` points.
+pub fn run(
+    ctx: &mut GpuContext,
+    km: &KernelModel,
+    n_samples: usize,
+    data: &[f32],
+    source: Source<'_>,
+    count: usize,
+    save_grad: bool,
+    opts: EvalOptions,
+) -> Result<Evaluation> {
+    let p = km.parameters;
+    let limit = ctx.max_binding_bytes();
+    if (data.len() * 4) as u64 > limit {
+        return Err(Error::Gpu(format!(
+            "the data set ({} bytes) exceeds the adapter's largest buffer ({limit} bytes); use --backend cpu",
+            data.len() * 4
+        )));
+    }
+    let per_point_vectors = if save_grad || matches!(source, Source::Points(_)) {
+        p
+    } else {
+        1
+    };
+    let groups_limit = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let mut chunk = opts
+        .max_chunk_points
+        .unwrap_or(DEFAULT_CHUNK_POINTS)
+        .min((limit / (4 * per_point_vectors as u64)) as usize)
+        .min(groups_limit * groups_limit * WORKGROUP_SIZE as usize)
+        .max(1);
+    chunk = chunk.min(count.max(1));
+    let pipeline = ctx.pipeline(Kernel::Eval, km)?;
+
+    use wgpu::BufferUsages as U;
+    let dev = &ctx.device;
+    let data_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("data"),
+        contents: bytemuck::cast_slice(data),
+        usage: U::STORAGE,
+    });
+    let vectors: &[f32] = match &source {
+        Source::Lattice(l, _) => &l.vectors,
+        Source::Points(_) => &[0.0; 4],
+    };
+    let vec_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("vectors"),
+        contents: bytemuck::cast_slice(vectors),
+        usage: U::STORAGE,
+    });
+    let explicit = matches!(source, Source::Points(_));
+    let points_buf = storage(
+        ctx,
+        "points",
+        if explicit { (chunk * p * 4) as u64 } else { 16 },
+        U::STORAGE | U::COPY_DST,
+    );
+    let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+    let loss_buf = storage(ctx, "loss", (chunk * 4) as u64, out);
+    let norm_buf = storage(ctx, "grad_norm", (chunk * 4) as u64, out);
+    let grad_buf = storage(
+        ctx,
+        "grad",
+        if save_grad {
+            (chunk * p * 4) as u64
+        } else {
+            16
+        },
+        out,
+    );
+    let staging_floats = chunk * (2 + if save_grad { p } else { 0 });
+    let staging = storage(
+        ctx,
+        "staging",
+        (staging_floats * 4) as u64,
+        U::MAP_READ | U::COPY_DST,
+    );
+    let uniform = storage(
+        ctx,
+        "params",
+        std::mem::size_of::<EvalParams>() as u64,
+        U::UNIFORM | U::COPY_DST,
+    );
+    let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("eval"),
+        layout: ctx.layout(),
+        entries: &[
+            &uniform,
+            &data_buf,
+            &vec_buf,
+            &points_buf,
+            &loss_buf,
+            &norm_buf,
+            &grad_buf,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect::<Vec<_>>(),
+    });
+    ctx.check()?;
+
+    let mut result = Evaluation {
+        loss: Vec::with_capacity(count),
+        grad_norm: Vec::with_capacity(count),
+        grad: save_grad.then(|| Vec::with_capacity(count * p)),
+    };
+    let mut start = 0;
+    while start < count {
+        let len = chunk.min(count - start);
+        let mut params = EvalParams {
+            mode: u32::from(explicit),
+            n_samples: n_samples as u32,
+            first: 0,
+            count: len as u32,
+            n_axes: 0,
+            save_grad: u32::from(save_grad),
+            pad: [0; 2],
+            axis_n: [1; MAX_AXES],
+            axis_param: [-1; MAX_AXES],
+            axis_lo: [0.0; MAX_AXES],
+            axis_step: [0.0; MAX_AXES],
+        };
+        match &source {
+            Source::Lattice(l, first) => {
+                params.first = first + start as u32;
+                params.n_axes = l.axes as u32;
+                params.axis_n = l.n;
+                params.axis_param = l.param;
+                params.axis_lo = l.lo;
+                params.axis_step = l.step;
+            }
+            Source::Points(pts) => {
+                ctx.queue.write_buffer(
+                    &points_buf,
+                    0,
+                    bytemuck::cast_slice(&pts[start * p..(start + len) * p]),
+                );
+            }
+        }
+        ctx.queue
+            .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+        if opts.poison {
+            ctx.queue.write_buffer(&loss_buf, 0, &nan_bytes(len));
+            ctx.queue.write_buffer(&norm_buf, 0, &nan_bytes(len));
+            if save_grad {
+                ctx.queue.write_buffer(&grad_buf, 0, &nan_bytes(len * p));
+            }
+        }
+        let groups = len.div_ceil(WORKGROUP_SIZE as usize);
+        let gx = groups.min(groups_limit);
+        let gy = groups.div_ceil(gx);
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("eval"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("eval"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        }
+        let bytes = (len * 4) as u64;
+        enc.copy_buffer_to_buffer(&loss_buf, 0, &staging, 0, bytes);
+        enc.copy_buffer_to_buffer(&norm_buf, 0, &staging, bytes, bytes);
+        if save_grad {
+            enc.copy_buffer_to_buffer(&grad_buf, 0, &staging, 2 * bytes, bytes * p as u64);
+        }
+        ctx.queue.submit([enc.finish()]);
+        let total = bytes * (2 + if save_grad { p as u64 } else { 0 });
+        let raw = ctx.read(&staging, total)?;
+        let floats: &[f32] = bytemuck::cast_slice(&raw);
+        result.loss.extend_from_slice(&floats[..len]);
+        result.grad_norm.extend_from_slice(&floats[len..2 * len]);
+        if let Some(g) = result.grad.as_mut() {
+            g.extend_from_slice(&floats[2 * len..]);
+        }
+        start += len;
+    }
+    Ok(result)
+}

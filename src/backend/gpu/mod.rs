@@ -1,0 +1,102 @@
+//! The GPU backend: WGSL compute shaders run through wgpu, on any adapter (hardware or
+//! software), with work split into chunks that respect the adapter's limits.
+
+pub mod context;
+pub mod eval;
+pub mod shader;
+
+pub use context::{AdapterSummary, GpuContext, adapters, is_software};
+pub use eval::EvalOptions;
+
+use super::cpu::data_f32;
+use super::{Backend, BackendInfo, Evaluation, KernelModel, LatticeF32};
+use crate::error::{Error, Result};
+use crate::spec::data::Dataset;
+use crate::spec::model::Model;
+use crate::spec::slice::Slice;
+use std::ops::Range;
+
+/// The GPU backend over one context.
+pub struct GpuBackend {
+    ctx: GpuContext,
+    /// Options of the eval kernel (chunk size, poisoning).
+    pub eval_options: EvalOptions,
+}
+
+impl GpuBackend {
+    /// A backend on an opened context.
+    pub fn new(ctx: GpuContext) -> GpuBackend {
+        GpuBackend {
+            ctx,
+            eval_options: EvalOptions::default(),
+        }
+    }
+
+    /// The context (device, queue, adapter).
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+}
+
+impl Backend for GpuBackend {
+    fn info(&self) -> BackendInfo {
+        let i = &self.ctx.info;
+        BackendInfo {
+            backend: "gpu".into(),
+            adapter: i.name.clone(),
+            device_type: format!("{:?}", i.device_type),
+            api: format!("{:?}", i.backend),
+            software_adapter: is_software(i),
+        }
+    }
+
+    fn evaluate_lattice(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        slice: &Slice,
+        range: Range<u64>,
+        save_grad: bool,
+    ) -> Result<Evaluation> {
+        if range.end > slice.len() || range.end > u32::MAX as u64 {
+            return Err(Error::spec("--axis", "lattice range out of bounds"));
+        }
+        let km = KernelModel::new(model);
+        let lattice = LatticeF32::new(slice);
+        let count = (range.end - range.start) as usize;
+        let source = eval::Source::Lattice(&lattice, range.start as u32);
+        eval::run(
+            &mut self.ctx,
+            &km,
+            data.len(),
+            &data_f32(data),
+            source,
+            count,
+            save_grad,
+            self.eval_options,
+        )
+    }
+
+    fn evaluate_points(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        points: &[f64],
+        save_grad: bool,
+    ) -> Result<Evaluation> {
+        let km = KernelModel::new(model);
+        let pts: Vec<f32> = points.iter().map(|&v| v as f32).collect();
+        let count = points.len() / km.parameters;
+        let source = eval::Source::Points(&pts);
+        eval::run(
+            &mut self.ctx,
+            &km,
+            data.len(),
+            &data_f32(data),
+            source,
+            count,
+            save_grad,
+            self.eval_options,
+        )
+    }
+}

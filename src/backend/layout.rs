@@ -1,0 +1,145 @@
+//! The float32 forms of a model and a slice that both backends' kernels consume.
+
+use crate::spec::model::Model;
+use crate::spec::slice::{AxisKind, MAX_AXES, Slice};
+
+/// The model as the kernels see it: widths and parameter offsets per layer, activation codes.
+/// The shader header generated from it (`gpu::shader`) and the CPU kernels read the same fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KernelModel {
+    /// Layer widths, input first.
+    pub widths: Vec<usize>,
+    /// Offset of each layer's units in the per-sample activation array (input layer first).
+    pub unit_offsets: Vec<usize>,
+    /// Offset of each weight layer's matrix in θ.
+    pub w_offsets: Vec<usize>,
+    /// Offset of each weight layer's bias in θ (unused without biases).
+    pub b_offsets: Vec<usize>,
+    /// Total units over all layers, input included.
+    pub units: usize,
+    /// P.
+    pub parameters: usize,
+    /// Activation code of the hidden layers.
+    pub act: u32,
+    /// Activation code of the output layer.
+    pub out_act: u32,
+    /// Whether layers have biases.
+    pub bias: bool,
+}
+
+impl KernelModel {
+    /// The kernel form of `model`.
+    pub fn new(model: &Model) -> KernelModel {
+        let layout = model.layout();
+        let mut unit_offsets = Vec::with_capacity(model.widths.len());
+        let mut acc = 0;
+        for &w in &model.widths {
+            unit_offsets.push(acc);
+            acc += w;
+        }
+        KernelModel {
+            widths: model.widths.clone(),
+            unit_offsets,
+            w_offsets: layout.iter().map(|l| l.w).collect(),
+            b_offsets: layout.iter().map(|l| l.b.unwrap_or(0)).collect(),
+            units: acc,
+            parameters: model.parameter_count(),
+            act: model.act.code(),
+            out_act: model.out_act.code(),
+            bias: model.bias,
+        }
+    }
+
+    /// Number of weight layers.
+    pub fn layers(&self) -> usize {
+        self.widths.len() - 1
+    }
+
+    /// Input width.
+    pub fn inputs(&self) -> usize {
+        self.widths[0]
+    }
+
+    /// Output width.
+    pub fn outputs(&self) -> usize {
+        self.widths[self.widths.len() - 1]
+    }
+}
+
+/// A slice in float32 as the kernels compute lattice points: origin, up to four axes each either
+/// setting a parameter (`param ≥ 0`) or offsetting along a direction (`param = −1`), with values
+/// `lo + step·i`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatticeF32 {
+    /// Number of axes.
+    pub axes: usize,
+    /// Points per axis.
+    pub n: [u32; MAX_AXES],
+    /// Parameter set by each axis, or −1 for a direction axis.
+    pub param: [i32; MAX_AXES],
+    /// First value of each axis.
+    pub lo: [f32; MAX_AXES],
+    /// Step between values of each axis.
+    pub step: [f32; MAX_AXES],
+    /// Origin (P values) then one direction (P values) per axis slot, zero where unused.
+    pub vectors: Vec<f32>,
+}
+
+impl LatticeF32 {
+    /// The float32 form of `slice`.
+    pub fn new(slice: &Slice) -> LatticeF32 {
+        let p = slice.origin.len();
+        let mut l = LatticeF32 {
+            axes: slice.axes.len(),
+            n: [1; MAX_AXES],
+            param: [-1; MAX_AXES],
+            lo: [0.0; MAX_AXES],
+            step: [0.0; MAX_AXES],
+            vectors: vec![0.0; p * (1 + MAX_AXES)],
+        };
+        for (v, o) in l.vectors.iter_mut().zip(&slice.origin) {
+            *v = *o as f32;
+        }
+        for (j, a) in slice.axes.iter().enumerate() {
+            l.n[j] = a.n as u32;
+            l.lo[j] = a.lo as f32;
+            l.step[j] = ((a.hi - a.lo) / (a.n - 1) as f64) as f32;
+            match &a.kind {
+                AxisKind::Set(q) => l.param[j] = *q as i32,
+                AxisKind::Offset(d) => {
+                    for (v, dv) in l.vectors[p * (1 + j)..p * (2 + j)].iter_mut().zip(d) {
+                        *v = *dv as f32;
+                    }
+                }
+            }
+        }
+        l
+    }
+
+    /// θ at global lattice index `g`, written into `theta` (the CPU twin of `lattice_point` in
+    /// eval.wgsl: sets first, then offsets, in axis order).
+    pub fn point(&self, g: u32, theta: &mut [f32]) {
+        let p = theta.len();
+        theta.copy_from_slice(&self.vectors[..p]);
+        let mut idx = [0u32; MAX_AXES];
+        let mut rest = g;
+        for j in (0..self.axes).rev() {
+            idx[j] = rest % self.n[j];
+            rest /= self.n[j];
+        }
+        for j in 0..self.axes {
+            if self.param[j] >= 0 {
+                theta[self.param[j] as usize] = self.lo[j] + self.step[j] * idx[j] as f32;
+            }
+        }
+        for j in 0..self.axes {
+            if self.param[j] < 0 {
+                let t = self.lo[j] + self.step[j] * idx[j] as f32;
+                let d = &self.vectors[p * (1 + j)..p * (2 + j)];
+                for (th, dv) in theta.iter_mut().zip(d) {
+                    *th += t * dv;
+                }
+            }
+        }
+    }
+}

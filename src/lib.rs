@@ -1,0 +1,32 @@
+//! `landscape` maps the loss landscape of small neural networks trained with mean-squared error.
+//!
+//! MSE is a parabola in the network's *predictions*; as a function of the *weights* of a network
+//! with a hidden layer it has many stationary points, because permuting (and, for odd
+//! activations, sign-flipping) hidden units leaves the function unchanged. This crate evaluates
+//! the loss L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖² and its gradient over dense parameter lattices, on
+//! the GPU (WGSL through wgpu) or on a multi-threaded CPU backend, both checked against a float64
+//! reference.
+//!
+//! ```
+//! use landscape::backend::{Backend, cpu::CpuBackend};
+//! use landscape::spec::{data::DataSource, model::{Activation, Model}, slice::build_slice};
+//!
+//! // The seed example: a 1-1-1 linear net on one sample (x = 1, y = 1), along w1 = w2 = t.
+//! let model = Model::new("1-1-1", Activation::Linear, Activation::Linear, false)?;
+//! let data = DataSource::parse("point:x=1,y=1", &model)?.data;
+//! let slice = build_slice(&model, None, Some("zeros"), &["dir:1,1=-1.5:1.5:301".into()], None)?;
+//! let eval = CpuBackend::new().evaluate_lattice(&model, &data, &slice, 0..slice.len(), false)?;
+//! let t = slice.axes[0].value(250); // t = 1
+//! assert!((eval.loss[250] as f64 - (1.0 - t * t).powi(2)).abs() < 1e-6);
+//! # Ok::<(), landscape::Error>(())
+//! ```
+
+pub mod analysis;
+pub mod backend;
+pub mod error;
+pub mod npy;
+pub mod reference;
+pub mod rng;
+pub mod spec;
+
+pub use error::{Error, Result};
