@@ -13,13 +13,12 @@ struct EvalParams {
     pad1: u32,
     axis_n: vec4<u32>,
     axis_param: vec4<i32>,
-    axis_lo: vec4<f32>,
-    axis_step: vec4<f32>,
+    axis_offset: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: EvalParams;
 @group(0) @binding(1) var<storage, read> data: array<f32>;
-// Origin (P values) then one direction (P values) per axis slot.
+// Origin (P values), one direction (P values) per axis slot, then each axis's value table.
 @group(0) @binding(2) var<storage, read> vectors: array<f32>;
 @group(0) @binding(3) var<storage, read> points: array<f32>;
 @group(0) @binding(4) var<storage, read_write> loss_out: array<f32>;
@@ -37,12 +36,12 @@ fn lattice_point(g: u32, theta: ptr<function, array<f32, P>>) {
     }
     for (var j = 0u; j < params.n_axes; j++) {
         if (params.axis_param[j] >= 0) {
-            (*theta)[u32(params.axis_param[j])] = params.axis_lo[j] + params.axis_step[j] * f32(idx[j]);
+            (*theta)[u32(params.axis_param[j])] = vectors[params.axis_offset[j] + idx[j]];
         }
     }
     for (var j = 0u; j < params.n_axes; j++) {
         if (params.axis_param[j] < 0) {
-            let t = params.axis_lo[j] + params.axis_step[j] * f32(idx[j]);
+            let t = vectors[params.axis_offset[j] + idx[j]];
             for (var p = 0u; p < P; p++) { (*theta)[p] += t * vectors[P * (1u + j) + p]; }
         }
     }

@@ -30,3 +30,5 @@ pub mod rng;
 pub mod spec;
 
 pub use error::{Error, Result};
+pub mod cli;
+pub mod output;

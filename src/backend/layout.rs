@@ -67,8 +67,9 @@ impl KernelModel {
 }
 
 /// A slice in float32 as the kernels compute lattice points: origin, up to four axes each either
-/// setting a parameter (`param ≥ 0`) or offsetting along a direction (`param = −1`), with values
-/// `lo + step·i`.
+/// setting a parameter (`param ≥ 0`) or offsetting along a direction (`param = −1`). Axis values
+/// are tabulated on the host in float64 and rounded once, so every lattice coordinate is the
+/// float32 nearest to its exact value, on every backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatticeF32 {
     /// Number of axes.
@@ -77,11 +78,10 @@ pub struct LatticeF32 {
     pub n: [u32; MAX_AXES],
     /// Parameter set by each axis, or −1 for a direction axis.
     pub param: [i32; MAX_AXES],
-    /// First value of each axis.
-    pub lo: [f32; MAX_AXES],
-    /// Step between values of each axis.
-    pub step: [f32; MAX_AXES],
-    /// Origin (P values) then one direction (P values) per axis slot, zero where unused.
+    /// Offset of each axis's value table in `vectors`.
+    pub offset: [u32; MAX_AXES],
+    /// Origin (P values), one direction (P values) per axis slot (zero where unused), then the
+    /// value table of each axis.
     pub vectors: Vec<f32>,
 }
 
@@ -93,8 +93,7 @@ impl LatticeF32 {
             axes: slice.axes.len(),
             n: [1; MAX_AXES],
             param: [-1; MAX_AXES],
-            lo: [0.0; MAX_AXES],
-            step: [0.0; MAX_AXES],
+            offset: [0; MAX_AXES],
             vectors: vec![0.0; p * (1 + MAX_AXES)],
         };
         for (v, o) in l.vectors.iter_mut().zip(&slice.origin) {
@@ -102,8 +101,6 @@ impl LatticeF32 {
         }
         for (j, a) in slice.axes.iter().enumerate() {
             l.n[j] = a.n as u32;
-            l.lo[j] = a.lo as f32;
-            l.step[j] = ((a.hi - a.lo) / (a.n - 1) as f64) as f32;
             match &a.kind {
                 AxisKind::Set(q) => l.param[j] = *q as i32,
                 AxisKind::Offset(d) => {
@@ -113,7 +110,17 @@ impl LatticeF32 {
                 }
             }
         }
+        for (j, a) in slice.axes.iter().enumerate() {
+            l.offset[j] = l.vectors.len() as u32;
+            l.vectors.extend(a.values().into_iter().map(|v| v as f32));
+        }
         l
+    }
+
+    /// Value `i` of axis `j`.
+    #[inline]
+    fn value(&self, j: usize, i: u32) -> f32 {
+        self.vectors[(self.offset[j] + i) as usize]
     }
 
     /// θ at global lattice index `g`, written into `theta` (the CPU twin of `lattice_point` in
@@ -129,12 +136,12 @@ impl LatticeF32 {
         }
         for j in 0..self.axes {
             if self.param[j] >= 0 {
-                theta[self.param[j] as usize] = self.lo[j] + self.step[j] * idx[j] as f32;
+                theta[self.param[j] as usize] = self.value(j, idx[j]);
             }
         }
         for j in 0..self.axes {
             if self.param[j] < 0 {
-                let t = self.lo[j] + self.step[j] * idx[j] as f32;
+                let t = self.value(j, idx[j]);
                 let d = &self.vectors[p * (1 + j)..p * (2 + j)];
                 for (th, dv) in theta.iter_mut().zip(d) {
                     *th += t * dv;

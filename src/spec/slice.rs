@@ -15,6 +15,10 @@ use std::path::Path;
 /// Largest number of axes of a slice.
 pub const MAX_AXES: usize = 4;
 
+/// Largest number of points on one axis (2²⁴): the kernels read axis values from a table, and
+/// float32 counts exactly up to here.
+pub const MAX_AXIS_POINTS: usize = 1 << 24;
+
 /// How an axis moves through parameter space.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AxisKind {
@@ -169,8 +173,12 @@ fn parse_range(range: &str, flag: &str, whole: &str) -> Result<(f64, f64, usize)
         .trim()
         .parse()
         .ok()
-        .filter(|&n| n >= 2)
-        .ok_or_else(|| bad(format!("N '{n}' is not an integer ≥ 2")))?;
+        .filter(|&n| (2..=MAX_AXIS_POINTS).contains(&n))
+        .ok_or_else(|| {
+            bad(format!(
+                "N '{n}' is not an integer from 2 to {MAX_AXIS_POINTS}"
+            ))
+        })?;
     if lo >= hi {
         return Err(bad(format!("LO = {lo} is not below HI = {hi}")));
     }

@@ -20,8 +20,7 @@ struct EvalParams {
     pad: [u32; 2],
     axis_n: [u32; MAX_AXES],
     axis_param: [i32; MAX_AXES],
-    axis_lo: [f32; MAX_AXES],
-    axis_step: [f32; MAX_AXES],
+    axis_offset: [u32; MAX_AXES],
 }
 
 /// Where the points come from.
@@ -181,8 +180,7 @@ pub fn run(
             pad: [0; 2],
             axis_n: [1; MAX_AXES],
             axis_param: [-1; MAX_AXES],
-            axis_lo: [0.0; MAX_AXES],
-            axis_step: [0.0; MAX_AXES],
+            axis_offset: [0; MAX_AXES],
         };
         match &source {
             Source::Lattice(l, first) => {
@@ -190,8 +188,7 @@ pub fn run(
                 params.n_axes = l.axes as u32;
                 params.axis_n = l.n;
                 params.axis_param = l.param;
-                params.axis_lo = l.lo;
-                params.axis_step = l.step;
+                params.axis_offset = l.offset;
             }
             Source::Points(pts) => {
                 ctx.queue.write_buffer(

@@ -1,0 +1,220 @@
+//! `landscape grid`: L and ∇L at every point of a lattice, with pictures.
+
+use super::common::{ModelArgs, RunArgs};
+use crate::analysis::lattice::local_extrema;
+use crate::npy;
+use crate::output::plot::{self, AxisInfo};
+use crate::output::run_dir::RunDir;
+use crate::spec::slice::{AxisKind, Slice, build_slice};
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use std::time::Instant;
+
+/// Flags of `landscape grid`.
+#[derive(Debug, Clone, Args)]
+pub struct GridArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Origin of the slice: zeros, teacher, random:SEED or FILE.npy (float32/64, length P).
+    #[arg(long)]
+    origin: Option<String>,
+    /// An axis, 1 to 4 times: NAME=LO:HI:N (e.g. w1[0,1]=-3:3:512), random:SEED=LO:HI:N,
+    /// toward:FILE.npy=LO:HI:N or dir:V=LO:HI:N (V a .npy file or a comma list of P numbers).
+    #[arg(long = "axis")]
+    axes: Vec<String>,
+    /// Shorthand for origin A and axes toward B and C: A.npy,B.npy,C.npy (t from −0.5 to 1.5, 201 points).
+    #[arg(long)]
+    plane: Option<String>,
+    /// Also write the full gradient, grad.npy (N₁ × … × N_k × P).
+    #[arg(long = "save-grad")]
+    save_grad: bool,
+    /// Logarithmic colour (or y) scale in the pictures.
+    #[arg(long)]
+    log: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The user-facing label of axis j.
+fn axis_label(slice: &Slice, j: usize) -> String {
+    let a = &slice.axes[j];
+    match a.kind {
+        AxisKind::Set(_) => a.label.clone(),
+        AxisKind::Offset(_) => format!("t along {}", a.label),
+    }
+}
+
+/// Runs `landscape grid`.
+pub fn run(args: GridArgs) -> anyhow::Result<()> {
+    let (model, source) = args.model.resolve()?;
+    let slice = build_slice(
+        &model,
+        source.teacher.as_ref(),
+        args.origin.as_deref(),
+        &args.axes,
+        args.plane.as_deref(),
+    )?;
+    let p = model.parameter_count();
+    let points = slice.len();
+    let shape = slice.shape();
+    let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
+    let mut backend = args.run.open_backend()?;
+    let quiet = args.run.quiet;
+    if !quiet {
+        eprintln!(
+            "grid: {model}, {} samples, lattice {shape:?} = {points} points, P = {p}",
+            source.data.len()
+        );
+    }
+
+    let t0 = Instant::now();
+    let eval = backend
+        .evaluate_lattice(&model, &source.data, &slice, 0..points, args.save_grad)
+        .context("evaluating the lattice")?;
+    let eval_s = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    npy::write(&out.file("loss.npy"), &shape, &eval.loss)?;
+    npy::write(&out.file("grad_norm.npy"), &shape, &eval.grad_norm)?;
+    let mut arrays = json!({
+        "loss": {"file": "loss.npy", "shape": shape, "dtype": "float32"},
+        "grad_norm": {"file": "grad_norm.npy", "shape": shape, "dtype": "float32"},
+        "data_x": {"file": "data_x.npy", "shape": [source.data.len(), model.inputs()], "dtype": "float64"},
+        "data_y": {"file": "data_y.npy", "shape": [source.data.len(), model.outputs()], "dtype": "float64"},
+        "origin": {"file": "origin.npy", "shape": [p], "dtype": "float64"},
+    });
+    if let Some(g) = &eval.grad {
+        let mut gshape = shape.clone();
+        gshape.push(p);
+        npy::write(&out.file("grad.npy"), &gshape, g)?;
+        arrays["grad"] = json!({"file": "grad.npy", "shape": gshape, "dtype": "float32"});
+    }
+    let d = &source.data;
+    npy::write(&out.file("data_x.npy"), &[d.len(), d.inputs()], d.x())?;
+    npy::write(&out.file("data_y.npy"), &[d.len(), d.outputs()], d.y())?;
+    npy::write(&out.file("origin.npy"), &[p], &slice.origin)?;
+
+    let minima = local_extrema(&eval.loss, &shape, false);
+    let title = format!("L(θ), model {model}, data {}", source.spec);
+    let infos: Vec<AxisInfo> = (0..slice.axes.len())
+        .map(|j| AxisInfo {
+            label: axis_label(&slice, j),
+            values: slice.axes[j].values(),
+        })
+        .collect();
+    let loss64: Vec<f64> = eval.loss.iter().map(|&v| f64::from(v)).collect();
+    let picture = match slice.axes.len() {
+        1 => {
+            let maxima = local_extrema(&eval.loss, &shape, true);
+            // The ends of a curve are not interior maxima; only mark those inside.
+            let maxima: Vec<usize> = maxima
+                .into_iter()
+                .filter(|&i| i > 0 && i + 1 < shape[0])
+                .collect();
+            plot::curve_png(
+                &out.file("curve.png"),
+                &infos[0],
+                &loss64,
+                "L",
+                &title,
+                args.log,
+                &minima,
+                &maxima,
+            )?;
+            "curve.png"
+        }
+        2 => {
+            plot::heatmap_png(
+                &out.file("heatmap.png"),
+                &infos[0],
+                &infos[1],
+                &loss64,
+                "L",
+                &title,
+                args.log,
+                &minima,
+            )?;
+            "heatmap.png"
+        }
+        _ => {
+            plot::projections_png(
+                &out.file("projections.png"),
+                &infos,
+                &loss64,
+                "min L",
+                &title,
+                args.log,
+            )?;
+            "projections.png"
+        }
+    }
+    .to_string();
+    let write_s = t1.elapsed().as_secs_f64();
+
+    let (argmin, min) = eval
+        .loss
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map_or((None, None), |(i, v)| (Some(i), Some(*v)));
+    let non_finite = eval.loss.iter().filter(|v| !v.is_finite()).count();
+    let axes_json: Vec<_> = slice
+        .axes
+        .iter()
+        .enumerate()
+        .map(|(j, a)| {
+            let (kind, parameter) = match &a.kind {
+                AxisKind::Set(q) => ("set", Some(model.parameter_name(*q))),
+                AxisKind::Offset(_) => ("offset", None),
+            };
+            json!({
+                "spec": a.spec, "label": axis_label(&slice, j), "kind": kind, "parameter": parameter,
+                "direction": if let AxisKind::Offset(d) = &a.kind { Some(d.clone()) } else { None },
+                "lo": a.lo, "hi": a.hi, "n": a.n, "values": a.values(),
+            })
+        })
+        .collect();
+    let run_json = json!({
+        "landscape_version": env!("CARGO_PKG_VERSION"),
+        "command": "grid",
+        "complete": true,
+        "spec": {
+            "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
+            "data": source.spec, "origin": args.origin.as_deref().unwrap_or(if args.plane.is_some() { "plane" } else { "zeros" }),
+            "axes": args.axes, "plane": args.plane, "save_grad": args.save_grad, "log": args.log,
+            "backend": args.run.backend, "adapter": args.run.adapter,
+        },
+        "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",
+        "parameters": model.parameter_names(),
+        "backend": backend.info(),
+        "seed": null,
+        "timings": {"evaluate_s": eval_s, "write_s": write_s},
+        "axes": axes_json,
+        "arrays": arrays,
+        "pictures": [picture],
+        "summary": {
+            "points": points,
+            "loss_min": min,
+            "argmin": argmin.map(|g| json!({"index": slice.multi_index(g as u64), "theta": slice.point(g as u64)})),
+            "loss_max": eval.loss.iter().copied().filter(|v| v.is_finite()).fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v)))),
+            "lattice_local_minima": minima.len(),
+            "non_finite_points": non_finite,
+        },
+    });
+    let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
+    std::fs::write(out.file("run.json"), text)
+        .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    let dir = out.finish()?;
+    if !quiet {
+        eprintln!(
+            "evaluated {points} points in {eval_s:.3} s ({:.3e} points/s); min L = {} ; {} lattice-local minima",
+            points as f64 / eval_s.max(1e-9),
+            min.map_or("n/a".to_string(), |m| format!("{m:.6e}")),
+            minima.len()
+        );
+        println!("{}", dir.display());
+    }
+    Ok(())
+}

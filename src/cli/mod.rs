@@ -1,0 +1,33 @@
+//! The command line: clap arguments → validated specifications → a run.
+
+pub mod adapters;
+pub mod common;
+pub mod grid;
+
+use clap::{Parser, Subcommand};
+
+/// Maps the loss landscape of small neural networks trained with mean-squared error.
+#[derive(Debug, Parser)]
+#[command(name = "landscape", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate L and ∇L at every point of a 1- to 4-dimensional lattice through parameter space.
+    Grid(grid::GridArgs),
+    /// List the GPU adapters wgpu can see (for --adapter).
+    Adapters,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Grid(args) => grid::run(args),
+        Command::Adapters => adapters::run(),
+    }
+}

@@ -1,0 +1,4 @@
+//! Outputs: the run directory, arrays, run.json and pictures.
+
+pub mod plot;
+pub mod run_dir;

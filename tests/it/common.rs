@@ -1,0 +1,84 @@
+//! Shared test helpers: backends, random problems, tolerances.
+
+use landscape::backend::cpu::CpuBackend;
+use landscape::backend::gpu::{GpuBackend, GpuContext};
+use landscape::rng::{Stream, normal};
+use landscape::spec::data::Dataset;
+use landscape::spec::model::{Activation, Model};
+use std::sync::Once;
+
+/// The GPU backend on any adapter, with outputs poisoned before every dispatch. Without an
+/// adapter the test is skipped, unless LANDSCAPE_REQUIRE_GPU=1 (as in CI) makes that a failure.
+pub fn gpu() -> Option<GpuBackend> {
+    match GpuContext::new(None, false) {
+        Ok(ctx) => {
+            static ONCE: Once = Once::new();
+            ONCE.call_once(|| {
+                eprintln!(
+                    "GPU tests run on: {} ({:?})",
+                    ctx.info.name, ctx.info.device_type
+                )
+            });
+            let mut b = GpuBackend::new(ctx);
+            b.eval_options.poison = true;
+            Some(b)
+        }
+        Err(e) => {
+            if std::env::var("LANDSCAPE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("LANDSCAPE_REQUIRE_GPU=1 but no GPU backend: {e}");
+            }
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// The CPU backend on `threads` threads (0: all).
+pub fn cpu(threads: usize) -> CpuBackend {
+    CpuBackend::with_threads(threads)
+}
+
+/// A model from its flags.
+pub fn model(widths: &str, act: Activation, out_act: Activation, bias: bool) -> Model {
+    Model::new(widths, act, out_act, bias).expect("valid model")
+}
+
+/// Random data: inputs N(0, 1), targets in (−0.9, 0.9) so that every output activation reaches them.
+pub fn random_data(model: &Model, n: usize, seed: u64) -> Dataset {
+    let x = (0..n * model.inputs())
+        .map(|i| normal(seed, Stream::DataInputs, i as u64))
+        .collect();
+    let y = (0..n * model.outputs())
+        .map(|i| 0.9 * normal(seed, Stream::Noise, i as u64).tanh())
+        .collect();
+    Dataset::new(model.inputs(), model.outputs(), x, y).expect("consistent data")
+}
+
+/// `count` random points θ ~ N(0, σ²), row-major.
+pub fn random_points(model: &Model, count: usize, sigma: f64, seed: u64) -> Vec<f64> {
+    (0..count * model.parameter_count())
+        .map(|i| sigma * normal(seed, Stream::Start, i as u64))
+        .collect()
+}
+
+/// A named tolerance: |x − y| ≤ max(rel·(|x| + |y|), abs).
+#[derive(Debug, Clone, Copy)]
+pub struct Tol {
+    pub rel: f64,
+    pub abs: f64,
+}
+
+/// Asserts `actual` ≈ `expected` elementwise, printing index, values, difference and tolerance.
+#[track_caller]
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f64], tol: Tol) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let a = f64::from(a);
+        let bound = (tol.rel * (a.abs() + e.abs())).max(tol.abs);
+        assert!(
+            (a - e).abs() <= bound,
+            "{what}[{i}]: actual {a:e}, expected {e:e}, difference {:e}, tolerance {bound:e}",
+            (a - e).abs()
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! All integration tests, in one binary: backend parity, the truths of SPEC, shader validation
+//! and the command line.
+
+mod cli;
+mod common;
+mod parity;
+mod shaders;
+mod truths;

@@ -1,0 +1,204 @@
+//! The CPU and GPU backends against the float64 reference, on random models, data and points.
+
+use crate::common::{Tol, assert_close, cpu, gpu, model, random_data, random_points};
+use landscape::backend::Backend;
+use landscape::reference;
+use landscape::spec::data::Dataset;
+use landscape::spec::model::{Activation, Model};
+use landscape::spec::slice::build_slice;
+
+/// float32 accumulates ~N·P roundings of values of order 1–10; with N ≤ 40 samples the
+/// relative error stays near 1e-5, so 1e-4 relative (5e-5 absolute near zero) leaves a margin
+/// without hiding a wrong formula, whose errors are of order 1.
+const F32_TOL: Tol = Tol {
+    rel: 1e-4,
+    abs: 5e-5,
+};
+
+fn models() -> Vec<Model> {
+    let mut out = Vec::new();
+    for (widths, bias) in [
+        ("2-3-1", true),
+        ("3-5-2", false),
+        ("2-4-3-1", true),
+        ("1-1", true),
+        ("4-2", false),
+    ] {
+        for act in Activation::ALL {
+            let out_act = [Activation::Linear, Activation::Sigmoid, Activation::Tanh]
+                [act.code() as usize % 3];
+            out.push(model(widths, act, out_act, bias));
+        }
+    }
+    out
+}
+
+/// f64 loss, gradient norm and gradient at row-major points.
+fn reference_at(m: &Model, data: &Dataset, points: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let p = m.parameter_count();
+    let (mut loss, mut norm, mut grad) = (Vec::new(), Vec::new(), Vec::new());
+    for theta in points.chunks(p) {
+        // The backends see θ rounded to float32; the reference starts from the same point.
+        let theta: Vec<f64> = theta.iter().map(|&v| f64::from(v as f32)).collect();
+        let (l, g) = reference::loss_and_gradient(m, data, &theta);
+        loss.push(l);
+        norm.push(g.iter().map(|v| v * v).sum::<f64>().sqrt());
+        grad.extend(g);
+    }
+    (loss, norm, grad)
+}
+
+fn check_points(backend: &mut dyn Backend) {
+    for (k, m) in models().iter().enumerate() {
+        let data = random_data(m, 37, k as u64);
+        // 157 points: not a multiple of the workgroup size.
+        let points = random_points(m, 157, 0.8, 100 + k as u64);
+        let eval = backend
+            .evaluate_points(m, &data, &points, true)
+            .expect("evaluate");
+        let (loss, norm, grad) = reference_at(m, &data, &points);
+        let what = format!("{} on {m}", backend.info());
+        assert_close(&format!("loss, {what}"), &eval.loss, &loss, F32_TOL);
+        assert_close(
+            &format!("grad_norm, {what}"),
+            &eval.grad_norm,
+            &norm,
+            F32_TOL,
+        );
+        assert_close(
+            &format!("grad, {what}"),
+            eval.grad.as_deref().expect("grad kept"),
+            &grad,
+            F32_TOL,
+        );
+    }
+}
+
+fn check_lattice(backend: &mut dyn Backend) {
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let data = random_data(&m, 29, 5);
+    let axes = [
+        "w1[0,0]=-3:3:7".to_string(),
+        "random:4=-1:1:11".into(),
+        "b2[0]=-2:2:13".into(),
+    ];
+    let slice = build_slice(&m, None, Some("random:2"), &axes, None).expect("slice");
+    // A range that starts inside the lattice, as a shard would.
+    let range = 17..slice.len();
+    let eval = backend
+        .evaluate_lattice(&m, &data, &slice, range.clone(), true)
+        .expect("evaluate");
+    let points: Vec<f64> = range.flat_map(|g| slice.point(g)).collect();
+    let (loss, norm, grad) = reference_at(&m, &data, &points);
+    let what = backend.info().to_string();
+    // Lattice points are built in float32 on the backends (lo + step·i, origin + t·d), so θ
+    // itself differs from the float64 point by a few ulps; 3e-4 covers its effect on L.
+    let tol = Tol {
+        rel: 3e-4,
+        abs: 1e-4,
+    };
+    assert_close(&format!("lattice loss, {what}"), &eval.loss, &loss, tol);
+    assert_close(
+        &format!("lattice grad_norm, {what}"),
+        &eval.grad_norm,
+        &norm,
+        tol,
+    );
+    assert_close(
+        &format!("lattice grad, {what}"),
+        eval.grad.as_deref().expect("grad"),
+        &grad,
+        tol,
+    );
+}
+
+#[test]
+fn cpu_evaluation_should_match_reference_backend() {
+    check_points(&mut cpu(0));
+}
+
+#[test]
+fn gpu_evaluation_should_match_reference_backend() {
+    if let Some(mut g) = gpu() {
+        check_points(&mut g);
+    }
+}
+
+#[test]
+fn cpu_lattice_should_match_reference_backend() {
+    check_lattice(&mut cpu(0));
+}
+
+#[test]
+fn gpu_lattice_in_several_chunks_should_match_reference_backend() {
+    if let Some(mut g) = gpu() {
+        // 1001 − 17 points in chunks of 100: ten dispatches, the last one partial.
+        g.eval_options.max_chunk_points = Some(100);
+        check_lattice(&mut g);
+    }
+}
+
+#[test]
+fn cpu_results_do_not_depend_on_the_thread_count() {
+    let m = model("2-4-3-1", Activation::Softplus, Activation::Sigmoid, true);
+    let data = random_data(&m, 23, 9);
+    let points = random_points(&m, 1000, 1.0, 3);
+    let one = cpu(1)
+        .evaluate_points(&m, &data, &points, true)
+        .expect("1 thread");
+    let two = cpu(2)
+        .evaluate_points(&m, &data, &points, true)
+        .expect("2 threads");
+    let five = cpu(5)
+        .evaluate_points(&m, &data, &points, true)
+        .expect("5 threads");
+    assert_eq!(one, two);
+    assert_eq!(one, five);
+}
+
+#[test]
+fn gpu_results_do_not_depend_on_the_chunk_size() {
+    let Some(mut g) = gpu() else { return };
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let data = random_data(&m, 16, 2);
+    let slice = build_slice(
+        &m,
+        None,
+        Some("random:1"),
+        &["w1[0,0]=-3:3:50".into(), "w1[1,1]=-3:3:41".into()],
+        None,
+    )
+    .expect("slice");
+    let whole = g
+        .evaluate_lattice(&m, &data, &slice, 0..slice.len(), true)
+        .expect("one chunk");
+    g.eval_options.max_chunk_points = Some(333);
+    let chunked = g
+        .evaluate_lattice(&m, &data, &slice, 0..slice.len(), true)
+        .expect("chunks");
+    assert_eq!(whole, chunked);
+}
+
+#[test]
+fn gpu_and_cpu_agree_on_a_lattice() {
+    let Some(mut g) = gpu() else { return };
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let data = random_data(&m, 64, 8);
+    let slice = build_slice(
+        &m,
+        None,
+        Some("random:5"),
+        &["w1[0,0]=-3:3:65".into(), "w2[0,1]=-3:3:63".into()],
+        None,
+    )
+    .expect("slice");
+    let a = g
+        .evaluate_lattice(&m, &data, &slice, 0..slice.len(), false)
+        .expect("gpu");
+    let b = cpu(0)
+        .evaluate_lattice(&m, &data, &slice, 0..slice.len(), false)
+        .expect("cpu");
+    let b64: Vec<f64> = b.loss.iter().map(|&v| f64::from(v)).collect();
+    assert_close("gpu vs cpu loss", &a.loss, &b64, F32_TOL);
+    assert!(a.grad.is_none() && b.grad.is_none());
+}
