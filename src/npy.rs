@@ -80,7 +80,7 @@ pub fn read_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>)> {
     }
     let descr = match npy.dtype() {
         npyz::DType::Plain(t) => t.to_string(),
-        other => format!("{}", other.descr()),
+        other => other.descr().to_string(),
     };
     let data = match descr.as_str() {
         "<f8" => npy.into_vec::<f64>(),

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::slice::Slice;
+use crate::spec::walk::{Status, WalkSettings};
 use serde::Serialize;
 use std::ops::Range;
 
@@ -61,6 +62,81 @@ pub struct Evaluation {
     pub grad: Option<Vec<f32>>,
 }
 
+/// Internal status of a walker that has not stopped (never written to status.npy).
+pub const RUNNING: u32 = u32::MAX;
+
+/// Walk settings in the float32 form the kernels use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DescendSettings {
+    /// Learning rate.
+    pub lr: f32,
+    /// Heavy-ball momentum β.
+    pub momentum: f32,
+    /// Converged when ‖∇L‖ < tol.
+    pub tol: f32,
+    /// Diverged when ‖θ‖∞ > diverge.
+    pub diverge: f32,
+    /// Maximum number of steps.
+    pub steps: u32,
+}
+
+impl DescendSettings {
+    /// The float32 form of validated settings.
+    pub fn new(s: &WalkSettings) -> DescendSettings {
+        DescendSettings {
+            lr: s.lr as f32,
+            momentum: s.momentum as f32,
+            tol: s.tol as f32,
+            diverge: s.diverge as f32,
+            steps: s.steps,
+        }
+    }
+}
+
+/// The status of a walker after evaluating L and ∇L at its current point, before stepping:
+/// non-finite θ, then divergence, then non-finite L or ∇L, then convergence, then the step
+/// budget. The CPU twin of `classify` in descend.wgsl; `max_abs` is ‖θ‖∞.
+#[inline]
+pub fn classify(
+    theta_finite: bool,
+    max_abs: f32,
+    loss: f32,
+    grad_norm: f32,
+    step: u32,
+    s: &DescendSettings,
+) -> u32 {
+    if !theta_finite {
+        Status::NonFinite as u32
+    } else if max_abs > s.diverge {
+        Status::Diverged as u32
+    } else if !loss.is_finite() || !grad_norm.is_finite() {
+        Status::NonFinite as u32
+    } else if grad_norm < s.tol {
+        Status::Converged as u32
+    } else if step >= s.steps {
+        Status::MaxSteps as u32
+    } else {
+        RUNNING
+    }
+}
+
+/// Where M walkers ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkOutput {
+    /// Final θ of each walker (M × P).
+    pub endpoints: Vec<f32>,
+    /// L at the endpoint.
+    pub loss: Vec<f32>,
+    /// ‖∇L‖ at the endpoint.
+    pub grad_norm: Vec<f32>,
+    /// Steps taken.
+    pub steps: Vec<u32>,
+    /// `Status` code of each walker.
+    pub status: Vec<u32>,
+    /// With `--trace K`: θ every K steps, (S/K + 1) × M × P.
+    pub trace: Option<Vec<f32>>,
+}
+
 /// A way to evaluate the loss and its gradient at many points.
 pub trait Backend {
     /// What this backend is.
@@ -84,6 +160,19 @@ pub trait Backend {
         points: &[f64],
         save_grad: bool,
     ) -> Result<Evaluation>;
+
+    /// Runs gradient descent from every start (row-major, M × P, float32) until each walker
+    /// stops; `trace` records θ every that many steps; `progress` is called with the number of
+    /// walker-steps (counting a stopped walker's remaining budget as done) since its last call.
+    fn walk(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        starts: &[f32],
+        settings: &WalkSettings,
+        trace: Option<u32>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<WalkOutput>;
 }
 
 /// `--backend auto|gpu|cpu`.

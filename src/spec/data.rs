@@ -18,7 +18,7 @@ pub struct Dataset {
 impl Dataset {
     /// A data set from row-major inputs and targets; all values must be finite.
     pub fn new(inputs: usize, outputs: usize, x: Vec<f64>, y: Vec<f64>) -> Result<Dataset> {
-        let n = if inputs == 0 { 0 } else { x.len() / inputs };
+        let n = x.len().checked_div(inputs).unwrap_or(0);
         if inputs == 0 || outputs == 0 || n == 0 || x.len() != n * inputs || y.len() != n * outputs
         {
             return Err(Error::spec(

@@ -2,13 +2,18 @@
 //! with rayon. Every point is computed by one thread in a fixed order, so results do not depend
 //! on the thread count.
 
+pub mod common;
+pub mod descend;
 pub mod eval;
 
-use super::{Backend, BackendInfo, Evaluation, KernelModel, LatticeF32};
+use super::{
+    Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
+};
 use crate::error::{Error, Result};
 use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::slice::Slice;
+use crate::spec::walk::WalkSettings;
 use std::ops::Range;
 
 /// The multi-threaded CPU backend.
@@ -113,6 +118,26 @@ impl Backend for CpuBackend {
                 points.len() / p,
                 save_grad,
             )
+        }))
+    }
+
+    fn walk(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        starts: &[f32],
+        settings: &WalkSettings,
+        trace: Option<u32>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<WalkOutput> {
+        let km = KernelModel::new(model);
+        let d = data_f32(data);
+        let s = DescendSettings::new(settings);
+        let per_walker = u64::from(settings.steps);
+        Ok(self.pool.install(|| {
+            descend::descend(&km, data.len(), &d, starts, &s, trace, &|walkers| {
+                progress(walkers * per_walker)
+            })
         }))
     }
 }

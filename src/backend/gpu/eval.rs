@@ -58,6 +58,10 @@ fn nan_bytes(count: usize) -> Vec<u8> {
 }
 
 /// Evaluates L, ‖∇L‖ and optionally ∇L at `count` points.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors Backend::evaluate_* plus the kernel's knobs"
+)]
 pub fn run(
     ctx: &mut GpuContext,
     km: &KernelModel,

@@ -2,18 +2,23 @@
 //! software), with work split into chunks that respect the adapter's limits.
 
 pub mod context;
+pub mod descend;
 pub mod eval;
 pub mod shader;
 
 pub use context::{AdapterSummary, GpuContext, adapters, is_software};
+pub use descend::DescendOptions;
 pub use eval::EvalOptions;
 
 use super::cpu::data_f32;
-use super::{Backend, BackendInfo, Evaluation, KernelModel, LatticeF32};
+use super::{
+    Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
+};
 use crate::error::{Error, Result};
 use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::slice::Slice;
+use crate::spec::walk::WalkSettings;
 use std::ops::Range;
 
 /// The GPU backend over one context.
@@ -21,6 +26,8 @@ pub struct GpuBackend {
     ctx: GpuContext,
     /// Options of the eval kernel (chunk size, poisoning).
     pub eval_options: EvalOptions,
+    /// Options of the descend kernel (chunk size, steps per dispatch).
+    pub descend_options: DescendOptions,
 }
 
 impl GpuBackend {
@@ -29,6 +36,7 @@ impl GpuBackend {
         GpuBackend {
             ctx,
             eval_options: EvalOptions::default(),
+            descend_options: DescendOptions::default(),
         }
     }
 
@@ -97,6 +105,31 @@ impl Backend for GpuBackend {
             count,
             save_grad,
             self.eval_options,
+        )
+    }
+
+    fn walk(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        starts: &[f32],
+        settings: &WalkSettings,
+        trace: Option<u32>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<WalkOutput> {
+        let km = KernelModel::new(model);
+        let s = DescendSettings::new(settings);
+        let d = data_f32(data);
+        descend::run(
+            &mut self.ctx,
+            &km,
+            data.len(),
+            &d,
+            starts,
+            &s,
+            trace,
+            progress,
+            self.descend_options,
         )
     }
 }

@@ -9,22 +9,26 @@ use crate::backend::KernelModel;
 pub enum Kernel {
     /// `shaders/eval.wgsl` ↔ `backend/cpu/eval.rs`.
     Eval,
+    /// `shaders/descend.wgsl` ↔ `backend/cpu/descend.rs`.
+    Descend,
 }
 
 impl Kernel {
     /// Every kernel, for validation tests.
-    pub const ALL: [Kernel; 1] = [Kernel::Eval];
+    pub const ALL: [Kernel; 2] = [Kernel::Eval, Kernel::Descend];
 
     /// The kernel's name: its shader file stem and entry point.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Eval => "eval",
+            Kernel::Descend => "descend",
         }
     }
 
     fn body(self) -> &'static str {
         match self {
             Kernel::Eval => include_str!("../../../shaders/eval.wgsl"),
+            Kernel::Descend => include_str!("../../../shaders/descend.wgsl"),
         }
     }
 }

@@ -1,0 +1,244 @@
+//! Host side of `shaders/descend.wgsl`: walkers in chunks within the adapter's limits, each chunk
+//! advanced by a series of dispatches with no read-back between them except for traces.
+
+use super::context::GpuContext;
+use super::shader::{Kernel, WORKGROUP_SIZE};
+use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
+use crate::error::{Error, Result};
+use wgpu::util::DeviceExt;
+
+/// Uniform parameters of one descend dispatch. Keep in sync with `DescendParams` in descend.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DescendParams {
+    count: u32,
+    n_samples: u32,
+    steps: u32,
+    until: u32,
+    lr: f32,
+    momentum: f32,
+    tol: f32,
+    diverge: f32,
+}
+
+/// Knobs for tests and small GPUs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DescendOptions {
+    /// Upper bound on walkers per chunk (the adapter's limits may lower it further).
+    pub max_chunk_walkers: Option<usize>,
+    /// Upper bound on steps per dispatch (by default chosen to keep dispatches short).
+    pub max_dispatch_steps: Option<u32>,
+}
+
+/// Default upper bound on walkers per chunk.
+const DEFAULT_CHUNK_WALKERS: usize = 1 << 20;
+
+/// Sample-steps per dispatch (walkers × steps × samples): bounds one dispatch to a fraction of
+/// a second on a software adapter and far below any driver watchdog on a GPU.
+const SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
+
+fn buffer(ctx: &GpuContext, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(16),
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+/// Walks `starts` (M × P) on the GPU; see `Backend::walk`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors Backend::walk plus the kernel's knobs"
+)]
+pub fn run(
+    ctx: &mut GpuContext,
+    km: &KernelModel,
+    n_samples: usize,
+    data: &[f32],
+    starts: &[f32],
+    s: &DescendSettings,
+    trace: Option<u32>,
+    progress: &(dyn Fn(u64) + Sync),
+    opts: DescendOptions,
+) -> Result<WalkOutput> {
+    let p = km.parameters;
+    let m = starts.len() / p;
+    let limit = ctx.max_binding_bytes();
+    if (data.len() * 4) as u64 > limit {
+        return Err(Error::Gpu(format!(
+            "the data set ({} bytes) exceeds the adapter's largest buffer ({limit} bytes); use --backend cpu",
+            data.len() * 4
+        )));
+    }
+    let groups_limit = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let chunk = opts
+        .max_chunk_walkers
+        .unwrap_or(DEFAULT_CHUNK_WALKERS)
+        .min((limit / (8 * p as u64)) as usize)
+        .min(m.max(1))
+        .max(1);
+    let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
+    let pipeline = ctx.pipeline(Kernel::Descend, km)?;
+    let mut out = WalkOutput {
+        endpoints: Vec::with_capacity(m * p),
+        loss: Vec::with_capacity(m),
+        grad_norm: Vec::with_capacity(m),
+        steps: Vec::with_capacity(m),
+        status: Vec::with_capacity(m),
+        trace: trace.map(|_| vec![f32::NAN; rows * m * p]),
+    };
+    use wgpu::BufferUsages as U;
+    let data_buf = ctx
+        .device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("data"),
+            contents: bytemuck::cast_slice(data),
+            usage: U::STORAGE,
+        });
+    let dummy = buffer(ctx, "unused", 16, U::STORAGE);
+    let uniform = buffer(
+        ctx,
+        "params",
+        std::mem::size_of::<DescendParams>() as u64,
+        U::UNIFORM | U::COPY_DST,
+    );
+    let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+    let state = buffer(ctx, "state", (chunk * 2 * p * 4) as u64, rw);
+    let values = buffer(ctx, "values", (chunk * 2 * 4) as u64, rw);
+    let counters = buffer(ctx, "counters", (chunk * 2 * 4) as u64, rw);
+    let staging = buffer(
+        ctx,
+        "staging",
+        (chunk * (p + 4) * 4) as u64,
+        U::MAP_READ | U::COPY_DST,
+    );
+    let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("descend"),
+        layout: ctx.layout(),
+        entries: &[
+            &uniform, &data_buf, &dummy, &dummy, &state, &values, &counters,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect::<Vec<_>>(),
+    });
+    ctx.check()?;
+
+    let mut start = 0;
+    while start < m {
+        let len = chunk.min(m - start);
+        // Fresh walkers: θ = start, velocity 0, 0 steps, running.
+        let mut init = starts[start * p..(start + len) * p].to_vec();
+        init.resize(2 * len * p, 0.0);
+        ctx.queue
+            .write_buffer(&state, 0, bytemuck::cast_slice(&init));
+        let mut c = vec![0u32; len];
+        c.resize(2 * len, RUNNING);
+        ctx.queue
+            .write_buffer(&counters, 0, bytemuck::cast_slice(&c));
+        let per_dispatch = (SAMPLE_STEPS_PER_DISPATCH / (len as u64 * n_samples.max(1) as u64))
+            .clamp(1, u64::from(s.steps)) as u32;
+        let per_dispatch = opts
+            .max_dispatch_steps
+            .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)));
+        let groups = len.div_ceil(WORKGROUP_SIZE as usize);
+        let gx = groups.min(groups_limit);
+        let gy = groups.div_ceil(gx);
+        let read_theta = |ctx: &GpuContext, row: usize, out: &mut WalkOutput| -> Result<()> {
+            let mut enc = ctx.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(&state, 0, &staging, 0, (len * p * 4) as u64);
+            ctx.queue.submit([enc.finish()]);
+            let raw = ctx.read(&staging, (len * p * 4) as u64)?;
+            if let Some(t) = out.trace.as_mut() {
+                let dst = (row * m + start) * p;
+                t[dst..dst + len * p].copy_from_slice(bytemuck::cast_slice(&raw));
+            }
+            Ok(())
+        };
+        if trace.is_some() {
+            read_theta(ctx, 0, &mut out)?;
+        }
+        let mut done = 0u32;
+        // The dispatch that reaches step S also classifies every walker still running there.
+        loop {
+            let until = match trace {
+                Some(k) => (done / k + 1) * k,
+                None => u32::MAX,
+            }
+            .min(done.saturating_add(per_dispatch))
+            .min(s.steps);
+            let params = DescendParams {
+                count: len as u32,
+                n_samples: n_samples as u32,
+                steps: s.steps,
+                until,
+                lr: s.lr,
+                momentum: s.momentum,
+                tol: s.tol,
+                diverge: s.diverge,
+            };
+            ctx.queue
+                .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("descend"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("descend"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
+            ctx.queue.submit([enc.finish()]);
+            ctx.wait()?;
+            progress(len as u64 * u64::from(until - done));
+            if let Some(k) = trace
+                && until % k == 0
+                && until > done
+            {
+                read_theta(ctx, (until / k) as usize, &mut out)?;
+            }
+            if until == s.steps {
+                break;
+            }
+            done = until;
+        }
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        let theta_bytes = (len * p * 4) as u64;
+        enc.copy_buffer_to_buffer(&state, 0, &staging, 0, theta_bytes);
+        enc.copy_buffer_to_buffer(&values, 0, &staging, theta_bytes, (len * 8) as u64);
+        enc.copy_buffer_to_buffer(
+            &counters,
+            0,
+            &staging,
+            theta_bytes + (len * 8) as u64,
+            (len * 8) as u64,
+        );
+        ctx.queue.submit([enc.finish()]);
+        let raw = ctx.read(&staging, theta_bytes + (len * 16) as u64)?;
+        let floats: &[f32] = bytemuck::cast_slice(&raw);
+        out.endpoints.extend_from_slice(&floats[..len * p]);
+        out.loss.extend_from_slice(&floats[len * p..len * p + len]);
+        out.grad_norm
+            .extend_from_slice(&floats[len * p + len..len * p + 2 * len]);
+        let ints: &[u32] = bytemuck::cast_slice(&raw[(len * p + 2 * len) * 4..]);
+        out.steps.extend_from_slice(&ints[..len]);
+        out.status.extend_from_slice(&ints[len..2 * len]);
+        start += len;
+    }
+    if out.status.contains(&RUNNING) {
+        return Err(Error::Gpu(
+            "a walker was left running after its last dispatch".into(),
+        ));
+    }
+    Ok(out)
+}
