@@ -62,7 +62,9 @@ fn descend(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var status = RUNNING;
     var loss = 0.0;
     var norm = 0.0;
-    loop {
+    // One evaluation per step up to `until`, plus the one that classifies the point reached.
+    let evaluations = params.until - min(step, params.until) + 1u;
+    for (var e = 0u; e < evaluations; e++) {
         loss = loss_and_gradient(&theta, &grad, params.n_samples);
         var sq = 0.0;
         var max_abs = 0.0;

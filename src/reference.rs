@@ -4,6 +4,7 @@
 
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
+use crate::spec::walk::{Status, WalkSettings};
 
 /// a(z) in float64.
 pub fn activate(act: Activation, z: f64) -> f64 {
@@ -121,6 +122,62 @@ pub fn loss_and_gradient(model: &Model, data: &Dataset, theta: &[f64]) -> (f64, 
         }
     }
     (total / n, grad)
+}
+
+/// Where one float64 walker ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkEnd {
+    /// Final θ.
+    pub theta: Vec<f64>,
+    /// L at the end.
+    pub loss: f64,
+    /// ‖∇L‖ at the end.
+    pub grad_norm: f64,
+    /// Steps taken.
+    pub steps: u32,
+    /// How it ended.
+    pub status: Status,
+}
+
+/// One walker in float64, with the kernels' algorithm: at each step evaluate L and ∇L, then stop
+/// on non-finite θ, ‖θ‖∞ > diverge, non-finite L or ∇L, ‖∇L‖ < tol, or the step budget, in that
+/// order; otherwise v ← β·v − lr·∇L, θ ← θ + v.
+pub fn walk(model: &Model, data: &Dataset, start: &[f64], s: &WalkSettings) -> WalkEnd {
+    let mut theta = start.to_vec();
+    let mut velocity = vec![0.0; theta.len()];
+    let mut step = 0;
+    loop {
+        let (loss, grad) = loss_and_gradient(model, data, &theta);
+        let grad_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+        let max_abs = theta.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+        let status = if theta.iter().any(|t| !t.is_finite()) {
+            Some(Status::NonFinite)
+        } else if max_abs > s.diverge {
+            Some(Status::Diverged)
+        } else if !loss.is_finite() || !grad_norm.is_finite() {
+            Some(Status::NonFinite)
+        } else if grad_norm < s.tol {
+            Some(Status::Converged)
+        } else if step >= s.steps {
+            Some(Status::MaxSteps)
+        } else {
+            None
+        };
+        if let Some(status) = status {
+            return WalkEnd {
+                theta,
+                loss,
+                grad_norm,
+                steps: step,
+                status,
+            };
+        }
+        for ((t, v), g) in theta.iter_mut().zip(&mut velocity).zip(&grad) {
+            *v = s.momentum * *v - s.lr * g;
+            *t += *v;
+        }
+        step += 1;
+    }
 }
 
 #[cfg(test)]

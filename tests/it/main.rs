@@ -6,3 +6,4 @@ mod common;
 mod parity;
 mod shaders;
 mod truths;
+mod walk;

@@ -202,3 +202,31 @@ fn gpu_and_cpu_agree_on_a_lattice() {
     assert_close("gpu vs cpu loss", &a.loss, &b64, F32_TOL);
     assert!(a.grad.is_none() && b.grad.is_none());
 }
+
+/// Thousands of samples in one invocation: software adapters cap an invocation's loop
+/// iterations (llvmpipe stops every loop after 65 535 in total), which once truncated the sum
+/// over samples silently.
+#[test]
+fn gpu_evaluation_over_thousands_of_samples_should_match_reference_backend() {
+    let Some(mut g) = gpu() else { return };
+    let m = model("2-30-1", Activation::Tanh, Activation::Linear, true);
+    let data = random_data(&m, 3000, 77);
+    let points = random_points(&m, 70, 0.5, 78);
+    let eval = g
+        .evaluate_points(&m, &data, &points, true)
+        .expect("evaluate");
+    let (loss, norm, grad) = reference_at(&m, &data, &points);
+    // 3000 float32 terms per sum: relative rounding error up to ~1e-4 in the worst case.
+    let tol = Tol {
+        rel: 3e-4,
+        abs: 1e-4,
+    };
+    assert_close("loss, 3000 samples", &eval.loss, &loss, tol);
+    assert_close("grad_norm, 3000 samples", &eval.grad_norm, &norm, tol);
+    assert_close(
+        "grad, 3000 samples",
+        eval.grad.as_deref().expect("grad"),
+        &grad,
+        tol,
+    );
+}

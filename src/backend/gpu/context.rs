@@ -137,6 +137,16 @@ impl GpuContext {
         &self.layout
     }
 
+    /// The most loop iterations one invocation may run, where the adapter caps them: llvmpipe
+    /// (lavapipe) stops every loop of an invocation once 65 535 iterations have run in total.
+    pub fn loop_budget(&self) -> Option<u64> {
+        self.info
+            .name
+            .to_lowercase()
+            .contains("llvmpipe")
+            .then_some(65_000)
+    }
+
     /// The largest buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits

@@ -2,7 +2,7 @@
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, WORKGROUP_SIZE};
+use super::shader::{Kernel, WORKGROUP_SIZE, loop_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
@@ -79,6 +79,22 @@ pub fn run(
         .min(m.max(1))
         .max(1);
     let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
+    // Steps per dispatch that stay within a software adapter's loop cap (loads and stores of θ
+    // and the velocity, then one evaluation per step plus the last).
+    let budget_steps = match ctx.loop_budget() {
+        Some(budget) => {
+            let per_step = loop_iterations(Kernel::Descend, km, n_samples);
+            let steps = budget.saturating_sub(2 * p as u64 + 16) / per_step;
+            if steps < 2 {
+                return Err(Error::Gpu(format!(
+                    "{n_samples} samples exceed what the software adapter {} runs in one invocation; use --backend cpu",
+                    ctx.info.name
+                )));
+            }
+            (steps - 1).min(u64::from(u32::MAX)) as u32
+        }
+        None => u32::MAX,
+    };
     let pipeline = ctx.pipeline(Kernel::Descend, km)?;
     let mut out = WalkOutput {
         endpoints: Vec::with_capacity(m * p),
@@ -145,7 +161,8 @@ pub fn run(
             .clamp(1, u64::from(s.steps)) as u32;
         let per_dispatch = opts
             .max_dispatch_steps
-            .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)));
+            .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)))
+            .min(budget_steps);
         let groups = len.div_ceil(WORKGROUP_SIZE as usize);
         let gx = groups.min(groups_limit);
         let gy = groups.div_ceil(gx);
@@ -236,9 +253,11 @@ pub fn run(
         start += len;
     }
     if out.status.contains(&RUNNING) {
-        return Err(Error::Gpu(
-            "a walker was left running after its last dispatch".into(),
-        ));
+        let w = out.status.iter().position(|&v| v == RUNNING).unwrap_or(0);
+        return Err(Error::Gpu(format!(
+            "walker {w} was left running after its last dispatch, at step {} of {}",
+            out.steps[w], s.steps
+        )));
     }
     Ok(out)
 }

@@ -1,7 +1,7 @@
 //! Host side of `shaders/eval.wgsl`: uploads, chunking within the adapter's limits, read-back.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, WORKGROUP_SIZE};
+use super::shader::{Kernel, WORKGROUP_SIZE, loop_iterations};
 use crate::backend::{Evaluation, KernelModel, LatticeF32};
 use crate::error::{Error, Result};
 use crate::spec::slice::MAX_AXES;
@@ -78,6 +78,14 @@ pub fn run(
         return Err(Error::Gpu(format!(
             "the data set ({} bytes) exceeds the adapter's largest buffer ({limit} bytes); use --backend cpu",
             data.len() * 4
+        )));
+    }
+    if let Some(budget) = ctx.loop_budget()
+        && loop_iterations(Kernel::Eval, km, n_samples) > budget
+    {
+        return Err(Error::Gpu(format!(
+            "{} samples exceed what the software adapter {} runs in one invocation (about {budget} loop iterations); use --backend cpu",
+            n_samples, ctx.info.name
         )));
     }
     let per_point_vectors = if save_grad || matches!(source, Source::Points(_)) {

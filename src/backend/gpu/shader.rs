@@ -1,6 +1,7 @@
-//! Shader assembly: a small generated header of model constants, then common.wgsl, then the
-//! kernel. This is the one templating step; it never edits shader text, it only prepends `const`
-//! declarations (array sizes in WGSL must be constant, so `override` cannot carry them).
+//! Shader assembly: a generated header of model constants, common.wgsl, the model's generated
+//! `loss_and_gradient`, then the kernel. This is the one templating step: it never edits shader
+//! text, it only adds `const` declarations (array sizes in WGSL must be constant, so `override`
+//! cannot carry them) and the network's straight-line forward and backward pass.
 
 use crate::backend::KernelModel;
 
@@ -39,11 +40,6 @@ pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 /// Invocations per workgroup for every kernel.
 pub const WORKGROUP_SIZE: u32 = 64;
 
-fn array(values: &[usize]) -> String {
-    let items: Vec<String> = values.iter().map(|v| format!("{v}u")).collect();
-    format!("array<u32, {}>({})", values.len(), items.join(", "))
-}
-
 /// The generated constants for `km`.
 pub fn header(km: &KernelModel) -> String {
     format!(
@@ -51,34 +47,149 @@ pub fn header(km: &KernelModel) -> String {
          const P: u32 = {p}u;\n\
          const N_IN: u32 = {ni}u;\n\
          const N_OUT: u32 = {no}u;\n\
-         const N_LAYERS: u32 = {nl}u;\n\
-         const N_UNITS: u32 = {nu}u;\n\
          const HIDDEN_ACT: u32 = {act}u;\n\
          const OUT_ACT: u32 = {oact}u;\n\
-         const HAS_BIAS: bool = {bias};\n\
-         const WIDTHS = {w};\n\
-         const UNIT_OFFSETS = {uo};\n\
-         const W_OFFSETS = {wo};\n\
-         const B_OFFSETS = {bo};\n\
          const WG: u32 = {wg}u;\n",
         widths = km.widths,
         p = km.parameters,
         ni = km.inputs(),
         no = km.outputs(),
-        nl = km.layers(),
-        nu = km.units,
         act = km.act,
         oact = km.out_act,
-        bias = km.bias,
-        w = array(&km.widths),
-        uo = array(&km.unit_offsets),
-        wo = array(&km.w_offsets),
-        bo = array(&km.b_offsets),
         wg = WORKGROUP_SIZE,
     )
 }
 
+/// `loss_and_gradient` for `km` as straight-line code inside one loop over the samples: every
+/// index is a constant, so θ and ∇L stay in registers, and the only loop left is the one over
+/// samples (software adapters such as llvmpipe cap the loop iterations of an invocation). The
+/// operations and their order are those of the CPU twin, `cpu::common::loss_and_gradient`.
+pub fn network(km: &KernelModel) -> String {
+    use std::fmt::Write;
+    let layers = km.layers();
+    // Activation of unit i of layer l (layer 0 is the input), its derivative, and δ.
+    let a = |l: usize, i: usize| {
+        if l == 0 {
+            format!("x{i}")
+        } else {
+            format!("a{l}_{i}")
+        }
+    };
+    let th = |q: usize| format!("(*theta)[{q}]");
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "// L(θ) = (1/n) Σ_s ‖f(x_s) − y_s‖², with ∇L(θ) written into `grad`."
+    );
+    let _ = writeln!(
+        c,
+        "fn loss_and_gradient(theta: ptr<function, array<f32, P>>, grad: ptr<function, array<f32, P>>, n: u32) -> f32 {{"
+    );
+    let _ = writeln!(
+        c,
+        "    for (var q = 0u; q < P; q++) {{ (*grad)[q] = 0.0; }}"
+    );
+    let _ = writeln!(c, "    var total = 0.0;");
+    let _ = writeln!(c, "    let y_base = n * N_IN;");
+    let _ = writeln!(c, "    for (var s = 0u; s < n; s++) {{");
+    for j in 0..km.inputs() {
+        let _ = writeln!(c, "        let x{j} = data[s * N_IN + {j}u];");
+    }
+    for l in 1..=layers {
+        let (ni, no, w) = (km.widths[l - 1], km.widths[l], km.w_offsets[l - 1]);
+        let code = if l == layers { "OUT_ACT" } else { "HIDDEN_ACT" };
+        for i in 0..no {
+            let mut z = if km.bias {
+                th(km.b_offsets[l - 1] + i)
+            } else {
+                "0.0".to_string()
+            };
+            for j in 0..ni {
+                let _ = write!(z, " + {} * {}", th(w + i * ni + j), a(l - 1, j));
+            }
+            let _ = writeln!(c, "        let z{l}_{i} = {z};");
+            let _ = writeln!(c, "        let a{l}_{i} = act({code}, z{l}_{i});");
+            let _ = writeln!(
+                c,
+                "        let d{l}_{i} = act_deriv({code}, z{l}_{i}, a{l}_{i});"
+            );
+        }
+    }
+    for k in 0..km.outputs() {
+        let _ = writeln!(
+            c,
+            "        let e{k} = a{layers}_{k} - data[y_base + s * N_OUT + {k}u];"
+        );
+        let _ = writeln!(c, "        total += e{k} * e{k};");
+        let _ = writeln!(
+            c,
+            "        let delta{layers}_{k} = d{layers}_{k} * (2.0 * e{k});"
+        );
+    }
+    for l in (1..=layers).rev() {
+        let (ni, no, w) = (km.widths[l - 1], km.widths[l], km.w_offsets[l - 1]);
+        for i in 0..no {
+            for j in 0..ni {
+                let _ = writeln!(
+                    c,
+                    "        (*grad)[{}] += delta{l}_{i} * {};",
+                    w + i * ni + j,
+                    a(l - 1, j)
+                );
+            }
+            if km.bias {
+                let _ = writeln!(
+                    c,
+                    "        (*grad)[{}] += delta{l}_{i};",
+                    km.b_offsets[l - 1] + i
+                );
+            }
+        }
+        if l > 1 {
+            for j in 0..ni {
+                let back: Vec<String> = (0..no)
+                    .map(|i| format!("{} * delta{l}_{i}", th(w + i * ni + j)))
+                    .collect();
+                let _ = writeln!(
+                    c,
+                    "        let delta{}_{j} = d{}_{j} * ({});",
+                    l - 1,
+                    l - 1,
+                    back.join(" + ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(c, "    }}");
+    let _ = writeln!(c, "    let inv = 1.0 / f32(n);");
+    let _ = writeln!(
+        c,
+        "    for (var q = 0u; q < P; q++) {{ (*grad)[q] *= inv; }}"
+    );
+    let _ = writeln!(c, "    return total * inv;");
+    let _ = writeln!(c, "}}");
+    c
+}
+
+/// Loop iterations one invocation of `kernel` spends per sample and per walker step, on top of
+/// its fixed overhead (both estimates are upper bounds): the unit of the software adapters' cap.
+pub fn loop_iterations(kernel: Kernel, km: &KernelModel, n_samples: usize) -> u64 {
+    let (n, p) = (n_samples as u64, km.parameters as u64);
+    match kernel {
+        // Lattice point (origin, four directions), ∇L zeroing, samples, scaling, norm, writes.
+        Kernel::Eval => 5 * p + 8 + 2 * p + n + 2 * p + 8,
+        // Per step: ∇L zeroing, samples, scaling, the norm and update loops, the step itself.
+        Kernel::Descend => 2 * p + n + 2 * p + 1,
+    }
+}
+
 /// The complete WGSL source of `kernel` for `km`.
 pub fn source(kernel: Kernel, km: &KernelModel) -> String {
-    format!("{}\n{}\n{}", header(km), COMMON, kernel.body())
+    format!(
+        "{}\n{}\n{}\n{}",
+        header(km),
+        COMMON,
+        network(km),
+        kernel.body()
+    )
 }
