@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod common;
 pub mod grid;
+pub mod walk;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate L and ∇L at every point of a 1- to 4-dimensional lattice through parameter space.
     Grid(grid::GridArgs),
+    /// Run many gradient-descent walkers in parallel and record where each one ends.
+    Walk(walk::WalkArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
     Adapters,
 }
@@ -28,6 +31,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Grid(args) => grid::run(args),
+        Command::Walk(args) => walk::run(args),
         Command::Adapters => adapters::run(),
     }
 }

@@ -1,4 +1,5 @@
 //! Outputs: the run directory, arrays, run.json and pictures.
 
 pub mod plot;
+pub mod progress;
 pub mod run_dir;

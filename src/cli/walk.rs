@@ -1,0 +1,238 @@
+//! `landscape walk`: many gradient-descent walkers, with every walker's fate recorded.
+
+use super::common::{ModelArgs, RunArgs};
+use crate::error::Error;
+use crate::npy;
+use crate::output::progress::Progress;
+use crate::output::run_dir::RunDir;
+use crate::spec::walk::{Init, Status, WalkSettings};
+use anyhow::Context;
+use clap::Args;
+use rayon::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+/// Largest trace kept in memory and written, in bytes.
+const MAX_TRACE_BYTES: u64 = 4 << 30;
+
+/// Flags of `landscape walk`.
+#[derive(Debug, Clone, Args)]
+pub struct WalkArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Number of walkers M.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1024)]
+    walkers: u64,
+    /// Start distribution: normal:S (σ = S), uniform:A (on [−A, A]) or xavier (Glorot uniform, zero biases).
+    #[arg(long, default_value = "normal:1")]
+    init: String,
+    /// Seed of the starts: walker w starts at a pure function of (seed, w).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
+    seed: u64,
+    /// Learning rate.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
+    lr: f64,
+    /// Heavy-ball momentum β in [0, 1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    momentum: f64,
+    /// Maximum number of steps.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
+    steps: u32,
+    /// Converged when ‖∇L‖ < tol.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-5)]
+    tol: f64,
+    /// Diverged when ‖θ‖∞ > this.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e4)]
+    diverge: f64,
+    /// Record θ every K steps into trace.npy ((steps/K + 1) × M × P).
+    #[arg(long, allow_negative_numbers = true)]
+    trace: Option<u32>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The q-quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f32], q: f64) -> Option<f32> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    Some(sorted[i])
+}
+
+/// Runs `landscape walk`.
+pub fn run(args: WalkArgs) -> anyhow::Result<()> {
+    let (model, source) = args.model.resolve()?;
+    let init = Init::parse(&args.init)?;
+    let settings = WalkSettings {
+        lr: args.lr,
+        momentum: args.momentum,
+        steps: args.steps,
+        tol: args.tol,
+        diverge: args.diverge,
+    };
+    settings.validate()?;
+    let m = args.walkers;
+    if m == 0 || m > u32::MAX as u64 {
+        return Err(Error::spec(
+            "--walkers",
+            format!("{m} walkers; expected 1 to {}", u32::MAX),
+        )
+        .into());
+    }
+    let p = model.parameter_count();
+    if args.trace == Some(0) {
+        return Err(Error::spec(
+            "--trace",
+            "0; expected a positive number of steps between records",
+        )
+        .into());
+    }
+    if let Some(k) = args.trace {
+        let bytes = (u64::from(args.steps / k) + 1) * m * p as u64 * 4;
+        if bytes > MAX_TRACE_BYTES {
+            return Err(Error::spec(
+                "--trace",
+                format!(
+                    "the trace would take {:.1} GiB (at most {} GiB); record less often or use fewer walkers",
+                    bytes as f64 / (1u64 << 30) as f64,
+                    MAX_TRACE_BYTES >> 30
+                ),
+            )
+            .into());
+        }
+    }
+    let out = RunDir::create(args.run.out.as_deref(), "walk", args.run.force)?;
+    let mut backend = args.run.open_backend()?;
+    let quiet = args.run.quiet;
+    if !quiet {
+        eprintln!(
+            "walk: {model}, data {} ({} samples), {m} walkers from {}, seed {}, up to {} steps, lr {}, momentum {}",
+            source.spec,
+            source.data.len(),
+            args.init,
+            args.seed,
+            args.steps,
+            args.lr,
+            args.momentum
+        );
+    }
+    let starts: Vec<f32> = (0..m)
+        .into_par_iter()
+        .flat_map_iter(|w| {
+            init.start(&model, args.seed, w)
+                .into_iter()
+                .map(|v| v as f32)
+        })
+        .collect();
+
+    let progress = Progress::new(m * u64::from(args.steps), "walker-steps", quiet);
+    let t0 = Instant::now();
+    let walked = backend
+        .walk(&model, &source.data, &starts, &settings, args.trace, &|n| {
+            progress.add(n)
+        })
+        .context("walking");
+    progress.finish();
+    let walked = walked?;
+    let walk_s = t0.elapsed().as_secs_f64();
+
+    let mu = m as usize;
+    npy::write(&out.file("starts.npy"), &[mu, p], &starts)?;
+    npy::write(&out.file("endpoints.npy"), &[mu, p], &walked.endpoints)?;
+    npy::write(&out.file("loss.npy"), &[mu], &walked.loss)?;
+    npy::write(&out.file("grad_norm.npy"), &[mu], &walked.grad_norm)?;
+    npy::write(&out.file("steps.npy"), &[mu], &walked.steps)?;
+    let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
+    npy::write(&out.file("status.npy"), &[mu], &status)?;
+    let d = &source.data;
+    npy::write(&out.file("data_x.npy"), &[d.len(), d.inputs()], d.x())?;
+    npy::write(&out.file("data_y.npy"), &[d.len(), d.outputs()], d.y())?;
+    let mut arrays = json!({
+        "starts": {"file": "starts.npy", "shape": [mu, p], "dtype": "float32"},
+        "endpoints": {"file": "endpoints.npy", "shape": [mu, p], "dtype": "float32"},
+        "loss": {"file": "loss.npy", "shape": [mu], "dtype": "float32"},
+        "grad_norm": {"file": "grad_norm.npy", "shape": [mu], "dtype": "float32"},
+        "steps": {"file": "steps.npy", "shape": [mu], "dtype": "uint32"},
+        "status": {"file": "status.npy", "shape": [mu], "dtype": "uint8"},
+        "data_x": {"file": "data_x.npy", "shape": [d.len(), d.inputs()], "dtype": "float64"},
+        "data_y": {"file": "data_y.npy", "shape": [d.len(), d.outputs()], "dtype": "float64"},
+    });
+    if let (Some(t), Some(k)) = (&walked.trace, args.trace) {
+        let rows = (args.steps / k) as usize + 1;
+        npy::write(&out.file("trace.npy"), &[rows, mu, p], t)?;
+        arrays["trace"] =
+            json!({"file": "trace.npy", "shape": [rows, mu, p], "dtype": "float32", "every": k});
+    }
+
+    let counts: Vec<(Status, usize)> = Status::ALL
+        .iter()
+        .map(|&s| (s, walked.status.iter().filter(|&&c| c == s as u32).count()))
+        .collect();
+    let mut finite: Vec<f32> = walked
+        .loss
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    finite.sort_by(f32::total_cmp);
+    let qs = [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0];
+    let quantiles: Vec<Option<f32>> = qs.iter().map(|&q| quantile(&finite, q)).collect();
+    let walker_steps: u64 = walked.steps.iter().map(|&s| u64::from(s)).sum();
+    let rate = walker_steps as f64 / walk_s.max(1e-9);
+
+    let run_json = json!({
+        "landscape_version": env!("CARGO_PKG_VERSION"),
+        "command": "walk",
+        "complete": true,
+        "spec": {
+            "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
+            "data": source.spec, "walkers": m, "init": init, "init_spec": args.init, "seed": args.seed,
+            "lr": args.lr, "momentum": args.momentum, "steps": args.steps, "tol": args.tol, "diverge": args.diverge,
+            "trace": args.trace, "backend": args.run.backend, "adapter": args.run.adapter,
+        },
+        "algorithm": "at each step: evaluate L and ∇L; stop if θ is non-finite, ‖θ‖∞ > diverge, L or ∇L is non-finite, ‖∇L‖ < tol, or steps are used up (in that order); else v ← β·v − lr·∇L, θ ← θ + v",
+        "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",
+        "parameters": model.parameter_names(),
+        "backend": backend.info(),
+        "seed": args.seed,
+        "timings": {"walk_s": walk_s},
+        "status_legend": Status::ALL.iter().map(|s| (s.name(), *s as u32)).collect::<std::collections::BTreeMap<_, _>>(),
+        "arrays": arrays,
+        "summary": {
+            "walkers": m,
+            "counts": counts.iter().map(|(s, c)| (s.name(), *c)).collect::<std::collections::BTreeMap<_, _>>(),
+            "loss_quantiles": {"q": qs, "loss": quantiles},
+            "walker_steps": walker_steps,
+            "walker_steps_per_s": rate,
+        },
+    });
+    let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
+    std::fs::write(out.file("run.json"), text)
+        .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    let dir = out.finish()?;
+    if !quiet {
+        for (s, c) in &counts {
+            eprintln!(
+                "  {:<11} {c:>10}  ({:5.1}%)",
+                s.name(),
+                100.0 * *c as f64 / m as f64
+            );
+        }
+        let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3e}"));
+        eprintln!(
+            "  loss over {} finite endpoints: min {}, 5% {}, 25% {}, median {}, 75% {}, 95% {}, max {}",
+            finite.len(),
+            fmt(quantiles[0]),
+            fmt(quantiles[1]),
+            fmt(quantiles[2]),
+            fmt(quantiles[3]),
+            fmt(quantiles[4]),
+            fmt(quantiles[5]),
+            fmt(quantiles[6])
+        );
+        eprintln!("  {walker_steps} walker-steps in {walk_s:.3} s ({rate:.3e} walker-steps/s)");
+        println!("{}", dir.display());
+    }
+    Ok(())
+}
