@@ -11,6 +11,9 @@ use clap::Args;
 use serde_json::json;
 use std::time::Instant;
 
+/// Most lattice-local minima marked in a picture (the lowest ones).
+const MARKED_MINIMA: usize = 12;
+
 /// Flags of `landscape grid`.
 #[derive(Debug, Clone, Args)]
 pub struct GridArgs {
@@ -96,6 +99,10 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
     npy::write(&out.file("origin.npy"), &[p], &slice.origin)?;
 
     let minima = local_extrema(&eval.loss, &shape, false);
+    // A valley of minima sampled on a lattice gives hundreds of ties; mark only the lowest few.
+    let mut marked = minima.clone();
+    marked.sort_by(|&a, &b| eval.loss[a].total_cmp(&eval.loss[b]));
+    marked.truncate(MARKED_MINIMA);
     let title = format!("L(θ), model {model}, data {}", source.spec);
     let infos: Vec<AxisInfo> = (0..slice.axes.len())
         .map(|j| AxisInfo {
@@ -119,7 +126,7 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
                 "L",
                 &title,
                 args.log,
-                &minima,
+                &marked,
                 &maxima,
             )?;
             "curve.png"
@@ -133,7 +140,7 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
                 "L",
                 &title,
                 args.log,
-                &minima,
+                &marked,
             )?;
             "heatmap.png"
         }
