@@ -1,55 +1,84 @@
-//! The float64 reference: forward pass, loss L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖² and its
-//! gradient by backpropagation. This is the definition every backend is tested against, written
-//! for clarity rather than speed.
+//! The float64 reference: forward pass, loss L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖², its gradient
+//! by backpropagation and its exact Hessian. This is the definition every backend is tested
+//! against, written for clarity rather than speed.
+
+mod real;
+
+pub use real::{Dual, Real};
 
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
 use crate::spec::walk::{Status, WalkSettings};
 
-/// a(z) in float64.
-pub fn activate(act: Activation, z: f64) -> f64 {
+fn zero<R: Real>() -> R {
+    R::from_f64(0.0)
+}
+
+/// a(z).
+pub fn activate<R: Real>(act: Activation, z: R) -> R {
     match act {
         Activation::Tanh => z.tanh(),
-        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
-        Activation::Relu => z.max(0.0),
+        Activation::Sigmoid => R::from_f64(1.0) / (R::from_f64(1.0) + (-z).exp()),
+        Activation::Relu => {
+            if z.value() > 0.0 {
+                z
+            } else {
+                zero()
+            }
+        }
         // max(z, 0) + ln(1 + e^−|z|) never overflows.
-        Activation::Softplus => z.max(0.0) + (-z.abs()).exp().ln_1p(),
+        Activation::Softplus => {
+            let (pos, abs) = if z.value() > 0.0 {
+                (z, z)
+            } else {
+                (zero(), -z)
+            };
+            pos + (-abs).exp().ln_1p()
+        }
         Activation::Linear => z,
     }
 }
 
-/// a'(z) in float64 (ReLU's derivative at 0 is taken as 0).
-pub fn derivative(act: Activation, z: f64) -> f64 {
+/// a'(z) (ReLU's derivative at 0 is taken as 0).
+pub fn derivative<R: Real>(act: Activation, z: R) -> R {
+    let one = R::from_f64(1.0);
     match act {
-        Activation::Tanh => 1.0 - z.tanh().powi(2),
+        Activation::Tanh => {
+            let t = z.tanh();
+            one - t * t
+        }
         Activation::Sigmoid => {
             let s = activate(Activation::Sigmoid, z);
-            s * (1.0 - s)
+            s * (one - s)
         }
         Activation::Relu => {
-            if z > 0.0 {
-                1.0
+            if z.value() > 0.0 {
+                one
             } else {
-                0.0
+                zero()
             }
         }
         Activation::Softplus => activate(Activation::Sigmoid, z),
-        Activation::Linear => 1.0,
+        Activation::Linear => one,
     }
 }
 
 /// Pre-activations z and activations a of every layer for one input, input layer included
 /// (`a[0]` is the input, `z[0]` is empty).
-pub fn forward_layers(model: &Model, theta: &[f64], x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+pub fn forward_layers<R: Real>(
+    model: &Model,
+    theta: &[R],
+    x: &[f64],
+) -> (Vec<Vec<R>>, Vec<Vec<R>>) {
     let mut zs = vec![Vec::new()];
-    let mut acts = vec![x.to_vec()];
+    let mut acts: Vec<Vec<R>> = vec![x.iter().map(|&v| R::from_f64(v)).collect()];
     for (l, lay) in model.layout().iter().enumerate() {
         let prev = &acts[l];
-        let z: Vec<f64> = (0..lay.outputs)
+        let z: Vec<R> = (0..lay.outputs)
             .map(|i| {
                 let row = &theta[lay.w + i * lay.inputs..lay.w + (i + 1) * lay.inputs];
-                let bias = lay.b.map_or(0.0, |b| theta[b + i]);
-                bias + row.iter().zip(prev).map(|(w, a)| w * a).sum::<f64>()
+                let bias = lay.b.map_or(zero(), |b| theta[b + i]);
+                row.iter().zip(prev).fold(bias, |acc, (&w, &a)| acc + w * a)
             })
             .collect();
         let act = model.activation(l);
@@ -60,61 +89,65 @@ pub fn forward_layers(model: &Model, theta: &[f64], x: &[f64]) -> (Vec<Vec<f64>>
 }
 
 /// The network's output f(x; θ).
-pub fn predict(model: &Model, theta: &[f64], x: &[f64]) -> Vec<f64> {
+pub fn predict<R: Real>(model: &Model, theta: &[R], x: &[f64]) -> Vec<R> {
     let (_, mut acts) = forward_layers(model, theta, x);
     acts.pop().unwrap_or_default()
 }
 
 /// L(θ).
-pub fn loss(model: &Model, data: &Dataset, theta: &[f64]) -> f64 {
-    let total: f64 = (0..data.len())
-        .map(|s| {
-            predict(model, theta, data.input(s))
-                .iter()
-                .zip(data.target(s))
-                .map(|(f, y)| (f - y).powi(2))
-                .sum::<f64>()
-        })
-        .sum();
-    total / data.len() as f64
+pub fn loss<R: Real>(model: &Model, data: &Dataset, theta: &[R]) -> R {
+    let mut total = zero::<R>();
+    for s in 0..data.len() {
+        for (&f, &y) in predict(model, theta, data.input(s))
+            .iter()
+            .zip(data.target(s))
+        {
+            let e = f - R::from_f64(y);
+            total = total + e * e;
+        }
+    }
+    total / R::from_f64(data.len() as f64)
 }
 
 /// L(θ) and ∇L(θ) by backpropagation.
-pub fn loss_and_gradient(model: &Model, data: &Dataset, theta: &[f64]) -> (f64, Vec<f64>) {
+pub fn loss_and_gradient<R: Real>(model: &Model, data: &Dataset, theta: &[R]) -> (R, Vec<R>) {
     let layout = model.layout();
-    let n = data.len() as f64;
-    let mut grad = vec![0.0; theta.len()];
-    let mut total = 0.0;
+    let n = R::from_f64(data.len() as f64);
+    let two = R::from_f64(2.0);
+    let mut grad = vec![zero::<R>(); theta.len()];
+    let mut total = zero::<R>();
     for s in 0..data.len() {
         let (zs, acts) = forward_layers(model, theta, data.input(s));
         let last = model.layers();
         // δ = ∂(loss of this sample)/∂z of the current layer, starting at the output.
-        let mut delta: Vec<f64> = acts[last]
+        let mut delta: Vec<R> = acts[last]
             .iter()
             .zip(data.target(s))
             .zip(&zs[last])
-            .map(|((f, y), z)| {
-                total += (f - y).powi(2);
-                2.0 * (f - y) / n * derivative(model.out_act, *z)
+            .map(|((&f, &y), &z)| {
+                let e = f - R::from_f64(y);
+                total = total + e * e;
+                two * e / n * derivative(model.out_act, z)
             })
             .collect();
         for l in (0..last).rev() {
             let lay = layout[l];
             for i in 0..lay.outputs {
                 for j in 0..lay.inputs {
-                    grad[lay.w + i * lay.inputs + j] += delta[i] * acts[l][j];
+                    let g = &mut grad[lay.w + i * lay.inputs + j];
+                    *g = *g + delta[i] * acts[l][j];
                 }
                 if let Some(b) = lay.b {
-                    grad[b + i] += delta[i];
+                    grad[b + i] = grad[b + i] + delta[i];
                 }
             }
             if l > 0 {
                 let act = model.activation(l - 1);
                 delta = (0..lay.inputs)
                     .map(|j| {
-                        let back: f64 = (0..lay.outputs)
-                            .map(|i| theta[lay.w + i * lay.inputs + j] * delta[i])
-                            .sum();
+                        let back = (0..lay.outputs).fold(zero::<R>(), |acc, i| {
+                            acc + theta[lay.w + i * lay.inputs + j] * delta[i]
+                        });
                         back * derivative(act, zs[l][j])
                     })
                     .collect();
@@ -122,6 +155,36 @@ pub fn loss_and_gradient(model: &Model, data: &Dataset, theta: &[f64]) -> (f64, 
         }
     }
     (total / n, grad)
+}
+
+/// The exact Hessian ∇²L(θ) (P × P, row-major), one column per forward-mode pass through the
+/// backpropagation: exact up to float64 rounding, with no finite differences.
+pub fn hessian(model: &Model, data: &Dataset, theta: &[f64]) -> Vec<f64> {
+    let p = theta.len();
+    let mut h = vec![0.0; p * p];
+    for col in 0..p {
+        let seeded: Vec<Dual> = theta
+            .iter()
+            .enumerate()
+            .map(|(q, &v)| Dual {
+                v,
+                d: if q == col { 1.0 } else { 0.0 },
+            })
+            .collect();
+        let (_, g) = loss_and_gradient(model, data, &seeded);
+        for (row, gr) in g.iter().enumerate() {
+            h[row * p + col] = gr.d;
+        }
+    }
+    // Symmetric in exact arithmetic; average away the rounding.
+    for i in 0..p {
+        for j in 0..i {
+            let m = 0.5 * (h[i * p + j] + h[j * p + i]);
+            h[i * p + j] = m;
+            h[j * p + i] = m;
+        }
+    }
+    h
 }
 
 /// Where one float64 walker ended.
@@ -236,6 +299,42 @@ mod tests {
             }
         }
         assert!(checked > 500);
+    }
+
+    /// Central differences of the exact gradient, step 1e-6: error O(h²) ≈ 1e-12 plus rounding
+    /// ≈ 1e-16/h = 1e-10 relative to the gradient's size.
+    #[test]
+    fn hessian_equals_central_differences_of_the_gradient() {
+        for (widths, act) in [
+            ("2-3-1", Activation::Tanh),
+            ("2-2-2", Activation::Sigmoid),
+            ("2-3-2-1", Activation::Softplus),
+        ] {
+            let model = Model::new(widths, act, Activation::Tanh, true).expect("valid");
+            let data = random_data(&model, 6, 11);
+            let theta: Vec<f64> = (0..model.parameter_count())
+                .map(|i| normal(12, Stream::Start, i as u64))
+                .collect();
+            let h = hessian(&model, &data, &theta);
+            let p = theta.len();
+            let step = 1e-6;
+            for col in 0..p {
+                let mut up = theta.clone();
+                up[col] += step;
+                let mut down = theta.clone();
+                down[col] -= step;
+                let (_, gu) = loss_and_gradient(&model, &data, &up);
+                let (_, gd) = loss_and_gradient(&model, &data, &down);
+                for row in 0..p {
+                    let fd = (gu[row] - gd[row]) / (2.0 * step);
+                    let exact = h[row * p + col];
+                    assert!(
+                        (fd - exact).abs() < 1e-7 * (1.0 + exact.abs()),
+                        "{model}: H[{row},{col}] = {exact}, differences give {fd}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! Scalars the float64 reference computes with: plain f64, and dual numbers a + b·ε (ε² = 0)
+//! whose ε part carries an exact directional derivative. Running the reference gradient on dual
+//! numbers gives one column of the exact Hessian per direction (forward over reverse mode).
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// The operations the reference needs from its scalar type.
+pub trait Real:
+    Copy
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    /// A constant.
+    fn from_f64(v: f64) -> Self;
+    /// The value part (the number itself for f64).
+    fn value(self) -> f64;
+    /// tanh.
+    fn tanh(self) -> Self;
+    /// e^x.
+    fn exp(self) -> Self;
+    /// ln(1 + x).
+    fn ln_1p(self) -> Self;
+}
+
+impl Real for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn value(self) -> f64 {
+        self
+    }
+    fn tanh(self) -> Self {
+        f64::tanh(self)
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln_1p(self) -> Self {
+        f64::ln_1p(self)
+    }
+}
+
+/// A dual number v + d·ε.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dual {
+    /// Value.
+    pub v: f64,
+    /// Derivative along the seeded direction.
+    pub d: f64,
+}
+
+impl Add for Dual {
+    type Output = Dual;
+    fn add(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v + o.v,
+            d: self.d + o.d,
+        }
+    }
+}
+impl Sub for Dual {
+    type Output = Dual;
+    fn sub(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v - o.v,
+            d: self.d - o.d,
+        }
+    }
+}
+impl Mul for Dual {
+    type Output = Dual;
+    fn mul(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v * o.v,
+            d: self.d * o.v + self.v * o.d,
+        }
+    }
+}
+impl Div for Dual {
+    type Output = Dual;
+    fn div(self, o: Dual) -> Dual {
+        Dual {
+            v: self.v / o.v,
+            d: (self.d * o.v - self.v * o.d) / (o.v * o.v),
+        }
+    }
+}
+impl Neg for Dual {
+    type Output = Dual;
+    fn neg(self) -> Dual {
+        Dual {
+            v: -self.v,
+            d: -self.d,
+        }
+    }
+}
+
+impl Real for Dual {
+    fn from_f64(v: f64) -> Self {
+        Dual { v, d: 0.0 }
+    }
+    fn value(self) -> f64 {
+        self.v
+    }
+    fn tanh(self) -> Self {
+        let t = self.v.tanh();
+        Dual {
+            v: t,
+            d: self.d * (1.0 - t * t),
+        }
+    }
+    fn exp(self) -> Self {
+        let e = self.v.exp();
+        Dual {
+            v: e,
+            d: self.d * e,
+        }
+    }
+    fn ln_1p(self) -> Self {
+        Dual {
+            v: self.v.ln_1p(),
+            d: self.d / (1.0 + self.v),
+        }
+    }
+}
