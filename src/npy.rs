@@ -98,6 +98,19 @@ pub fn read_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>)> {
     Ok((data, shape))
 }
 
+/// Reads an unsigned 8-bit array (such as status.npy) with its shape.
+pub fn read_u8(path: &Path) -> Result<(Vec<u8>, Vec<usize>)> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::file(path, format!("cannot read .npy file: {e}")))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| Error::file(path, format!("not a valid .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let data = npy
+        .into_vec::<u8>()
+        .map_err(|e| Error::file(path, format!("expected an array of uint8: {e}")))?;
+    Ok((data, shape))
+}
+
 /// Reads a parameter-space vector of length `len` (any shape with that many elements).
 pub fn read_vector(path: &Path, len: usize, what: &str) -> Result<Vec<f64>> {
     let (data, shape) = read_f64(path)?;

@@ -1,4 +1,8 @@
 //! Analysis of results: the symmetry group and, later, basins and stationary points.
 
+pub mod assignment;
+pub mod basins;
 pub mod lattice;
+pub mod stationary;
+pub mod stats;
 pub mod symmetry;

@@ -1,6 +1,7 @@
 //! The command line: clap arguments → validated specifications → a run.
 
 pub mod adapters;
+pub mod basins;
 pub mod common;
 pub mod grid;
 pub mod walk;
@@ -23,6 +24,8 @@ pub enum Command {
     Grid(grid::GridArgs),
     /// Run many gradient-descent walkers in parallel and record where each one ends.
     Walk(walk::WalkArgs),
+    /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
+    Basins(basins::BasinsArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
     Adapters,
 }
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Grid(args) => grid::run(args),
         Command::Walk(args) => walk::run(args),
+        Command::Basins(args) => basins::run(args),
         Command::Adapters => adapters::run(),
     }
 }

@@ -47,6 +47,9 @@ pub struct WalkArgs {
     /// Record θ every K steps into trace.npy ((steps/K + 1) × M × P).
     #[arg(long, allow_negative_numbers = true)]
     trace: Option<u32>,
+    /// Skip the basin analysis (run it later with `landscape basins DIR`).
+    #[arg(long = "no-basins")]
+    no_basins: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -165,6 +168,20 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
             json!({"file": "trace.npy", "shape": [rows, mu, p], "dtype": "float32", "every": k});
     }
 
+    let basins = if args.no_basins {
+        None
+    } else {
+        let t = Instant::now();
+        let report = super::basins::analyse_and_write(
+            out.staging(),
+            &model,
+            &source.data,
+            &walked.endpoints,
+            &walked.status,
+        )?;
+        Some((report, t.elapsed().as_secs_f64()))
+    };
+
     let counts: Vec<(Status, usize)> = Status::ALL
         .iter()
         .map(|&s| (s, walked.status.iter().filter(|&&c| c == s as u32).count()))
@@ -196,7 +213,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
         "parameters": model.parameter_names(),
         "backend": backend.info(),
         "seed": args.seed,
-        "timings": {"walk_s": walk_s},
+        "timings": {"walk_s": walk_s, "basins_s": basins.as_ref().map(|b| b.1)},
         "status_legend": Status::ALL.iter().map(|s| (s.name(), *s as u32)).collect::<std::collections::BTreeMap<_, _>>(),
         "arrays": arrays,
         "summary": {
@@ -205,6 +222,10 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
             "loss_quantiles": {"q": qs, "loss": quantiles},
             "walker_steps": walker_steps,
             "walker_steps_per_s": rate,
+            "basins": basins.as_ref().map(|(r, _)| json!({
+                "file": "basins.json", "classes": r.classes.len(), "group_order": r.group_order,
+                "lowest_loss": r.classes.first().map(|c| c.loss),
+            })),
         },
     });
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
@@ -232,6 +253,9 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
             fmt(quantiles[6])
         );
         eprintln!("  {walker_steps} walker-steps in {walk_s:.3} s ({rate:.3e} walker-steps/s)");
+        if let Some((report, _)) = &basins {
+            eprint!("{}", report.table());
+        }
         println!("{}", dir.display());
     }
     Ok(())

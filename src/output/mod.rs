@@ -1,5 +1,6 @@
 //! Outputs: the run directory, arrays, run.json and pictures.
 
+pub mod basins;
 pub mod plot;
 pub mod progress;
 pub mod run_dir;

@@ -107,6 +107,11 @@ impl RunDir {
         self.staging.join(name)
     }
 
+    /// The staging directory itself.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
     /// The directory the run ends up in.
     pub fn target(&self) -> &Path {
         &self.target

@@ -1,6 +1,7 @@
 //! All integration tests, in one binary: backend parity, the truths of SPEC, shader validation
 //! and the command line.
 
+mod basins;
 mod cli;
 mod common;
 mod parity;

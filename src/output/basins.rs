@@ -1,0 +1,74 @@
+//! basins.json, basins.csv and basin.npy.
+
+use crate::analysis::basins::Report;
+use crate::error::{Error, Result};
+use crate::npy;
+use crate::spec::model::Model;
+use std::path::Path;
+
+/// Writes a file through a temporary name beside it, so that a reader never sees half of it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the three outputs of a basin analysis into `dir`.
+pub fn write(dir: &Path, model: &Model, report: &Report) -> Result<()> {
+    let json = serde_json::json!({
+        "group_order": report.group_order,
+        "walkers": report.walkers,
+        "parameters": model.parameter_names(),
+        "classes": report.classes,
+        "unassigned": report.unassigned,
+        "kinds": {
+            "minimum": "index 0, no zero eigenvalues beyond one per hidden ReLU unit (its rescaling)",
+            "degenerate-minimum": "index 0 with further zero eigenvalues: a manifold of minima (copies not counted)",
+            "saddle": "index k: k negative eigenvalues",
+            "maximum": "every eigenvalue negative",
+        },
+        "basin_npy": "int32 (M, 2): class id and copy id of each walker, -1 where none",
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Io {
+        path: dir.join("basins.json"),
+        source: e.into(),
+    })?;
+    write_atomically(&dir.join("basins.json"), text.as_bytes())?;
+    let mut csv = String::from(
+        "id,kind,loss,grad_norm,index,nullity,walkers,fraction,stabilizer_order,copies_expected,copies_found,uniformity_p,min_eigenvalue\n",
+    );
+    for c in &report.classes {
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        csv.push_str(&format!(
+            "{},{},{:e},{:e},{},{},{},{},{},{},{},{},{}\n",
+            c.id,
+            c.kind,
+            c.loss,
+            c.grad_norm,
+            c.index,
+            c.nullity,
+            c.walkers,
+            c.fraction,
+            c.stabilizer_order,
+            opt(c.copies_expected),
+            c.copies_found,
+            opt(c.uniformity_p),
+            c.eigenvalues
+                .first()
+                .map_or(String::new(), |v| format!("{v:e}"))
+        ));
+    }
+    write_atomically(&dir.join("basins.csv"), csv.as_bytes())?;
+    let tmp = dir.join(format!("basin.npy.tmp-{}", std::process::id()));
+    npy::write(&tmp, &[report.walkers as usize, 2], &report.labels)?;
+    std::fs::rename(&tmp, dir.join("basin.npy")).map_err(|source| Error::Io {
+        path: dir.join("basin.npy"),
+        source,
+    })
+}

@@ -1,0 +1,144 @@
+//! Basins and symmetry on teacher–student problems: every copy of the global minimum found and
+//! visited evenly, the affine sigmoid flip, ReLU's zero eigenvalues, linear regression's single
+//! basin, and stabilizers of points with coinciding units.
+
+use crate::common::{cpu, model};
+use landscape::analysis::basins::{Report, analyse_walk};
+use landscape::analysis::symmetry::{group_order, stabilizer_order};
+use landscape::backend::Backend;
+use landscape::spec::data::DataSource;
+use landscape::spec::model::{Activation, Model};
+use landscape::spec::walk::{Init, Status, WalkSettings};
+use nalgebra::{DMatrix, DVector};
+
+fn walk_and_analyse(m: &Model, data_spec: &str, walkers: u64, init: Init) -> Report {
+    let data = DataSource::parse(data_spec, m).expect("data").data;
+    let starts: Vec<f32> = (0..walkers)
+        .flat_map(|w| init.start(m, 11, w))
+        .map(|v| v as f32)
+        .collect();
+    let s = WalkSettings {
+        lr: 0.1,
+        momentum: 0.9,
+        steps: 4000,
+        tol: 1e-6,
+        diverge: 1e4,
+    };
+    let out = cpu(0)
+        .walk(m, &data, &starts, &s, None, &|_| {})
+        .expect("walk");
+    analyse_walk(m, &data, &out.endpoints, &out.status)
+}
+
+/// A fixed seed makes these deterministic; p > 0.001 rejects a class whose walkers favour some
+/// copies (a broken alignment puts them all in one or two copies, with p below 1e-20).
+const UNIFORM: f64 = 1e-3;
+
+#[track_caller]
+fn global_minimum_in_every_copy(r: &Report, copies: f64) {
+    let c = &r.classes[0];
+    assert_eq!(c.kind, "minimum", "{}", r.table());
+    assert!(
+        c.loss < 1e-12,
+        "zero loss at the teacher's orbit: {}",
+        r.table()
+    );
+    assert_eq!(r.group_order, copies);
+    assert_eq!((c.stabilizer_order, c.copies_expected), (1.0, Some(copies)));
+    assert_eq!(c.copies_found as f64, copies, "{}", r.table());
+    assert!(c.uniformity_p.expect("tested") > UNIFORM, "{}", r.table());
+    // Every walker of the class is labelled with a copy.
+    let labelled = r.labels.chunks(2).filter(|l| l[0] == 0).count() as u64;
+    assert_eq!(labelled, c.walkers);
+}
+
+#[test]
+fn tanh_2_2_1_student_finds_all_8_copies_of_its_teacher() {
+    let m = model("2-2-1", Activation::Tanh, Activation::Linear, true);
+    // Teacher seeds are chosen for a well-conditioned minimum (smallest Hessian eigenvalue over
+    // 1e-3), so that 4 000 steps converge; ill-conditioned ones need far longer walks.
+    let r = walk_and_analyse(&m, "teacher:n=64,seed=3", 600, Init::Normal { sigma: 1.0 });
+    global_minimum_in_every_copy(&r, 8.0);
+}
+
+#[test]
+fn tanh_2_3_1_student_finds_all_48_copies_of_its_teacher() {
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let r = walk_and_analyse(&m, "teacher:n=64,seed=1", 3000, Init::Normal { sigma: 1.0 });
+    global_minimum_in_every_copy(&r, 48.0);
+}
+
+#[test]
+fn sigmoid_students_find_every_copy_through_the_affine_flip() {
+    let m = model("2-2-1", Activation::Sigmoid, Activation::Linear, true);
+    let r = walk_and_analyse(&m, "teacher:n=64,seed=3", 800, Init::Normal { sigma: 2.0 });
+    global_minimum_in_every_copy(&r, 8.0);
+}
+
+#[test]
+fn relu_stationary_points_have_a_zero_eigenvalue_per_hidden_unit() {
+    let m = model("2-3-1", Activation::Relu, Activation::Linear, true);
+    let r = walk_and_analyse(&m, "teacher:n=64,seed=4", 400, Init::Normal { sigma: 1.0 });
+    assert!(!r.classes.is_empty());
+    for c in &r.classes {
+        assert!(
+            c.nullity >= 3,
+            "class {} ({}) has nullity {}: {}",
+            c.id,
+            c.kind,
+            c.nullity,
+            r.table()
+        );
+    }
+}
+
+#[test]
+fn linear_regression_has_one_basin_at_the_least_squares_solution() {
+    let m = model("3-1", Activation::Tanh, Activation::Linear, true);
+    let spec = "teacher:n=50,seed=9,noise=0.5";
+    let r = walk_and_analyse(&m, spec, 200, Init::Uniform { a: 3.0 });
+    assert_eq!(r.classes.len(), 1, "{}", r.table());
+    let c = &r.classes[0];
+    assert_eq!((c.kind, c.copies_found, c.walkers), ("minimum", 1, 200));
+    let data = DataSource::parse(spec, &m).expect("data").data;
+    let x = DMatrix::from_fn(
+        data.len(),
+        4,
+        |r, c| if c < 3 { data.input(r)[c] } else { 1.0 },
+    );
+    let y = DVector::from_fn(data.len(), |r, _| data.target(r)[0]);
+    let beta = (x.transpose() * &x)
+        .cholesky()
+        .expect("full rank")
+        .solve(&(x.transpose() * y));
+    for (a, b) in c.point.iter().zip(beta.iter()) {
+        assert!((a - b).abs() < 1e-9, "{a} vs least squares {b}");
+    }
+}
+
+#[test]
+fn coinciding_hidden_units_mean_fewer_distinct_copies() {
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let mut theta: Vec<f64> = Init::Normal { sigma: 1.0 }.start(&m, 1, 0);
+    assert_eq!(group_order(&m) / stabilizer_order(&m, &theta, 1e-9), 48.0);
+    // Units 0 and 1 identical: incoming weights, bias, outgoing weight.
+    (theta[2], theta[3], theta[7], theta[10]) = (theta[0], theta[1], theta[6], theta[9]);
+    let stab = stabilizer_order(&m, &theta, 1e-9);
+    assert!(stab >= 2.0);
+    assert_eq!(group_order(&m) / stab, 24.0);
+}
+
+#[test]
+fn diverged_and_non_finite_walkers_are_counted_apart() {
+    let m = model("1-1", Activation::Linear, Activation::Linear, true);
+    let data = DataSource::parse("point:x=1,y=2", &m).expect("data").data;
+    let endpoints = [1.0f32, 1.0, 1e5, 0.0, f32::NAN, 0.0];
+    let status = [
+        Status::Converged as u32,
+        Status::Diverged as u32,
+        Status::NonFinite as u32,
+    ];
+    let r = analyse_walk(&m, &data, &endpoints, &status);
+    assert_eq!((r.unassigned.at_infinity, r.unassigned.non_finite), (1, 1));
+    assert_eq!(r.labels[2..], [-1, -1, -1, -1]);
+}
