@@ -27,7 +27,8 @@ pub enum Kind {
     Saddle,
     /// Every eigenvalue negative.
     Maximum,
-    /// Polishing did not reach a point where ∇L vanishes (a plateau or a gradient-flat region).
+    /// Polishing did not reach a point where ∇L vanishes, or reached one with no curvature at
+    /// all (a plateau or a gradient-flat region).
     NotStationary,
 }
 
@@ -176,7 +177,9 @@ pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
     let zero = ZERO_EIGENVALUE * scale;
     let index = eigenvalues.iter().filter(|&&v| v < -zero).count();
     let nullity = eigenvalues.iter().filter(|&&v| v.abs() <= zero).count();
-    let kind = if grad_norm >= STATIONARY_GRAD || !grad_norm.is_finite() {
+    // With no curvature left at all, a small gradient marks a flat region (saturated units
+    // pushed towards infinity), not a stationary point.
+    let kind = if grad_norm >= STATIONARY_GRAD || !grad_norm.is_finite() || nullity == p {
         Kind::NotStationary
     } else if index == 0 && nullity <= symmetry_nullity(model, &theta) {
         Kind::Minimum

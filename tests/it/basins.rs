@@ -142,3 +142,34 @@ fn diverged_and_non_finite_walkers_are_counted_apart() {
     assert_eq!((r.unassigned.at_infinity, r.unassigned.non_finite), (1, 1));
     assert_eq!(r.labels[2..], [-1, -1, -1, -1]);
 }
+
+#[test]
+fn a_walker_on_a_slope_without_a_stationary_point_is_not_stationary() {
+    // A sigmoid output can never reach the target 2: L keeps falling as w grows, so polishing
+    // finds no point where ∇L vanishes.
+    let m = model("1-1", Activation::Linear, Activation::Sigmoid, true);
+    let data = DataSource::parse("point:x=1,y=2", &m).expect("data").data;
+    let r = analyse_walk(&m, &data, &[3.0, 1.0], &[Status::MaxSteps as u32]);
+    assert_eq!(r.unassigned.not_stationary, 1, "{}", r.table());
+    assert!(r.classes.is_empty());
+}
+
+#[test]
+fn near_tied_units_never_split_a_basin() {
+    // Two hidden units that differ by 1e-7: a sort by any one coordinate may order them either
+    // way in two copies; the assignment matches the units as wholes.
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let mut theta = Init::Normal { sigma: 1.0 }.start(&m, 3, 0);
+    (theta[2], theta[3], theta[7], theta[10]) =
+        (theta[0] + 1e-7, theta[1] - 1e-7, theta[6], theta[9] + 1e-7);
+    let mut k = 0u64;
+    for trial in 0..50 {
+        let g = landscape::analysis::symmetry::GroupElement::random(&m, || {
+            k += 1;
+            landscape::rng::word(trial, landscape::rng::Stream::Start, k)
+        });
+        let copy = g.apply(&m, &theta);
+        let (_, d) = landscape::analysis::symmetry::align(&m, &copy, &theta);
+        assert!(d <= 2e-7, "aligned distance {d}");
+    }
+}

@@ -636,3 +636,113 @@ fn bad_walk_settings_give_a_one_line_error_naming_the_flag() {
         assert!(!out_dir.exists());
     }
 }
+
+#[test]
+fn walk_writes_basins_and_landscape_basins_reproduces_them() {
+    let dir = scratch("walk-basins");
+    let d = dir.to_str().expect("utf-8");
+    let out = landscape(&[
+        "walk",
+        "--model",
+        "2-2-1",
+        "--data",
+        "teacher:n=64,seed=3",
+        "--walkers",
+        "200",
+        "--steps",
+        "3000",
+        "--lr",
+        "0.1",
+        "--momentum",
+        "0.9",
+        "--tol",
+        "1e-6",
+        "--backend",
+        "cpu",
+        "--out",
+        d,
+    ]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("copies found") && stderr.contains("|G| = 8"),
+        "the table is printed: {stderr}"
+    );
+    let first = std::fs::read_to_string(dir.join("basins.json")).expect("basins.json");
+    let json: serde_json::Value = serde_json::from_str(&first).expect("valid JSON");
+    assert_eq!(json["group_order"], 8.0);
+    let class = &json["classes"][0];
+    for key in [
+        "id",
+        "kind",
+        "loss",
+        "grad_norm",
+        "index",
+        "nullity",
+        "eigenvalues",
+        "point",
+        "walkers",
+        "fraction",
+        "stabilizer_order",
+        "copies_expected",
+        "copies_found",
+        "uniformity_p",
+    ] {
+        assert!(
+            !class[key].is_null(),
+            "classes[0].{key} is present: {class}"
+        );
+    }
+    assert_eq!(class["point"].as_array().expect("point").len(), 9);
+    assert_eq!(
+        npy::read_f64(&dir.join("basin.npy")).map(|r| r.1).ok(),
+        None,
+        "basin.npy holds int32, not floats"
+    );
+    let bytes = std::fs::read(dir.join("basin.npy")).expect("basin.npy");
+    assert!(String::from_utf8_lossy(&bytes[..128]).contains("'shape': (200, 2)"));
+    let csv = std::fs::read_to_string(dir.join("basins.csv")).expect("basins.csv");
+    assert!(csv.starts_with("id,kind,loss"));
+    assert_eq!(
+        csv.lines().count(),
+        json["classes"].as_array().expect("classes").len() + 1
+    );
+    assert_eq!(run_json(&dir)["summary"]["basins"]["group_order"], 8.0);
+    // Re-analysis gives the same file.
+    let again = landscape(&["basins", d]);
+    ok(&again);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("copies found"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("basins.json")).expect("again"),
+        first
+    );
+    // --no-basins skips the analysis; a missing directory is a one-line error.
+    let skip = scratch("walk-no-basins");
+    ok(&landscape(&[
+        "walk",
+        "--model",
+        "2-2-1",
+        "--data",
+        "xor",
+        "--walkers",
+        "10",
+        "--steps",
+        "10",
+        "--no-basins",
+        "--backend",
+        "cpu",
+        "--out",
+        skip.to_str().expect("utf-8"),
+        "--quiet",
+    ]));
+    assert!(!skip.join("basins.json").exists());
+    let missing = landscape(&["basins", "/nonexistent/run"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr)
+            .trim_end()
+            .lines()
+            .count(),
+        1
+    );
+}
