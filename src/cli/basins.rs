@@ -29,7 +29,7 @@ pub fn analyse_and_write(
     status: &[u32],
 ) -> anyhow::Result<Report> {
     let report = analyse_walk(model, data, endpoints, status);
-    output::basins::write(dir, model, &report)?;
+    output::basins::write(dir, model, &report, "basin.npy", &[status.len()])?;
     Ok(report)
 }
 

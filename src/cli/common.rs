@@ -1,8 +1,10 @@
 //! Flags shared by every command that computes: model, data, backend and output.
 
 use crate::backend::{self, Backend, BackendChoice};
-use crate::spec::data::DataSource;
+use crate::spec::data::{DataSource, Teacher};
 use crate::spec::model::{Activation, Model};
+use crate::spec::slice::{Slice, build_slice};
+use crate::spec::walk::WalkSettings;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -66,5 +68,77 @@ impl RunArgs {
             eprintln!("backend: {}", b.info());
         }
         Ok(b)
+    }
+}
+
+/// A slice through parameter space: `--origin` and `--axis`, or `--plane`.
+#[derive(Debug, Clone, Args)]
+pub struct SliceArgs {
+    /// Origin of the slice: zeros, teacher, random:SEED or FILE.npy (float32/64, length P).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// An axis: NAME=LO:HI:N (e.g. w1[0,1]=-3:3:512), random:SEED=LO:HI:N,
+    /// toward:FILE.npy=LO:HI:N or dir:V=LO:HI:N (V a .npy file or a comma list of P numbers).
+    #[arg(long = "axis")]
+    pub axes: Vec<String>,
+    /// Shorthand for origin A and axes toward B and C: A.npy,B.npy,C.npy (t from −0.5 to 1.5, 201 points).
+    #[arg(long)]
+    pub plane: Option<String>,
+}
+
+impl SliceArgs {
+    /// The validated slice.
+    pub fn resolve(&self, model: &Model, teacher: Option<&Teacher>) -> crate::Result<Slice> {
+        build_slice(
+            model,
+            teacher,
+            self.origin.as_deref(),
+            &self.axes,
+            self.plane.as_deref(),
+        )
+    }
+
+    /// The origin as recorded in run.json.
+    pub fn origin_spec(&self) -> &str {
+        self.origin.as_deref().unwrap_or(if self.plane.is_some() {
+            "plane"
+        } else {
+            "zeros"
+        })
+    }
+}
+
+/// Gradient-descent settings shared by `walk` and `map`.
+#[derive(Debug, Clone, Args)]
+pub struct DescentArgs {
+    /// Learning rate.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
+    pub lr: f64,
+    /// Heavy-ball momentum β in [0, 1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// Maximum number of steps.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
+    pub steps: u32,
+    /// Converged when ‖∇L‖ < tol.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-5)]
+    pub tol: f64,
+    /// Diverged when ‖θ‖∞ > this.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e4)]
+    pub diverge: f64,
+}
+
+impl DescentArgs {
+    /// The validated settings.
+    pub fn settings(&self) -> crate::Result<WalkSettings> {
+        let s = WalkSettings {
+            lr: self.lr,
+            momentum: self.momentum,
+            steps: self.steps,
+            tol: self.tol,
+            diverge: self.diverge,
+        };
+        s.validate()?;
+        Ok(s)
     }
 }

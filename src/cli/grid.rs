@@ -1,11 +1,11 @@
 //! `landscape grid`: L and ∇L at every point of a lattice, with pictures.
 
-use super::common::{ModelArgs, RunArgs};
+use super::common::{ModelArgs, RunArgs, SliceArgs};
 use crate::analysis::lattice::local_extrema;
 use crate::npy;
 use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
-use crate::spec::slice::{AxisKind, Slice, build_slice};
+use crate::spec::slice::{AxisKind, Slice};
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
@@ -19,16 +19,8 @@ const MARKED_MINIMA: usize = 12;
 pub struct GridArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Origin of the slice: zeros, teacher, random:SEED or FILE.npy (float32/64, length P).
-    #[arg(long)]
-    origin: Option<String>,
-    /// An axis, 1 to 4 times: NAME=LO:HI:N (e.g. w1[0,1]=-3:3:512), random:SEED=LO:HI:N,
-    /// toward:FILE.npy=LO:HI:N or dir:V=LO:HI:N (V a .npy file or a comma list of P numbers).
-    #[arg(long = "axis")]
-    axes: Vec<String>,
-    /// Shorthand for origin A and axes toward B and C: A.npy,B.npy,C.npy (t from −0.5 to 1.5, 201 points).
-    #[arg(long)]
-    plane: Option<String>,
+    #[command(flatten)]
+    slice: SliceArgs,
     /// Also write the full gradient, grad.npy (N₁ × … × N_k × P).
     #[arg(long = "save-grad")]
     save_grad: bool,
@@ -51,13 +43,7 @@ fn axis_label(slice: &Slice, j: usize) -> String {
 /// Runs `landscape grid`.
 pub fn run(args: GridArgs) -> anyhow::Result<()> {
     let (model, source) = args.model.resolve()?;
-    let slice = build_slice(
-        &model,
-        source.teacher.as_ref(),
-        args.origin.as_deref(),
-        &args.axes,
-        args.plane.as_deref(),
-    )?;
+    let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
     let p = model.parameter_count();
     let points = slice.len();
     let shape = slice.shape();
@@ -189,8 +175,8 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
         "complete": true,
         "spec": {
             "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
-            "data": source.spec, "origin": args.origin.as_deref().unwrap_or(if args.plane.is_some() { "plane" } else { "zeros" }),
-            "axes": args.axes, "plane": args.plane, "save_grad": args.save_grad, "log": args.log,
+            "data": source.spec, "origin": args.slice.origin_spec(),
+            "axes": args.slice.axes, "plane": args.slice.plane, "save_grad": args.save_grad, "log": args.log,
             "backend": args.run.backend, "adapter": args.run.adapter,
         },
         "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",

@@ -3,7 +3,9 @@
 pub mod adapters;
 pub mod basins;
 pub mod common;
+pub mod demo;
 pub mod grid;
+pub mod map;
 pub mod walk;
 
 use clap::{Parser, Subcommand};
@@ -20,10 +22,14 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: answer "how can MSE have many minima?" with pictures and numbers, in a report.
+    Demo(demo::DemoArgs),
     /// Evaluate L and ∇L at every point of a 1- to 4-dimensional lattice through parameter space.
     Grid(grid::GridArgs),
     /// Run many gradient-descent walkers in parallel and record where each one ends.
     Walk(walk::WalkArgs),
+    /// Draw a basin map: one walker per point of a 2-D slice, coloured by where it ends.
+    Map(map::MapArgs),
     /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
     Basins(basins::BasinsArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
@@ -33,9 +39,11 @@ pub enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Grid(args) => grid::run(args),
         Command::Walk(args) => walk::run(args),
         Command::Basins(args) => basins::run(args),
+        Command::Map(args) => map::run(args),
         Command::Adapters => adapters::run(),
     }
 }

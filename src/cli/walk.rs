@@ -1,11 +1,11 @@
 //! `landscape walk`: many gradient-descent walkers, with every walker's fate recorded.
 
-use super::common::{ModelArgs, RunArgs};
+use super::common::{DescentArgs, ModelArgs, RunArgs};
 use crate::error::Error;
 use crate::npy;
 use crate::output::progress::Progress;
 use crate::output::run_dir::RunDir;
-use crate::spec::walk::{Init, Status, WalkSettings};
+use crate::spec::walk::{Init, Status};
 use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
@@ -29,21 +29,8 @@ pub struct WalkArgs {
     /// Seed of the starts: walker w starts at a pure function of (seed, w).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
-    /// Learning rate.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
-    lr: f64,
-    /// Heavy-ball momentum β in [0, 1).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
-    momentum: f64,
-    /// Maximum number of steps.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
-    steps: u32,
-    /// Converged when ‖∇L‖ < tol.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-5)]
-    tol: f64,
-    /// Diverged when ‖θ‖∞ > this.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e4)]
-    diverge: f64,
+    #[command(flatten)]
+    descent: DescentArgs,
     /// Record θ every K steps into trace.npy ((steps/K + 1) × M × P).
     #[arg(long, allow_negative_numbers = true)]
     trace: Option<u32>,
@@ -67,14 +54,7 @@ fn quantile(sorted: &[f32], q: f64) -> Option<f32> {
 pub fn run(args: WalkArgs) -> anyhow::Result<()> {
     let (model, source) = args.model.resolve()?;
     let init = Init::parse(&args.init)?;
-    let settings = WalkSettings {
-        lr: args.lr,
-        momentum: args.momentum,
-        steps: args.steps,
-        tol: args.tol,
-        diverge: args.diverge,
-    };
-    settings.validate()?;
+    let settings = args.descent.settings()?;
     let m = args.walkers;
     if m == 0 || m > u32::MAX as u64 {
         return Err(Error::spec(
@@ -92,7 +72,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
         .into());
     }
     if let Some(k) = args.trace {
-        let bytes = (u64::from(args.steps / k) + 1) * m * p as u64 * 4;
+        let bytes = (u64::from(settings.steps / k) + 1) * m * p as u64 * 4;
         if bytes > MAX_TRACE_BYTES {
             return Err(Error::spec(
                 "--trace",
@@ -115,9 +95,9 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
             source.data.len(),
             args.init,
             args.seed,
-            args.steps,
-            args.lr,
-            args.momentum
+            settings.steps,
+            settings.lr,
+            settings.momentum
         );
     }
     let starts: Vec<f32> = (0..m)
@@ -129,7 +109,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
         })
         .collect();
 
-    let progress = Progress::new(m * u64::from(args.steps), "walker-steps", quiet);
+    let progress = Progress::new(m * u64::from(settings.steps), "walker-steps", quiet);
     let t0 = Instant::now();
     let walked = backend
         .walk(&model, &source.data, &starts, &settings, args.trace, &|n| {
@@ -162,7 +142,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
         "data_y": {"file": "data_y.npy", "shape": [d.len(), d.outputs()], "dtype": "float64"},
     });
     if let (Some(t), Some(k)) = (&walked.trace, args.trace) {
-        let rows = (args.steps / k) as usize + 1;
+        let rows = (settings.steps / k) as usize + 1;
         npy::write(&out.file("trace.npy"), &[rows, mu, p], t)?;
         arrays["trace"] =
             json!({"file": "trace.npy", "shape": [rows, mu, p], "dtype": "float32", "every": k});
@@ -205,7 +185,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
         "spec": {
             "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
             "data": source.spec, "walkers": m, "init": init, "init_spec": args.init, "seed": args.seed,
-            "lr": args.lr, "momentum": args.momentum, "steps": args.steps, "tol": args.tol, "diverge": args.diverge,
+            "lr": settings.lr, "momentum": settings.momentum, "steps": settings.steps, "tol": settings.tol, "diverge": settings.diverge,
             "trace": args.trace, "backend": args.run.backend, "adapter": args.run.adapter,
         },
         "algorithm": "at each step: evaluate L and ∇L; stop if θ is non-finite, ‖θ‖∞ > diverge, L or ∇L is non-finite, ‖∇L‖ < tol, or steps are used up (in that order); else v ← β·v − lr·∇L, θ ← θ + v",

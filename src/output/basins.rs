@@ -19,8 +19,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Writes the three outputs of a basin analysis into `dir`.
-pub fn write(dir: &Path, model: &Model, report: &Report) -> Result<()> {
+/// Writes the outputs of a basin analysis into `dir`: basins.json, basins.csv and the labels
+/// (class and copy per walker) as `labels_file` with the given leading shape (M for a walk,
+/// N₁ × N₂ for a map), a trailing axis of 2 added.
+pub fn write(
+    dir: &Path,
+    model: &Model,
+    report: &Report,
+    labels_file: &str,
+    shape: &[usize],
+) -> Result<()> {
     let json = serde_json::json!({
         "group_order": report.group_order,
         "walkers": report.walkers,
@@ -33,7 +41,7 @@ pub fn write(dir: &Path, model: &Model, report: &Report) -> Result<()> {
             "saddle": "index k: k negative eigenvalues",
             "maximum": "every eigenvalue negative",
         },
-        "basin_npy": "int32 (M, 2): class id and copy id of each walker, -1 where none",
+        "labels": {"file": labels_file, "meaning": "int32, last axis (class id, copy id) of each walker, -1 where none"},
     });
     let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Io {
         path: dir.join("basins.json"),
@@ -65,10 +73,12 @@ pub fn write(dir: &Path, model: &Model, report: &Report) -> Result<()> {
         ));
     }
     write_atomically(&dir.join("basins.csv"), csv.as_bytes())?;
-    let tmp = dir.join(format!("basin.npy.tmp-{}", std::process::id()));
-    npy::write(&tmp, &[report.walkers as usize, 2], &report.labels)?;
-    std::fs::rename(&tmp, dir.join("basin.npy")).map_err(|source| Error::Io {
-        path: dir.join("basin.npy"),
+    let tmp = dir.join(format!("{labels_file}.tmp-{}", std::process::id()));
+    let mut full = shape.to_vec();
+    full.push(2);
+    npy::write(&tmp, &full, &report.labels)?;
+    std::fs::rename(&tmp, dir.join(labels_file)).map_err(|source| Error::Io {
+        path: dir.join(labels_file),
         source,
     })
 }

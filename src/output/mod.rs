@@ -3,4 +3,5 @@
 pub mod basins;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod run_dir;

@@ -1,0 +1,297 @@
+//! `landscape map`: a basin map. The starts are the points of a 2-D slice, one walker per pixel,
+//! every other parameter at the origin; each pixel is coloured by where its walker ended.
+
+use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs};
+use crate::analysis::basins::{Report, analyse_walk};
+use crate::backend::WalkOutput;
+use crate::error::Error;
+use crate::npy;
+use crate::output;
+use crate::output::plot::{self, AxisInfo, MapLegendEntry, MapPixel};
+use crate::output::progress::Progress;
+use crate::output::run_dir::RunDir;
+use crate::spec::slice::{AxisKind, Slice};
+use crate::spec::walk::Status;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+/// What the pixels of map.png show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorBy {
+    /// The class (stationary point up to symmetry) each walker reached.
+    Class,
+    /// The class, with its copies in related shades.
+    Copy,
+    /// The final loss (log scale).
+    Loss,
+    /// The steps taken.
+    Steps,
+    /// How each walker ended.
+    Status,
+}
+
+/// Flags of `landscape map`.
+#[derive(Debug, Clone, Args)]
+pub struct MapArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    slice: SliceArgs,
+    #[command(flatten)]
+    descent: DescentArgs,
+    /// Colour pixels by class, copy, loss, steps or status.
+    #[arg(long = "color", value_enum, default_value = "copy")]
+    color: ColorBy,
+    /// Darken class colours by the steps taken, so that basin boundaries show.
+    #[arg(long)]
+    shade: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The label of axis `j` for pictures.
+pub fn axis_label(slice: &Slice, j: usize) -> String {
+    let a = &slice.axes[j];
+    match a.kind {
+        AxisKind::Set(_) => a.label.clone(),
+        AxisKind::Offset(_) => format!("t along {}", a.label),
+    }
+}
+
+/// Pixels and legend of a basin map.
+pub fn picture(
+    color: ColorBy,
+    shade: bool,
+    walked: &WalkOutput,
+    report: &Report,
+) -> (Vec<MapPixel>, Vec<MapLegendEntry>, Option<&'static str>) {
+    let m = walked.status.len();
+    let max_steps = walked.steps.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let neutral = |w: usize| match Status::from_code(walked.status[w]) {
+        Some(Status::Diverged) => MapPixel::Diverged,
+        _ => MapPixel::Unassigned,
+    };
+    let mut legend = Vec::new();
+    let pixels: Vec<MapPixel> = match color {
+        ColorBy::Class | ColorBy::Copy => {
+            for c in report.classes.iter().take(15) {
+                let copies = match c.copies_expected {
+                    Some(e) => format!("{} of {e} copies", c.copies_found),
+                    None => "a manifold".to_string(),
+                };
+                legend.push(MapLegendEntry {
+                    class: Some(c.id),
+                    neutral_diverged: false,
+                    text: format!(
+                        "class {} · {} · L = {:.3e} · {copies} · {:.1}%",
+                        c.id,
+                        c.kind,
+                        c.loss,
+                        100.0 * c.fraction
+                    ),
+                });
+            }
+            (0..m)
+                .map(|w| {
+                    let (class, copy) = (report.labels[2 * w], report.labels[2 * w + 1]);
+                    if class < 0 {
+                        return neutral(w);
+                    }
+                    MapPixel::Class {
+                        class: class as usize,
+                        copy: (color == ColorBy::Copy && copy >= 0).then_some(copy as usize),
+                        shade: if shade {
+                            0.8 * walked.steps[w] as f32 / max_steps
+                        } else {
+                            0.0
+                        },
+                    }
+                })
+                .collect()
+        }
+        ColorBy::Status => {
+            for (class, name) in [(0, "converged"), (1, "max-steps")] {
+                legend.push(MapLegendEntry {
+                    class: Some(class),
+                    neutral_diverged: false,
+                    text: name.to_string(),
+                });
+            }
+            (0..m)
+                .map(|w| match Status::from_code(walked.status[w]) {
+                    Some(Status::Converged) => MapPixel::Class {
+                        class: 0,
+                        copy: None,
+                        shade: 0.0,
+                    },
+                    Some(Status::MaxSteps) => MapPixel::Class {
+                        class: 1,
+                        copy: None,
+                        shade: 0.0,
+                    },
+                    _ => neutral(w),
+                })
+                .collect()
+        }
+        ColorBy::Loss => {
+            let logs: Vec<f32> = walked.loss.iter().map(|l| l.max(1e-30).log10()).collect();
+            let (lo, hi) = logs
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            let span = (hi - lo).max(1e-6);
+            (0..m)
+                .map(|w| {
+                    if walked.loss[w].is_finite() {
+                        MapPixel::Scalar((logs[w] - lo) / span)
+                    } else {
+                        neutral(w)
+                    }
+                })
+                .collect()
+        }
+        ColorBy::Steps => (0..m)
+            .map(|w| MapPixel::Scalar(walked.steps[w] as f32 / max_steps))
+            .collect(),
+    };
+    legend.push(MapLegendEntry {
+        class: None,
+        neutral_diverged: true,
+        text: format!("diverged · {}", report.unassigned.at_infinity),
+    });
+    let u = &report.unassigned;
+    legend.push(MapLegendEntry {
+        class: None,
+        neutral_diverged: false,
+        text: format!(
+            "no class (not stationary, non-finite) · {}",
+            u.not_stationary + u.non_finite + u.too_many_clusters
+        ),
+    });
+    let scalar = match color {
+        ColorBy::Loss => Some("log10 L (normalised)"),
+        ColorBy::Steps => Some("steps / max steps"),
+        _ => None,
+    };
+    (pixels, legend, scalar)
+}
+
+/// Runs `landscape map`.
+pub fn run(args: MapArgs) -> anyhow::Result<()> {
+    let (model, source) = args.model.resolve()?;
+    let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
+    if slice.axes.len() != 2 {
+        return Err(Error::spec(
+            "--axis",
+            format!(
+                "a map needs exactly 2 axes (or --plane); {} given",
+                slice.axes.len()
+            ),
+        )
+        .into());
+    }
+    let settings = args.descent.settings()?;
+    let shape = slice.shape();
+    let m = slice.len() as usize;
+    let p = model.parameter_count();
+    let out = RunDir::create(args.run.out.as_deref(), "map", args.run.force)?;
+    let mut backend = args.run.open_backend()?;
+    let quiet = args.run.quiet;
+    if !quiet {
+        eprintln!(
+            "map: {model}, data {}, {shape:?} = {m} walkers, up to {} steps, lr {}",
+            source.spec, settings.steps, settings.lr
+        );
+    }
+    // Starts: the lattice points, rounded once to float32 as every backend receives them.
+    let starts: Vec<f32> = (0..m as u64)
+        .into_par_iter()
+        .flat_map_iter(|g| slice.point(g).into_iter().map(|v| v as f32))
+        .collect();
+    let progress = Progress::new(m as u64 * u64::from(settings.steps), "walker-steps", quiet);
+    let t0 = Instant::now();
+    let walked = backend
+        .walk(&model, &source.data, &starts, &settings, None, &|n| {
+            progress.add(n)
+        })
+        .context("walking");
+    progress.finish();
+    let walked = walked?;
+    let walk_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let report = analyse_walk(&model, &source.data, &walked.endpoints, &walked.status);
+    let basins_s = t1.elapsed().as_secs_f64();
+
+    output::basins::write(out.staging(), &model, &report, "labels.npy", &shape)?;
+    npy::write(&out.file("steps.npy"), &shape, &walked.steps)?;
+    let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
+    npy::write(&out.file("status.npy"), &shape, &status)?;
+    npy::write(&out.file("loss.npy"), &shape, &walked.loss)?;
+    npy::write(
+        &out.file("endpoints.npy"),
+        &[shape[0], shape[1], p],
+        &walked.endpoints,
+    )?;
+    let d = &source.data;
+    npy::write(&out.file("data_x.npy"), &[d.len(), d.inputs()], d.x())?;
+    npy::write(&out.file("data_y.npy"), &[d.len(), d.outputs()], d.y())?;
+    let infos: Vec<AxisInfo> = (0..2)
+        .map(|j| AxisInfo {
+            label: axis_label(&slice, j),
+            values: slice.axes[j].values(),
+        })
+        .collect();
+    let (pixels, legend, scalar) = picture(args.color, args.shade, &walked, &report);
+    let title = format!("Basins of {model}, data {} ({} walkers)", source.spec, m);
+    plot::map_png(
+        &out.file("map.png"),
+        &infos[0],
+        &infos[1],
+        &pixels,
+        &legend,
+        scalar,
+        &title,
+    )?;
+
+    let run_json = json!({
+        "landscape_version": env!("CARGO_PKG_VERSION"),
+        "command": "map",
+        "complete": true,
+        "spec": {
+            "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
+            "data": source.spec, "origin": args.slice.origin_spec(), "axes": args.slice.axes, "plane": args.slice.plane,
+            "lr": settings.lr, "momentum": settings.momentum, "steps": settings.steps, "tol": settings.tol,
+            "diverge": settings.diverge, "color": args.color, "shade": args.shade,
+            "backend": args.run.backend, "adapter": args.run.adapter,
+        },
+        "parameters": model.parameter_names(),
+        "backend": backend.info(),
+        "seed": null,
+        "timings": {"walk_s": walk_s, "basins_s": basins_s},
+        "axes": slice.axes.iter().enumerate().map(|(j, a)| json!({"spec": a.spec, "label": axis_label(&slice, j), "values": a.values()})).collect::<Vec<_>>(),
+        "status_legend": Status::ALL.iter().map(|s| (s.name(), *s as u32)).collect::<std::collections::BTreeMap<_, _>>(),
+        "arrays": {
+            "labels": {"file": "labels.npy", "shape": [shape[0], shape[1], 2], "dtype": "int32", "meaning": "class id, copy id (-1: none)"},
+            "steps": {"file": "steps.npy", "shape": shape, "dtype": "uint32"},
+            "status": {"file": "status.npy", "shape": shape, "dtype": "uint8"},
+            "loss": {"file": "loss.npy", "shape": shape, "dtype": "float32"},
+            "endpoints": {"file": "endpoints.npy", "shape": [shape[0], shape[1], p], "dtype": "float32"},
+        },
+        "pictures": ["map.png"],
+        "summary": {"walkers": m, "classes": report.classes.len(), "group_order": report.group_order, "basins": "basins.json"},
+    });
+    let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
+    std::fs::write(out.file("run.json"), text)
+        .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    let dir = out.finish()?;
+    if !quiet {
+        eprint!("{}", report.table());
+        eprintln!("  walk {walk_s:.2} s, basins {basins_s:.2} s");
+        println!("{}", dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Basin maps, pictures and the demo's report.
+
+use crate::common::cpu;
+use landscape::analysis::basins::analyse_walk;
+use landscape::backend::Backend;
+use landscape::spec::data::DataSource;
+use landscape::spec::model::{Activation, Model};
+use landscape::spec::slice::build_slice;
+use landscape::spec::walk::WalkSettings;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn landscape(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_landscape"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("report")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().expect("parent")).expect("scratch parent");
+    dir
+}
+
+/// Distinct colours of a PNG: a blank or one-colour picture has very few.
+fn colours(path: &Path) -> (u32, u32, usize) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    let set: HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    (img.width(), img.height(), set.len())
+}
+
+fn int32s(path: &Path) -> Vec<i32> {
+    let bytes = std::fs::read(path).expect("npy");
+    let header = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[header..]
+        .chunks(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn map_labels_agree_with_walk_and_basins_on_the_same_starts() {
+    let dir = scratch("map");
+    let axes = ["w1[0,0]=-4:4:14", "w1[1,1]=-4:4:11"];
+    let out = landscape(&[
+        "map",
+        "--model",
+        "2-2-1",
+        "--data",
+        "teacher:n=32,seed=3",
+        "--origin",
+        "teacher",
+        "--axis",
+        axes[0],
+        "--axis",
+        axes[1],
+        "--lr",
+        "0.1",
+        "--momentum",
+        "0.9",
+        "--steps",
+        "2000",
+        "--tol",
+        "1e-6",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let labels = int32s(&dir.join("labels.npy"));
+    assert_eq!(labels.len(), 14 * 11 * 2);
+    // The same starts through the library: lattice points rounded to float32.
+    let m = Model::new("2-2-1", Activation::Tanh, Activation::Linear, true).expect("model");
+    let src = DataSource::parse("teacher:n=32,seed=3", &m).expect("data");
+    let slice = build_slice(
+        &m,
+        src.teacher.as_ref(),
+        Some("teacher"),
+        &axes.map(String::from),
+        None,
+    )
+    .expect("slice");
+    let starts: Vec<f32> = (0..slice.len())
+        .flat_map(|g| slice.point(g))
+        .map(|v| v as f32)
+        .collect();
+    let s = WalkSettings {
+        lr: 0.1,
+        momentum: 0.9,
+        steps: 2000,
+        tol: 1e-6,
+        diverge: 1e4,
+    };
+    let walked = cpu(0)
+        .walk(&m, &src.data, &starts, &s, None, &|_| {})
+        .expect("walk");
+    let report = analyse_walk(&m, &src.data, &walked.endpoints, &walked.status);
+    assert_eq!(labels, report.labels);
+    let (w, h, n) = colours(&dir.join("map.png"));
+    assert!(w >= 600 && h >= 400, "{w}×{h}");
+    assert!(
+        n >= 4,
+        "a map whose basins differ has several colours, found {n}"
+    );
+    for f in [
+        "steps.npy",
+        "status.npy",
+        "loss.npy",
+        "basins.json",
+        "basins.csv",
+        "run.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    for color in ["class", "loss", "steps", "status"] {
+        let d = scratch(&format!("map-{color}"));
+        let out = landscape(&[
+            "map",
+            "--model",
+            "2-2-1",
+            "--data",
+            "xor:pm",
+            "--origin",
+            "random:3",
+            "--axis",
+            "w1[0,0]=-3:3:9",
+            "--axis",
+            "b1[1]=-3:3:7",
+            "--steps",
+            "300",
+            "--color",
+            color,
+            "--backend",
+            "cpu",
+            "--out",
+            d.to_str().expect("utf-8"),
+            "--quiet",
+        ]);
+        assert!(
+            out.status.success(),
+            "--color {color}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(colours(&d.join("map.png")).2 >= 3, "--color {color}");
+    }
+    let bad = landscape(&[
+        "map",
+        "--model",
+        "2-2-1",
+        "--data",
+        "xor",
+        "--axis",
+        "w1[0,0]=-3:3:9",
+        "--out",
+        dir.join("x").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("exactly 2 axes"));
+}
+
+#[test]
+fn quick_demo_writes_a_report_whose_pictures_exist() {
+    let dir = scratch("demo");
+    let out = landscape(&[
+        "demo",
+        "--quick",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dir.join("REPORT.md").to_str().expect("utf-8")
+    );
+    let md = std::fs::read_to_string(dir.join("REPORT.md")).expect("REPORT.md");
+    let pictures: Vec<&str> = md
+        .split("](")
+        .skip(1)
+        .filter_map(|s| s.split(')').next())
+        .collect();
+    assert!(pictures.len() >= 4, "{pictures:?}");
+    for p in &pictures {
+        let (w, h, n) = colours(&dir.join(p));
+        assert!(w > 300 && h > 300 && n > 20, "{p}: {w}×{h}, {n} colours");
+    }
+    for claim in [
+        "t = -1.00",
+        "t = +1.00",
+        "t = +0.00",
+        "1 class",
+        "of 48 copies",
+        "least-squares",
+    ] {
+        assert!(md.contains(claim), "the report states {claim}");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        pictures.len(),
+        "pictures embedded"
+    );
+}
