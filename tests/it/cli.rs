@@ -746,3 +746,56 @@ fn walk_writes_basins_and_landscape_basins_reproduces_them() {
         1
     );
 }
+
+#[test]
+fn adapters_are_listed_and_picked_by_index_or_name() {
+    let list = landscape(&["adapters"]);
+    ok(&list);
+    if crate::common::gpu().is_none() {
+        return;
+    }
+    let dir = scratch("adapter");
+    let args = |adapter: &str, out: &Path| -> Vec<String> {
+        [
+            "grid",
+            "--model",
+            "1-1",
+            "--data",
+            "point:x=1,y=1",
+            "--axis",
+            "w1[0,0]=-1:1:9",
+            "--backend",
+            "gpu",
+            "--adapter",
+            adapter,
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_string_lossy().into_owned()])
+        .collect()
+    };
+    let by_index: Vec<String> = args("0", &dir.join("index"));
+    ok(&landscape(
+        &by_index.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let name = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|n| n.split_whitespace().next())
+        .expect("an adapter name")
+        .to_string();
+    let by_name = args(&name, &dir.join("name"));
+    ok(&landscape(
+        &by_name.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let missing = args("no-such-adapter", &dir.join("missing"));
+    let out = landscape(&missing.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--adapter") && stderr.trim_end().lines().count() == 1,
+        "{stderr}"
+    );
+}
