@@ -5,6 +5,7 @@ mod basins;
 mod cli;
 mod common;
 mod parity;
+mod readme;
 mod report;
 mod shaders;
 mod truths;
