@@ -24,6 +24,10 @@ pub const SAME_POINT_TOL: f64 = 1e-6;
 /// end on a continuum of points cannot make the analysis quadratic in the walkers).
 pub const MAX_CLUSTERS: usize = 4096;
 
+/// A converged walker beyond the cluster cap joins a manifold class whose loss is within this
+/// (relative to 1 + L): a converged walker's loss exceeds its manifold's by about tol²/λ.
+pub const MANIFOLD_LOSS_TOL: f64 = 1e-6;
+
 /// Most copies for which the chi-square test is run (it needs several walkers per copy).
 const MAX_TESTED_COPIES: f64 = 1e5;
 
@@ -71,7 +75,7 @@ pub struct Unassigned {
     pub non_finite: u64,
     /// Walkers whose end polishes to no stationary point (plateaus, gradient-flat regions).
     pub not_stationary: u64,
-    /// Walkers beyond the `MAX_CLUSTERS` distinct ends.
+    /// Walkers beyond the `MAX_CLUSTERS` distinct ends that joined no manifold class.
     pub too_many_clusters: u64,
 }
 
@@ -105,6 +109,7 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
 
     // 1. Raw clusters of endpoints (ReLU units normalised first), in walker order.
     let mut clusters: Vec<(Vec<f64>, Vec<usize>)> = Vec::new();
+    let mut overflow: Vec<usize> = Vec::new();
     for w in 0..m {
         match Status::from_code(status[w]) {
             Some(Status::Diverged) => unassigned.at_infinity += 1,
@@ -122,7 +127,7 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
                 {
                     Some(c) => clusters[c].1.push(w),
                     None if clusters.len() < MAX_CLUSTERS => clusters.push((theta, vec![w])),
-                    None => unassigned.too_many_clusters += 1,
+                    None => overflow.push(w),
                 }
             }
         }
@@ -227,6 +232,44 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
             walkers_per_copy: if degenerate { Vec::new() } else { per_copy },
             uniformity_p: uniformity,
         });
+    }
+    // 5. Walkers beyond the cluster cap: those that converged onto the loss level of a manifold
+    // class join it (every walker ends at a different point of a manifold, so manifolds are what
+    // fills the cap); the rest stay unassigned.
+    let manifold_losses: Vec<(usize, f64)> = classes
+        .iter()
+        .filter(|c| c.copies_expected.is_none())
+        .map(|c| (c.id, c.loss))
+        .collect();
+    let joined: Vec<Option<usize>> = overflow
+        .par_iter()
+        .map(|&w| {
+            if Status::from_code(status[w]) != Some(Status::Converged) || manifold_losses.is_empty()
+            {
+                return None;
+            }
+            let theta: Vec<f64> = endpoints[w * p..(w + 1) * p]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let loss = crate::reference::loss(model, data, &theta);
+            manifold_losses
+                .iter()
+                .find(|(_, l)| (loss - l).abs() <= MANIFOLD_LOSS_TOL * (1.0 + l.abs()))
+                .map(|(id, _)| *id)
+        })
+        .collect();
+    for (&w, j) in overflow.iter().zip(joined) {
+        match j {
+            Some(id) => {
+                labels[2 * w] = id as i32;
+                classes[id].walkers += 1;
+            }
+            None => unassigned.too_many_clusters += 1,
+        }
+    }
+    for c in &mut classes {
+        c.fraction = c.walkers as f64 / m.max(1) as f64;
     }
     Report {
         group_order: order,

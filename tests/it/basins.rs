@@ -173,3 +173,45 @@ fn near_tied_units_never_split_a_basin() {
         assert!(d <= 2e-7, "aligned distance {d}");
     }
 }
+
+#[test]
+fn walkers_on_a_manifold_of_minima_beyond_the_cluster_cap_join_its_class() {
+    // The seed example's minima form the hyperbola w1·w2 = 1: every walker ends at its own point,
+    // more distinct ends than MAX_CLUSTERS.
+    let m = model("1-1-1", Activation::Linear, Activation::Linear, false);
+    let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
+    let walkers = landscape::analysis::basins::MAX_CLUSTERS as u64 + 1500;
+    let starts: Vec<f32> = (0..walkers)
+        .flat_map(|w| Init::Uniform { a: 2.0 }.start(&m, 1, w))
+        .map(|v| v as f32)
+        .collect();
+    let s = WalkSettings {
+        lr: 0.05,
+        momentum: 0.0,
+        steps: 5000,
+        tol: 1e-6,
+        diverge: 1e4,
+    };
+    let out = cpu(0)
+        .walk(&m, &data, &starts, &s, None, &|_| {})
+        .expect("walk");
+    let converged = out
+        .status
+        .iter()
+        .filter(|&&c| c == Status::Converged as u32)
+        .count() as u64;
+    let r = analyse_walk(&m, &data, &out.endpoints, &out.status);
+    let manifold = r
+        .classes
+        .iter()
+        .find(|c| c.kind == "degenerate-minimum")
+        .expect("the hyperbola");
+    assert_eq!((manifold.nullity, manifold.copies_expected), (1, None));
+    assert!(manifold.loss < 1e-20);
+    assert!(
+        manifold.walkers + 10 >= converged,
+        "{} of {converged} converged walkers: {}",
+        manifold.walkers,
+        r.table()
+    );
+}
