@@ -131,6 +131,25 @@ fn class_rows(basins: &Value, limit: usize) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// The coordinates and loss of a one-axis grid run.
+fn curve(run: &Path) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let json = read_json(&run.join("run.json"))?;
+    let coords = json["axes"][0]["values"]
+        .as_array()
+        .map(|v| v.iter().map(f).collect())
+        .unwrap_or_default();
+    Ok((coords, crate::npy::read_f64(&run.join("loss.npy"))?.0))
+}
+
+/// Interior lattice-local minima (or maxima) of a curve.
+fn extrema(loss: &[f64], maxima: bool) -> Vec<usize> {
+    let l32: Vec<f32> = loss.iter().map(|&v| v as f32).collect();
+    crate::analysis::lattice::local_extrema(&l32, &[l32.len()], maxima)
+        .into_iter()
+        .filter(|&i| !maxima || (i > 0 && i + 1 < loss.len()))
+        .collect()
+}
+
 const CLASS_HEAD: [&str; 8] = [
     "class",
     "kind",
@@ -314,43 +333,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
 
     // The report, from the runs' own outputs.
-    let seed_run = read_json(&dir.join("seed/run.json"))?;
-    let seed_loss = crate::npy::read_f64(&dir.join("seed/loss.npy"))?.0;
-    let ts: Vec<f64> = seed_run["axes"][0]["values"]
-        .as_array()
-        .map(|v| v.iter().map(f).collect())
-        .unwrap_or_default();
-    let minima: Vec<String> = crate::analysis::lattice::local_extrema(
-        &seed_loss.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-        &[ts.len()],
-        false,
-    )
-    .iter()
-    .map(|&i| format!("t = {:+.2} (L = {:.1e})", ts[i], seed_loss[i]))
-    .collect();
-    let maxima: Vec<String> = crate::analysis::lattice::local_extrema(
-        &seed_loss.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-        &[ts.len()],
-        true,
-    )
-    .into_iter()
-    .filter(|&i| i > 0 && i + 1 < ts.len())
-    .map(|i| format!("t = {:+.2} (L = {:.3})", ts[i], seed_loss[i]))
-    .collect();
-    let pred = crate::npy::read_f64(&dir.join("prediction/loss.npy"))?.0;
-    let pred_run = read_json(&dir.join("prediction/run.json"))?;
-    let fs: Vec<f64> = pred_run["axes"][0]["values"]
-        .as_array()
-        .map(|v| v.iter().map(f).collect())
-        .unwrap_or_default();
-    let pred_min: Vec<String> = crate::analysis::lattice::local_extrema(
-        &pred.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-        &[fs.len()],
-        false,
-    )
-    .iter()
-    .map(|&i| format!("f = {:.2}", fs[i]))
-    .collect();
+    let (ts, seed_loss) = curve(&dir.join("seed"))?;
+    let minima: Vec<String> = extrema(&seed_loss, false)
+        .into_iter()
+        .map(|i| format!("t = {:+.2} (L = {:.1e})", ts[i], seed_loss[i]))
+        .collect();
+    let maxima: Vec<String> = extrema(&seed_loss, true)
+        .into_iter()
+        .map(|i| format!("t = {:+.2} (L = {:.3})", ts[i], seed_loss[i]))
+        .collect();
+    let (fs, pred) = curve(&dir.join("prediction"))?;
+    let pred_min: Vec<String> = extrema(&pred, false)
+        .into_iter()
+        .map(|i| format!("f = {:.2}", fs[i]))
+        .collect();
     let reg = read_json(&dir.join("regression/basins.json"))?;
     let reg_classes = reg["classes"].as_array().map_or(0, Vec::len);
     let reg_point: Vec<f64> = reg["classes"][0]["point"]

@@ -1,30 +1,16 @@
 //! The real binary: outputs exist, load and have the documented shapes; bad input gives a
 //! one-line error, exit code 2 and no output directory.
 
-use crate::common::{Tol, assert_close};
+use crate::common::{Tol, assert_close, landscape};
 use landscape::npy;
 use landscape::reference;
 use landscape::spec::data::DataSource;
 use landscape::spec::model::{Activation, Model};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn landscape(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_landscape"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the binary runs")
-}
-
-/// A fresh, empty directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.parent().expect("parent")).expect("scratch parent");
-    dir
+    crate::common::scratch("cli", name)
 }
 
 #[track_caller]

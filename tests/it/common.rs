@@ -82,3 +82,22 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f64], tol: Tol) {
         );
     }
 }
+
+/// Runs the real binary with `args`.
+pub fn landscape(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_landscape"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the binary runs")
+}
+
+/// A fresh, not yet existing directory for one test, under the target's temporary folder.
+pub fn scratch(group: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().expect("parent")).expect("scratch parent");
+    dir
+}

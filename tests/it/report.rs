@@ -1,6 +1,6 @@
 //! Basin maps, pictures and the demo's report.
 
-use crate::common::cpu;
+use crate::common::{cpu, landscape};
 use landscape::analysis::basins::analyse_walk;
 use landscape::backend::Backend;
 use landscape::spec::data::DataSource;
@@ -9,23 +9,9 @@ use landscape::spec::slice::build_slice;
 use landscape::spec::walk::WalkSettings;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn landscape(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_landscape"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the binary runs")
-}
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("report")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.parent().expect("parent")).expect("scratch parent");
-    dir
+    crate::common::scratch("report", name)
 }
 
 /// Distinct colours of a PNG: a blank or one-colour picture has very few.

@@ -194,6 +194,34 @@ impl GpuContext {
         Ok(pipeline)
     }
 
+    /// A command encoder holding one dispatch of `pipeline` over `invocations` invocations, as
+    /// a 2-D grid of workgroups when one dimension's limit is too small (the kernels fold the
+    /// grid back into one index).
+    pub fn encode_dispatch(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        bind: &wgpu::BindGroup,
+        invocations: usize,
+    ) -> wgpu::CommandEncoder {
+        let groups = invocations.div_ceil(shader::WORKGROUP_SIZE as usize).max(1);
+        let gx = groups.min(self.limits.max_compute_workgroups_per_dimension as usize);
+        let gy = groups.div_ceil(gx);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        }
+        enc
+    }
+
     /// Waits for submitted work and reports any error the device raised meanwhile.
     pub fn wait(&self) -> Result<()> {
         self.device

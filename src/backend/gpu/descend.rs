@@ -2,7 +2,7 @@
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, WORKGROUP_SIZE, loop_iterations};
+use super::shader::{Kernel, loop_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
@@ -71,7 +71,6 @@ pub fn run(
             data.len() * 4
         )));
     }
-    let groups_limit = ctx.limits.max_compute_workgroups_per_dimension as usize;
     let chunk = opts
         .max_chunk_walkers
         .unwrap_or(DEFAULT_CHUNK_WALKERS)
@@ -163,9 +162,6 @@ pub fn run(
             .max_dispatch_steps
             .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)))
             .min(budget_steps);
-        let groups = len.div_ceil(WORKGROUP_SIZE as usize);
-        let gx = groups.min(groups_limit);
-        let gy = groups.div_ceil(gx);
         let read_theta = |ctx: &GpuContext, row: usize, out: &mut WalkOutput| -> Result<()> {
             let mut enc = ctx.device.create_command_encoder(&Default::default());
             enc.copy_buffer_to_buffer(&state, 0, &staging, 0, (len * p * 4) as u64);
@@ -201,20 +197,7 @@ pub fn run(
             };
             ctx.queue
                 .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("descend"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("descend"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
-            }
+            let enc = ctx.encode_dispatch("descend", &pipeline, &bind, len);
             ctx.queue.submit([enc.finish()]);
             ctx.wait()?;
             progress(len as u64 * u64::from(until - done));

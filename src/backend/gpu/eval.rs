@@ -219,23 +219,7 @@ pub fn run(
                 ctx.queue.write_buffer(&grad_buf, 0, &nan_bytes(len * p));
             }
         }
-        let groups = len.div_ceil(WORKGROUP_SIZE as usize);
-        let gx = groups.min(groups_limit);
-        let gy = groups.div_ceil(gx);
-        let mut enc = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("eval"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("eval"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
-        }
+        let mut enc = ctx.encode_dispatch("eval", &pipeline, &bind, len);
         let bytes = (len * 4) as u64;
         enc.copy_buffer_to_buffer(&loss_buf, 0, &staging, 0, bytes);
         enc.copy_buffer_to_buffer(&norm_buf, 0, &staging, bytes, bytes);
