@@ -24,8 +24,8 @@ pub const SAME_POINT_TOL: f64 = 1e-6;
 /// end on a continuum of points cannot make the analysis quadratic in the walkers).
 pub const MAX_CLUSTERS: usize = 4096;
 
-/// A converged walker beyond the cluster cap joins a manifold class whose loss is within this
-/// (relative to 1 + L): a converged walker's loss exceeds its manifold's by about tol²/λ.
+/// Slack on top of the quadratic model when a converged walker beyond the cluster cap joins a
+/// class by its loss (relative to 1 + L).
 pub const MANIFOLD_LOSS_TOL: f64 = 1e-6;
 
 /// Most copies for which the chi-square test is run (it needs several walkers per copy).
@@ -93,6 +93,17 @@ pub struct Report {
     /// Class and copy of each walker (−1 for none), walker-major: [class₀, copy₀, class₁, …].
     #[serde(skip)]
     pub labels: Vec<i32>,
+}
+
+/// The chi-square p-value over all expected copies, unfound ones counting zero walkers.
+fn uniformity(expected: Option<f64>, per_copy: &[u64]) -> Option<f64> {
+    expected
+        .filter(|&e| e <= MAX_TESTED_COPIES && e >= per_copy.len() as f64)
+        .and_then(|e| {
+            let mut counts = per_copy.to_vec();
+            counts.resize(e.round() as usize, 0);
+            uniformity_p(&counts)
+        })
 }
 
 struct Basin {
@@ -208,13 +219,7 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
                 labels[2 * w + 1] = if degenerate { -1 } else { copy as i32 };
             }
         }
-        let uniformity = expected
-            .filter(|&e| e <= MAX_TESTED_COPIES && e >= per_copy.len() as f64)
-            .and_then(|e| {
-                let mut counts = per_copy.clone();
-                counts.resize(e.round() as usize, 0);
-                uniformity_p(&counts)
-            });
+        let uniformity = uniformity(expected, &per_copy);
         classes.push(Class {
             id,
             kind: rep.kind.name(),
@@ -233,43 +238,83 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
             uniformity_p: uniformity,
         });
     }
-    // 5. Walkers beyond the cluster cap: those that converged onto the loss level of a manifold
-    // class join it (every walker ends at a different point of a manifold, so manifolds are what
-    // fills the cap); the rest stay unassigned.
-    let manifold_losses: Vec<(usize, f64)> = classes
-        .iter()
-        .filter(|c| c.copies_expected.is_none())
-        .map(|c| (c.id, c.loss))
-        .collect();
-    let joined: Vec<Option<usize>> = overflow
+    // 5. Walkers beyond the cluster cap that converged join the class whose loss level they
+    // reached: by the quadratic model, a walker with gradient g sits above its stationary point
+    // by at most ‖g‖²/(2λ⁺), λ⁺ the smallest positive curvature there. Within a counted class it
+    // joins the copy nearest to it; on a manifold, the class. Ill-conditioned minima and manifolds
+    // are what fill the cap: their converged walkers stay far apart. The rest stay unassigned.
+    struct Target {
+        class: usize,
+        copy: Option<usize>,
+        point: Vec<f64>,
+        loss: f64,
+        curvature: f64,
+    }
+    let mut targets = Vec::new();
+    for (id, g) in groups.iter().enumerate() {
+        let rep = &basins[g[0]].point;
+        let scale = rep.eigenvalues.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        let curvature = rep
+            .eigenvalues
+            .iter()
+            .copied()
+            .filter(|&v| v > super::stationary::ZERO_EIGENVALUE * scale)
+            .fold(f64::INFINITY, f64::min);
+        for (copy, &bi) in g.iter().enumerate() {
+            targets.push(Target {
+                class: id,
+                copy: (classes[id].copies_expected.is_some()).then_some(copy),
+                point: normalise(model, &basins[bi].point.theta),
+                loss: basins[bi].point.loss,
+                curvature,
+            });
+        }
+    }
+    let joined: Vec<Option<(usize, Option<usize>)>> = overflow
         .par_iter()
         .map(|&w| {
-            if Status::from_code(status[w]) != Some(Status::Converged) || manifold_losses.is_empty()
-            {
+            if Status::from_code(status[w]) != Some(Status::Converged) {
                 return None;
             }
             let theta: Vec<f64> = endpoints[w * p..(w + 1) * p]
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
-            let loss = crate::reference::loss(model, data, &theta);
-            manifold_losses
+            let (loss, grad) = crate::reference::loss_and_gradient(model, data, &theta);
+            let g2: f64 = grad.iter().map(|v| v * v).sum();
+            let theta = normalise(model, &theta);
+            let fits = |t: &Target| {
+                (loss - t.loss).abs()
+                    <= g2 / t.curvature + MANIFOLD_LOSS_TOL * 1e-3 * (1.0 + t.loss.abs())
+            };
+            targets
                 .iter()
-                .find(|(_, l)| (loss - l).abs() <= MANIFOLD_LOSS_TOL * (1.0 + l.abs()))
-                .map(|(id, _)| *id)
+                .filter(|t| fits(t))
+                .min_by(|a, b| {
+                    let key = |t: &Target| ((loss - t.loss).abs(), distance(&t.point, &theta));
+                    key(a)
+                        .partial_cmp(&key(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .map(|t| (t.class, t.copy))
         })
         .collect();
     for (&w, j) in overflow.iter().zip(joined) {
         match j {
-            Some(id) => {
+            Some((id, copy)) => {
                 labels[2 * w] = id as i32;
+                labels[2 * w + 1] = copy.map_or(-1, |c| c as i32);
                 classes[id].walkers += 1;
+                if let Some(c) = copy {
+                    classes[id].walkers_per_copy[c] += 1;
+                }
             }
             None => unassigned.too_many_clusters += 1,
         }
     }
     for c in &mut classes {
         c.fraction = c.walkers as f64 / m.max(1) as f64;
+        c.uniformity_p = uniformity(c.copies_expected, &c.walkers_per_copy);
     }
     Report {
         group_order: order,
