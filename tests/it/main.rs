@@ -3,6 +3,7 @@
 
 mod basins;
 mod cli;
+mod cli_walk;
 mod common;
 mod parity;
 mod readme;
