@@ -311,11 +311,15 @@ impl Model {
 
 impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = if self.hidden().is_empty() {
+            String::new()
+        } else {
+            format!("{} hidden, ", self.act)
+        };
         write!(
             f,
-            "{} ({} hidden, {} output{})",
+            "{} ({hidden}{} output{})",
             self.widths_string(),
-            self.act,
             self.out_act,
             if self.bias { "" } else { ", no bias" }
         )
