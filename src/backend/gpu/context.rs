@@ -147,6 +147,17 @@ impl GpuContext {
             .then_some(65_000)
     }
 
+    /// An unmapped buffer of at least `size` bytes (16 at least, so that an unused binding is
+    /// never empty).
+    pub fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.max(16),
+            usage,
+            mapped_at_creation: false,
+        })
+    }
+
     /// The largest buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits

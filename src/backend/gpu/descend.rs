@@ -37,15 +37,6 @@ const DEFAULT_CHUNK_WALKERS: usize = 1 << 20;
 /// a second on a software adapter and far below any driver watchdog on a GPU.
 const SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
 
-fn buffer(ctx: &GpuContext, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
-    ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: size.max(16),
-        usage,
-        mapped_at_creation: false,
-    })
-}
-
 /// Walks `starts` (M × P) on the GPU; see `Backend::walk`.
 #[expect(
     clippy::too_many_arguments,
@@ -111,19 +102,17 @@ pub fn run(
             contents: bytemuck::cast_slice(data),
             usage: U::STORAGE,
         });
-    let dummy = buffer(ctx, "unused", 16, U::STORAGE);
-    let uniform = buffer(
-        ctx,
+    let dummy = ctx.buffer("unused", 16, U::STORAGE);
+    let uniform = ctx.buffer(
         "params",
         std::mem::size_of::<DescendParams>() as u64,
         U::UNIFORM | U::COPY_DST,
     );
     let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-    let state = buffer(ctx, "state", (chunk * 2 * p * 4) as u64, rw);
-    let values = buffer(ctx, "values", (chunk * 2 * 4) as u64, rw);
-    let counters = buffer(ctx, "counters", (chunk * 2 * 4) as u64, rw);
-    let staging = buffer(
-        ctx,
+    let state = ctx.buffer("state", (chunk * 2 * p * 4) as u64, rw);
+    let values = ctx.buffer("values", (chunk * 2 * 4) as u64, rw);
+    let counters = ctx.buffer("counters", (chunk * 2 * 4) as u64, rw);
+    let staging = ctx.buffer(
         "staging",
         (chunk * (p + 4) * 4) as u64,
         U::MAP_READ | U::COPY_DST,

@@ -44,15 +44,6 @@ pub struct EvalOptions {
 /// software adapters and bounds the staging memory.
 const DEFAULT_CHUNK_POINTS: usize = 1 << 22;
 
-fn storage(ctx: &GpuContext, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
-    ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: size.max(16),
-        usage,
-        mapped_at_creation: false,
-    })
-}
-
 fn nan_bytes(count: usize) -> Vec<u8> {
     bytemuck::cast_slice(&vec![f32::NAN; count]).to_vec()
 }
@@ -120,17 +111,15 @@ pub fn run(
         usage: U::STORAGE,
     });
     let explicit = matches!(source, Source::Points(_));
-    let points_buf = storage(
-        ctx,
+    let points_buf = ctx.buffer(
         "points",
         if explicit { (chunk * p * 4) as u64 } else { 16 },
         U::STORAGE | U::COPY_DST,
     );
     let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-    let loss_buf = storage(ctx, "loss", (chunk * 4) as u64, out);
-    let norm_buf = storage(ctx, "grad_norm", (chunk * 4) as u64, out);
-    let grad_buf = storage(
-        ctx,
+    let loss_buf = ctx.buffer("loss", (chunk * 4) as u64, out);
+    let norm_buf = ctx.buffer("grad_norm", (chunk * 4) as u64, out);
+    let grad_buf = ctx.buffer(
         "grad",
         if save_grad {
             (chunk * p * 4) as u64
@@ -140,14 +129,12 @@ pub fn run(
         out,
     );
     let staging_floats = chunk * (2 + if save_grad { p } else { 0 });
-    let staging = storage(
-        ctx,
+    let staging = ctx.buffer(
         "staging",
         (staging_floats * 4) as u64,
         U::MAP_READ | U::COPY_DST,
     );
-    let uniform = storage(
-        ctx,
+    let uniform = ctx.buffer(
         "params",
         std::mem::size_of::<EvalParams>() as u64,
         U::UNIFORM | U::COPY_DST,
