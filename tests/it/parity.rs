@@ -2,6 +2,7 @@
 
 use crate::common::{Tol, assert_close, cpu, gpu, model, random_data, random_points};
 use landscape::backend::Backend;
+use landscape::backend::cpu::{CpuBackend, Isa};
 use landscape::reference;
 use landscape::spec::data::Dataset;
 use landscape::spec::model::{Activation, Model};
@@ -19,6 +20,8 @@ fn models() -> Vec<Model> {
     let mut out = Vec::new();
     for (widths, bias) in [
         ("2-3-1", true),
+        ("1-4-1", false),
+        ("4-6-1", true),
         ("3-5-2", false),
         ("2-4-3-1", true),
         ("1-1", true),
@@ -112,9 +115,20 @@ fn check_lattice(backend: &mut dyn Backend) {
     );
 }
 
+/// The CPU backend on every instruction set this processor runs (shape-specialised kernels for
+/// the one-hidden-layer models with one output, the general kernel for the others).
+fn cpu_variants() -> Vec<CpuBackend> {
+    Isa::available()
+        .into_iter()
+        .map(|isa| CpuBackend::with_options(0, isa))
+        .collect()
+}
+
 #[test]
 fn cpu_evaluation_should_match_reference_backend() {
-    check_points(&mut cpu(0));
+    for mut b in cpu_variants() {
+        check_points(&mut b);
+    }
 }
 
 #[test]
@@ -126,7 +140,9 @@ fn gpu_evaluation_should_match_reference_backend() {
 
 #[test]
 fn cpu_lattice_should_match_reference_backend() {
-    check_lattice(&mut cpu(0));
+    for mut b in cpu_variants() {
+        check_lattice(&mut b);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use crate::common::{Tol, assert_close, cpu, gpu, model, random_data, random_points};
 use landscape::backend::Backend;
+use landscape::backend::cpu::{CpuBackend, Isa};
 use landscape::reference;
 use landscape::spec::data::{DataSource, Dataset};
 use landscape::spec::model::{Activation, Model};
@@ -37,6 +38,10 @@ fn trajectories_match_reference(backend: &mut dyn Backend) {
         (
             model("2-1", Activation::Tanh, Activation::Linear, true),
             0.0,
+        ),
+        (
+            model("3-5-1", Activation::Relu, Activation::Linear, false),
+            0.3,
         ),
     ];
     for (k, (m, momentum)) in cases.iter().enumerate() {
@@ -81,7 +86,11 @@ fn trajectories_match_reference(backend: &mut dyn Backend) {
 
 #[test]
 fn cpu_walkers_should_match_reference_backend() {
-    trajectories_match_reference(&mut cpu(0));
+    // Every instruction set this processor runs: the shape-specialised kernels (2-3-1, 3-5-1)
+    // and the general one (the others).
+    for isa in Isa::available() {
+        trajectories_match_reference(&mut CpuBackend::with_options(0, isa));
+    }
 }
 
 #[test]
@@ -186,10 +195,16 @@ fn gpu_and_cpu_walkers_end_at_the_same_points() {
 fn every_status_is_reached(backend: &mut dyn Backend) {
     // Linear regression on one sample: L = (w·1 + b − 2)², a valley; GD converges for small lr.
     let m = model("1-1", Activation::Linear, Activation::Linear, true);
-    let data = DataSource::parse("point:x=1,y=2", &m).expect("point").data;
-    let start = [0.5f32, -0.5];
+    every_status_is_reached_on(backend, &m, &[0.5, -0.5]);
+    // The same through a hidden linear unit (a shape with a specialised CPU kernel).
+    let m = model("1-1-1", Activation::Linear, Activation::Linear, true);
+    every_status_is_reached_on(backend, &m, &[0.5, -0.5, 1.0, 0.0]);
+}
+
+fn every_status_is_reached_on(backend: &mut dyn Backend, m: &Model, start: &[f32]) {
+    let data = DataSource::parse("point:x=1,y=2", m).expect("point").data;
     let run = |b: &mut dyn Backend, data: &Dataset, s: WalkSettings| {
-        let out = b.walk(&m, data, &start, &s, None, &|_| {}).expect("walk");
+        let out = b.walk(m, data, start, &s, None, &|_| {}).expect("walk");
         (
             Status::from_code(out.status[0]).expect("a status"),
             out.steps[0],
@@ -234,7 +249,7 @@ fn every_status_is_reached(backend: &mut dyn Backend) {
     );
     assert_eq!(status, Status::Diverged);
     // An input of 1e30 overflows float32 in the first prediction's square.
-    let huge = DataSource::parse("point:x=1e30,y=0", &m)
+    let huge = DataSource::parse("point:x=1e30,y=0", m)
         .expect("point")
         .data;
     let (status, steps, _) = run(
@@ -251,7 +266,9 @@ fn every_status_is_reached(backend: &mut dyn Backend) {
 
 #[test]
 fn every_walker_status_is_reached_on_cpu() {
-    every_status_is_reached(&mut cpu(0));
+    for isa in Isa::available() {
+        every_status_is_reached(&mut CpuBackend::with_options(0, isa));
+    }
 }
 
 #[test]

@@ -1,238 +1,110 @@
-//! CPU twin of `shaders/common.wgsl`: activations and the loss and gradient of one network,
-//! computed for `LANES` parameter points at once in structure-of-arrays form, so that the compiler
-//! vectorises across points (or walkers). Loop order and constants are the shader's, so the two
-//! backends compute the same sums.
+//! CPU twin of `shaders/common.wgsl`: the activations and their derivatives on vectors of `L`
+//! lanes (`simd::Simd`), without libm calls so that they run at full vector width. Everything
+//! is `#[inline(always)]`, so it is compiled into each instruction-set variant of the kernels
+//! (`super::isa`).
 
-use crate::backend::KernelModel;
-
-/// Points processed together; one AVX2 register of float32.
-pub const LANES: usize = 8;
+use super::simd::Simd;
 
 /// One value per lane.
-pub type Lanes = [f32; LANES];
+pub type Lanes<const L: usize> = [f32; L];
 
-/// e^y − 1 in float32 without a libm call, so that loops over lanes vectorise: y = n·ln 2 + r
-/// with |r| ≤ ln2/2, e^r − 1 by its degree-8 Taylor polynomial (truncation below 2e-9 relative),
-/// then 2ⁿ·(e^r − 1) + (2ⁿ − 1), exact in the scaling. Valid for y in [−87, 88].
-#[inline]
-pub fn expm1(y: f32) -> f32 {
+/// a·b + c, fused (one rounding) when `F`.
+#[inline(always)]
+pub fn fma<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// a·b + c rounded as `S` rounds its products (fused or not), for scalar loops.
+#[inline(always)]
+pub fn fma_as<const L: usize, S: Simd<L>>(a: f32, b: f32, c: f32) -> f32 {
+    if S::FUSED { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// e^y − 1: y = n·ln 2 + r with |r| ≤ ln2/2, e^r − 1 by its degree-8 Taylor polynomial
+/// (truncation below 2e-9 relative), then 2ⁿ·(e^r − 1) + (2ⁿ − 1), exact in the scaling.
+/// Valid for y in [−87, 88].
+#[inline(always)]
+pub fn expm1<const L: usize, S: Simd<L>>(y: S) -> S {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that n·LN2_HI is exact for |n| < 2⁸.
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // Round to nearest with the 1.5·2²³ trick: plain additions, vectorisable on any x86-64.
+    // Round to nearest with the 1.5·2²³ trick: plain additions, and t's low bits hold n.
     const ROUND: f32 = 12_582_912.0;
-    let n = (y * LOG2E + ROUND) - ROUND;
-    let r = (y - n * LN2_HI) - n * LN2_LO;
-    let p = r
-        * (1.0
-            + r * (1.0 / 2.0
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0
-                            + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40320.0))))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    scale * p + (scale - 1.0)
+    let t = y.mul(S::splat(LOG2E)).add(S::splat(ROUND));
+    let n = t.sub(S::splat(ROUND));
+    let r = n.fma(S::splat(-LN2_LO), n.fma(S::splat(-LN2_HI), y));
+    let mut p = S::splat(1.0 / 40320.0);
+    for c in [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        1.0 / 2.0,
+        1.0,
+    ] {
+        p = p.fma(r, S::splat(c));
+    }
+    let p = p.mul(r);
+    let scale = t.pow2_from_rounded();
+    scale.fma(p, scale.sub(S::splat(1.0)))
 }
 
-/// tanh(z) = sign(z)·e/(e + 2) with e = e^{2|z|} − 1: within 3 ulp of the exact value (tested),
-/// and vectorisable. Clamped at |z| = 9, where tanh is 1 in float32.
-#[inline]
-pub fn tanh(z: f32) -> f32 {
-    let e = expm1(2.0 * z.abs().min(9.0));
-    (e / (e + 2.0)).copysign(z)
+/// tanh(z) = sign(z)·e/(e + 2) with e = e^{2|z|} − 1: within 3 ulp of the exact value (tested).
+/// Clamped at |z| = 9, where tanh is 1 in float32.
+#[inline(always)]
+pub fn tanh<const L: usize, S: Simd<L>>(z: S) -> S {
+    let a = z.abs().min(S::splat(9.0));
+    let e = expm1::<L, S>(a.add(a));
+    e.div(e.add(S::splat(2.0))).copysign(z)
 }
 
 /// σ(z) = 1/(1 + e^{−z}), with z clamped to ±80 as in common.wgsl.
-#[inline]
-pub fn sigmoid(z: f32) -> f32 {
-    1.0 / (2.0 + expm1(-z.clamp(-80.0, 80.0)))
+#[inline(always)]
+pub fn sigmoid<const L: usize, S: Simd<L>>(z: S) -> S {
+    let m = S::splat(0.0).sub(z.min(S::splat(80.0)).max(S::splat(-80.0)));
+    S::splat(1.0).div(S::splat(2.0).add(expm1::<L, S>(m)))
 }
 
-/// a(z) as common.wgsl's `act` computes it (codes from `Activation::code`); tanh and the sigmoid
-/// by the vectorisable functions above, which agree with the shaders' built-ins to a few ulp.
-#[inline]
-pub fn act(code: u32, z: f32) -> f32 {
+/// a(z) and a'(z) as common.wgsl's `act` and `act_deriv` (codes from `Activation::code`); tanh
+/// and the sigmoid by the functions above, which agree with the shaders' built-ins to a few ulp.
+#[inline(always)]
+pub fn activate<const L: usize, S: Simd<L>>(code: u32, z: S) -> (S, S) {
+    let one = S::splat(1.0);
     match code {
-        0 => tanh(z),
-        1 => sigmoid(z),
-        2 => z.max(0.0),
-        3 => z.max(0.0) + (1.0 + (-z.abs()).exp()).ln(),
-        _ => z,
-    }
-}
-
-/// a'(z) given z and a = a(z), as common.wgsl's `act_deriv`.
-#[inline]
-pub fn act_deriv(code: u32, z: f32, a: f32) -> f32 {
-    match code {
-        0 => 1.0 - a * a,
-        1 => a * (1.0 - a),
-        2 => {
-            if z > 0.0 {
-                1.0
-            } else {
-                0.0
-            }
+        0 => {
+            let a = tanh::<L, S>(z);
+            (a, S::splat(0.0).sub(a).fma(a, one))
         }
-        3 => sigmoid(z),
-        _ => 1.0,
-    }
-}
-
-/// a(z) and a'(z) for every lane, with the activation chosen once outside the lane loop so that
-/// the loop vectorises.
-#[inline]
-fn activate(code: u32, z: &Lanes) -> (Lanes, Lanes) {
-    let (mut v, mut dv) = ([0.0; LANES], [0.0; LANES]);
-    macro_rules! lanes {
-        ($code:literal) => {
-            for k in 0..LANES {
-                v[k] = act($code, z[k]);
-                dv[k] = act_deriv($code, z[k], v[k]);
-            }
-        };
-    }
-    match code {
-        0 => lanes!(0),
-        1 => lanes!(1),
-        2 => lanes!(2),
-        3 => lanes!(3),
-        _ => lanes!(4),
-    }
-    (v, dv)
-}
-
-/// Working memory of `loss_and_gradient`, one per thread.
-pub struct Scratch {
-    a: Vec<Lanes>,
-    d: Vec<Lanes>,
-}
-
-impl Scratch {
-    /// Working memory for `km`.
-    pub fn new(km: &KernelModel) -> Scratch {
-        Scratch {
-            a: vec![[0.0; LANES]; km.units],
-            d: vec![[0.0; LANES]; km.units],
+        1 => {
+            let a = sigmoid::<L, S>(z);
+            (a, a.mul(one.sub(a)))
         }
+        2 => (z.max(S::splat(0.0)), z.positive()),
+        3 => (
+            z.map(|v| v.max(0.0) + (1.0 + (-v.abs()).exp()).ln()),
+            sigmoid::<L, S>(z),
+        ),
+        _ => (z, one),
     }
-}
-
-/// L(θ) for `LANES` points θ (`theta[p][k]` is parameter p of point k), with ∇L written into
-/// `grad` alike — the CPU twin of common.wgsl's `loss_and_gradient`. `data` holds inputs
-/// (n × in) then targets (n × out).
-pub fn loss_and_gradient(
-    km: &KernelModel,
-    n: usize,
-    data: &[f32],
-    theta: &[Lanes],
-    grad: &mut [Lanes],
-    s: &mut Scratch,
-) -> Lanes {
-    let (ni_all, no_all) = (km.inputs(), km.outputs());
-    let layers = km.layers();
-    let y_base = n * ni_all;
-    let (a, d) = (&mut s.a, &mut s.d);
-    for g in grad.iter_mut() {
-        *g = [0.0; LANES];
-    }
-    let mut total = [0.0f32; LANES];
-    for smp in 0..n {
-        for j in 0..ni_all {
-            a[j] = [data[smp * ni_all + j]; LANES];
-        }
-        for l in 0..layers {
-            let (ni, no) = (km.widths[l], km.widths[l + 1]);
-            let code = if l == layers - 1 { km.out_act } else { km.act };
-            let (ui, uo, w) = (km.unit_offsets[l], km.unit_offsets[l + 1], km.w_offsets[l]);
-            for i in 0..no {
-                let mut z = if km.bias {
-                    theta[km.b_offsets[l] + i]
-                } else {
-                    [0.0; LANES]
-                };
-                for j in 0..ni {
-                    let (wt, aj) = (&theta[w + i * ni + j], &a[ui + j]);
-                    for k in 0..LANES {
-                        z[k] += wt[k] * aj[k];
-                    }
-                }
-                let (v, dv) = activate(code, &z);
-                a[uo + i] = v;
-                d[uo + i] = dv;
-            }
-        }
-        let lo = km.unit_offsets[layers];
-        for o in 0..no_all {
-            let y = data[y_base + smp * no_all + o];
-            for k in 0..LANES {
-                let e = a[lo + o][k] - y;
-                total[k] += e * e;
-                d[lo + o][k] *= 2.0 * e;
-            }
-        }
-        for l in (1..=layers).rev() {
-            let (ni, no) = (km.widths[l - 1], km.widths[l]);
-            let (ui, uo, w) = (
-                km.unit_offsets[l - 1],
-                km.unit_offsets[l],
-                km.w_offsets[l - 1],
-            );
-            for i in 0..no {
-                let delta = d[uo + i];
-                for j in 0..ni {
-                    let (g, aj) = (&mut grad[w + i * ni + j], &a[ui + j]);
-                    for k in 0..LANES {
-                        g[k] += delta[k] * aj[k];
-                    }
-                }
-                if km.bias {
-                    let g = &mut grad[km.b_offsets[l - 1] + i];
-                    for k in 0..LANES {
-                        g[k] += delta[k];
-                    }
-                }
-            }
-            if l > 1 {
-                for j in 0..ni {
-                    let mut back = [0.0f32; LANES];
-                    for i in 0..no {
-                        let (wt, di) = (&theta[w + i * ni + j], &d[uo + i]);
-                        for k in 0..LANES {
-                            back[k] += wt[k] * di[k];
-                        }
-                    }
-                    for k in 0..LANES {
-                        d[ui + j][k] *= back[k];
-                    }
-                }
-            }
-        }
-    }
-    let inv = 1.0 / n as f32;
-    for g in grad.iter_mut() {
-        for v in g.iter_mut() {
-            *v *= inv;
-        }
-    }
-    total.map(|t| t * inv)
 }
 
 /// ‖g‖₂ per lane, summed in parameter order as the shaders do.
-pub fn norms(grad: &[Lanes]) -> Lanes {
-    let mut sq = [0.0f32; LANES];
+#[inline(always)]
+pub fn norms<const L: usize, S: Simd<L>>(grad: &[Lanes<L>]) -> Lanes<L> {
+    let mut sq = S::splat(0.0);
     for g in grad {
-        for k in 0..LANES {
-            sq[k] += g[k] * g[k];
-        }
+        let g = S::load(g);
+        sq = g.fma(g, sq);
     }
-    sq.map(f32::sqrt)
+    sq.store().map(f32::sqrt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::cpu::simd::Arr;
 
     /// ulps between a float32 result and the exact value.
     fn ulps(got: f32, exact: f64) -> f64 {
@@ -241,29 +113,69 @@ mod tests {
         (f64::from(got) - exact).abs() / ulp
     }
 
-    #[test]
-    fn fast_tanh_is_within_three_ulp_everywhere() {
+    /// The worst error of `f` (on 8 lanes of `S`) against `exact` over `zs`.
+    fn worst<S: Simd<8>>(zs: &[f32], f: fn(S) -> S, exact: fn(f64) -> f64) -> f64 {
         let mut worst: f64 = 0.0;
-        for i in -2_000_000..=2_000_000 {
-            let z = i as f32 * 1e-5;
-            worst = worst.max(ulps(tanh(z), f64::from(z).tanh()));
+        for chunk in zs.chunks(8) {
+            let mut z = [chunk[0]; 8];
+            z[..chunk.len()].copy_from_slice(chunk);
+            let got = f(S::load(&z)).store();
+            for k in 0..chunk.len() {
+                worst = worst.max(ulps(got[k], exact(f64::from(z[k]))));
+            }
         }
+        worst
+    }
+
+    fn tanh_inputs() -> Vec<f32> {
+        let mut zs: Vec<f32> = (-2_000_000..=2_000_000).map(|i| i as f32 * 1e-5).collect();
         for i in 0..=200_000 {
             let z = 1e-8 * 1.0001f32.powi(i);
-            worst = worst.max(ulps(tanh(z), f64::from(z).tanh()));
-            worst = worst.max(ulps(tanh(-z), f64::from(-z).tanh()));
+            zs.extend([z, -z]);
         }
-        assert!(worst <= 3.0, "tanh error {worst} ulp");
-        assert_eq!((tanh(0.0), tanh(100.0), tanh(-1e30)), (0.0, 1.0, -1.0));
+        zs
+    }
+
+    /// Runs `check` for every vector type this processor can run.
+    fn each_simd(check: impl Fn(&str, &dyn Fn(&[f32]) -> (f64, f64))) {
+        check("portable", &|zs| {
+            (
+                worst::<Arr<8, false>>(zs, tanh::<8, _>, f64::tanh),
+                worst::<Arr<8, false>>(zs, sigmoid::<8, _>, |z| 1.0 / (1.0 + (-z).exp())),
+            )
+        });
+        check("portable fused", &|zs| {
+            (
+                worst::<Arr<8, true>>(zs, tanh::<8, _>, f64::tanh),
+                worst::<Arr<8, true>>(zs, sigmoid::<8, _>, |z| 1.0 / (1.0 + (-z).exp())),
+            )
+        });
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            use crate::backend::cpu::simd::Avx2;
+            check("avx2", &|zs| {
+                (
+                    worst::<Avx2>(zs, tanh::<8, _>, f64::tanh),
+                    worst::<Avx2>(zs, sigmoid::<8, _>, |z| 1.0 / (1.0 + (-z).exp())),
+                )
+            });
+        }
     }
 
     #[test]
-    fn fast_sigmoid_is_within_three_ulp_everywhere() {
-        let mut worst: f64 = 0.0;
-        for i in -1_000_000..=1_000_000 {
-            let z = i as f32 * 8e-5;
-            worst = worst.max(ulps(sigmoid(z), 1.0 / (1.0 + (-f64::from(z)).exp())));
-        }
-        assert!(worst <= 3.0, "sigmoid error {worst} ulp");
+    fn fast_tanh_and_sigmoid_are_within_three_ulp_everywhere() {
+        let tz = tanh_inputs();
+        let sz: Vec<f32> = (-1_000_000..=1_000_000).map(|i| i as f32 * 8e-5).collect();
+        each_simd(|name, f| {
+            let (t, _) = f(&tz);
+            let (_, s) = f(&sz);
+            assert!(t <= 3.0, "{name}: tanh error {t} ulp");
+            assert!(s <= 3.0, "{name}: sigmoid error {s} ulp");
+        });
+        let ends =
+            tanh::<8, Arr<8, false>>(Arr::load(&[0.0, 100.0, -1e30, -0.0, 9.5, -9.5, 1e-30, 5.0]))
+                .store();
+        assert_eq!(&ends[..6], &[0.0, 1.0, -1.0, 0.0, 1.0, -1.0]);
     }
 }

@@ -1,49 +1,59 @@
 //! CPU twin of `shaders/descend.wgsl`: gradient descent with heavy-ball momentum for many
-//! walkers, `LANES` walkers at a time, each step in the shader's order (evaluate, classify, step).
+//! walkers, `L` walkers at a time, each step in the shader's order (evaluate, classify, step).
 
-use super::common::{LANES, Lanes, Scratch, loss_and_gradient, norms};
+use super::common::{Lanes, norms};
+use super::isa::Kernels;
+use super::net::Net;
+use super::simd::Simd;
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput, classify};
 use rayon::prelude::*;
 
-/// What one group of `LANES` walkers produced.
-struct Group {
+/// What one group of walkers produced (`lanes` of them; arrays are as long as the lane count of
+/// the kernel that ran them).
+pub struct Group {
     endpoints: Vec<f32>,
-    loss: Lanes,
-    grad_norm: Lanes,
-    steps: [u32; LANES],
-    status: [u32; LANES],
+    loss: Vec<f32>,
+    grad_norm: Vec<f32>,
+    steps: Vec<u32>,
+    status: Vec<u32>,
     trace: Vec<f32>,
 }
 
-/// Walks `starts` (row-major, M × P) to their ends. `trace`, if given, records θ every that many
-/// steps (rows t = 0..=steps/trace, stopped walkers repeating their end). `progress` is called
-/// with the number of walkers finished.
+/// The problem every group of walkers shares.
+pub struct Problem<'a> {
+    /// The model.
+    pub km: &'a KernelModel,
+    /// Number of samples.
+    pub n: usize,
+    /// Inputs (n × in) then targets (n × out).
+    pub data: &'a [f32],
+    /// Optimiser settings.
+    pub settings: &'a DescendSettings,
+    /// Record θ every that many steps.
+    pub trace: Option<u32>,
+    /// Rows of the trace.
+    pub rows: usize,
+}
+
+/// Walks `starts` (row-major, M × P) to their ends with `kernels`. `trace`, if given, records θ
+/// every that many steps (rows t = 0..=steps/trace, stopped walkers repeating their end).
+/// `progress` is called with the number of walkers finished.
 pub fn descend(
-    km: &KernelModel,
-    n: usize,
-    data: &[f32],
+    kernels: &Kernels,
+    problem: &Problem<'_>,
     starts: &[f32],
-    settings: &DescendSettings,
-    trace: Option<u32>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> WalkOutput {
-    let p = km.parameters;
+    let p = problem.km.parameters;
     let m = starts.len() / p;
-    let rows = trace.map_or(0, |k| (settings.steps / k) as usize + 1);
-    let groups: Vec<Group> = (0..m.div_ceil(LANES))
+    let lanes = kernels.lanes;
+    let rows = problem.rows;
+    let groups: Vec<Group> = (0..m.div_ceil(lanes))
         .into_par_iter()
         .map(|gi| {
-            let lanes = LANES.min(m - gi * LANES);
-            let g = walk_group(
-                km,
-                n,
-                data,
-                &starts[gi * LANES * p..(gi * LANES + lanes) * p],
-                settings,
-                trace,
-                rows,
-            );
-            progress(lanes as u64);
+            let count = lanes.min(m - gi * lanes);
+            let g = (kernels.walk)(problem, &starts[gi * lanes * p..(gi * lanes + count) * p]);
+            progress(count as u64);
             g
         })
         .collect();
@@ -53,108 +63,146 @@ pub fn descend(
         grad_norm: Vec::with_capacity(m),
         steps: Vec::with_capacity(m),
         status: Vec::with_capacity(m),
-        trace: trace.map(|_| vec![f32::NAN; rows * m * p]),
+        trace: problem.trace.map(|_| vec![f32::NAN; rows * m * p]),
     };
     for (gi, g) in groups.iter().enumerate() {
-        let lanes = LANES.min(m - gi * LANES);
-        out.endpoints.extend_from_slice(&g.endpoints[..lanes * p]);
-        out.loss.extend_from_slice(&g.loss[..lanes]);
-        out.grad_norm.extend_from_slice(&g.grad_norm[..lanes]);
-        out.steps.extend_from_slice(&g.steps[..lanes]);
-        out.status.extend_from_slice(&g.status[..lanes]);
+        let count = lanes.min(m - gi * lanes);
+        out.endpoints.extend_from_slice(&g.endpoints[..count * p]);
+        out.loss.extend_from_slice(&g.loss[..count]);
+        out.grad_norm.extend_from_slice(&g.grad_norm[..count]);
+        out.steps.extend_from_slice(&g.steps[..count]);
+        out.status.extend_from_slice(&g.status[..count]);
         if let Some(t) = out.trace.as_mut() {
             for r in 0..rows {
-                let dst = (r * m + gi * LANES) * p;
-                t[dst..dst + lanes * p]
-                    .copy_from_slice(&g.trace[r * LANES * p..(r * LANES + lanes) * p]);
+                let dst = (r * m + gi * lanes) * p;
+                t[dst..dst + count * p]
+                    .copy_from_slice(&g.trace[r * lanes * p..(r * lanes + count) * p]);
             }
         }
     }
     out
 }
 
-/// One group of up to `LANES` walkers (row-major starts); missing lanes repeat the last walker.
-fn walk_group(
-    km: &KernelModel,
-    n: usize,
-    data: &[f32],
+/// One group of up to `L` walkers (row-major starts); missing lanes repeat the last walker.
+#[inline(always)]
+pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
+    problem: &Problem<'_>,
     starts: &[f32],
-    s: &DescendSettings,
-    trace: Option<u32>,
-    rows: usize,
 ) -> Group {
+    let Problem {
+        km,
+        n,
+        data,
+        settings: s,
+        trace,
+        rows,
+    } = *problem;
     let p = km.parameters;
     let lanes = starts.len() / p;
-    let mut theta = vec![[0.0f32; LANES]; p];
-    for k in 0..LANES {
+    let mut theta = vec![[0.0f32; L]; p];
+    for k in 0..L {
         let w = k.min(lanes - 1);
         for q in 0..p {
             theta[q][k] = starts[w * p + q];
         }
     }
-    let mut velocity = vec![[0.0f32; LANES]; p];
-    let mut grad = vec![[0.0f32; LANES]; p];
-    let mut scratch = Scratch::new(km);
+    let mut velocity = vec![[0.0f32; L]; p];
+    let mut grad = vec![[0.0f32; L]; p];
+    let mut scratch = N::scratch(km);
     let mut g = Group {
-        endpoints: vec![0.0; LANES * p],
-        loss: [f32::NAN; LANES],
-        grad_norm: [f32::NAN; LANES],
-        steps: [0; LANES],
-        status: [RUNNING; LANES],
-        trace: vec![f32::NAN; rows * LANES * p],
+        endpoints: vec![0.0; L * p],
+        loss: vec![f32::NAN; L],
+        grad_norm: vec![f32::NAN; L],
+        steps: vec![0; L],
+        status: vec![RUNNING; L],
+        trace: vec![f32::NAN; rows * L * p],
     };
+    // 1 for a walker still running, 0 once it has stopped.
+    let mut running: Lanes<L> = [1.0; L];
+    let mut all_running = true;
     let mut step = 0u32;
     loop {
-        let loss = loss_and_gradient(km, n, data, &theta, &mut grad, &mut scratch);
-        let norm = norms(&grad);
+        let loss = N::loss_and_gradient::<S>(km, n, data, &theta, &mut grad, &mut scratch);
+        let norm = norms::<L, S>(&grad);
         if let Some(every) = trace
             && step.is_multiple_of(every)
         {
             let r = (step / every) as usize;
-            for k in (0..LANES).filter(|&k| g.status[k] == RUNNING) {
+            for k in (0..L).filter(|&k| g.status[k] == RUNNING) {
                 for q in 0..p {
-                    g.trace[(r * LANES + k) * p + q] = theta[q][k];
+                    g.trace[(r * L + k) * p + q] = theta[q][k];
                 }
             }
         }
-        let mut running = [false; LANES];
-        for k in 0..LANES {
-            if g.status[k] != RUNNING {
-                continue;
-            }
-            let max_abs = theta.iter().fold(0.0f32, |m, t| m.max(t[k].abs()));
-            let finite = theta.iter().all(|t| t[k].is_finite());
-            let status = classify(finite, max_abs, loss[k], norm[k], step, s);
-            if status == RUNNING {
-                running[k] = true;
-                continue;
-            }
-            g.status[k] = status;
-            g.steps[k] = step;
-            g.loss[k] = loss[k];
-            g.grad_norm[k] = norm[k];
-            for q in 0..p {
-                g.endpoints[k * p + q] = theta[q][k];
-            }
-            if let Some(every) = trace {
-                // Later rows repeat the end.
-                for r in (step / every) as usize + 1..rows {
-                    for q in 0..p {
-                        g.trace[(r * LANES + k) * p + q] = theta[q][k];
+        // Whether any running walker may stop at this step, decided for all lanes at once: ‖θ‖∞
+        // (a non-finite θ makes `nan` NaN) and the tests of `classify`, all vectorised.
+        let (mut max_abs, mut nan) = (S::splat(0.0), S::splat(0.0));
+        for t in &theta {
+            let t = S::load(t);
+            // `max` keeps max_abs where |t| is NaN; `nan` catches that.
+            max_abs = t.abs().max(max_abs);
+            nan = t.fma(S::splat(0.0), nan);
+        }
+        let (max_abs, nan) = (max_abs.store(), nan.store());
+        let mut stops = step >= s.steps;
+        for k in 0..L {
+            let keep = nan[k] == 0.0
+                && max_abs[k] <= s.diverge
+                && loss[k].is_finite()
+                && norm[k].is_finite()
+                && norm[k] >= s.tol;
+            stops |= !keep && running[k] != 0.0;
+        }
+        if stops {
+            for k in 0..L {
+                if g.status[k] != RUNNING {
+                    continue;
+                }
+                let finite = nan[k] == 0.0;
+                let status = classify(finite, max_abs[k], loss[k], norm[k], step, s);
+                if status == RUNNING {
+                    continue;
+                }
+                running[k] = 0.0;
+                all_running = false;
+                g.status[k] = status;
+                g.steps[k] = step;
+                g.loss[k] = loss[k];
+                g.grad_norm[k] = norm[k];
+                for q in 0..p {
+                    g.endpoints[k * p + q] = theta[q][k];
+                }
+                if let Some(every) = trace {
+                    // Later rows repeat the end.
+                    for r in (step / every) as usize + 1..rows {
+                        for q in 0..p {
+                            g.trace[(r * L + k) * p + q] = theta[q][k];
+                        }
                     }
                 }
             }
+            if running.iter().all(|&r| r == 0.0) {
+                return g;
+            }
         }
-        if !running.iter().any(|&r| r) {
-            return g;
-        }
-        for q in 0..p {
-            let (v, t, gr) = (&mut velocity[q], &mut theta[q], &grad[q]);
-            for k in 0..LANES {
-                let nv = s.momentum * v[k] - s.lr * gr[k];
-                if running[k] {
-                    v[k] = nv;
-                    t[k] += nv;
+        if all_running {
+            let (momentum, lr) = (S::splat(s.momentum), S::splat(s.lr));
+            for q in 0..p {
+                let v = momentum
+                    .mul(S::load(&velocity[q]))
+                    .sub(lr.mul(S::load(&grad[q])));
+                velocity[q] = v.store();
+                theta[q] = S::load(&theta[q]).add(v).store();
+            }
+        } else {
+            for q in 0..p {
+                let (v, t, gr) = (&mut velocity[q], &mut theta[q], &grad[q]);
+                for k in 0..L {
+                    let nv = s.momentum * v[k] - s.lr * gr[k];
+                    if running[k] != 0.0 {
+                        v[k] = nv;
+                        t[k] += nv;
+                    }
                 }
             }
         }

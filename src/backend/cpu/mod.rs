@@ -5,6 +5,12 @@
 pub mod common;
 pub mod descend;
 pub mod eval;
+pub mod isa;
+pub mod net;
+pub mod simd;
+
+pub use isa::Isa;
+use isa::Kernels;
 
 use super::{
     Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
@@ -19,6 +25,7 @@ use std::ops::Range;
 /// The multi-threaded CPU backend.
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
+    isa: Isa,
 }
 
 impl CpuBackend {
@@ -27,17 +34,33 @@ impl CpuBackend {
         Self::with_threads(0)
     }
 
-    /// A backend on `threads` threads (0: all cores).
+    /// A backend on `threads` threads (0: all cores), with the widest instruction set.
     pub fn with_threads(threads: usize) -> CpuBackend {
+        Self::with_options(threads, Isa::best())
+    }
+
+    /// A backend on `threads` threads (0: all cores) running the kernels compiled for `isa`
+    /// (the baseline when the processor lacks it).
+    pub fn with_options(threads: usize, isa: Isa) -> CpuBackend {
+        let isa = if Isa::available().contains(&isa) {
+            isa
+        } else {
+            Isa::Baseline
+        };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
         match pool {
-            Ok(pool) => CpuBackend { pool },
+            Ok(pool) => CpuBackend { pool, isa },
             // A pool of one thread only fails when the OS refuses to spawn threads at all.
             Err(e) => panic!("cannot start a CPU thread: {e}"),
         }
+    }
+
+    /// The instruction-set variant the kernels run.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// Number of worker threads.
@@ -61,7 +84,7 @@ impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             backend: "cpu".into(),
-            adapter: format!("{} threads", self.threads()),
+            adapter: format!("{} threads, {}", self.threads(), self.isa.name()),
             device_type: "Host".into(),
             api: "none".into(),
             software_adapter: false,
@@ -82,20 +105,20 @@ impl Backend for CpuBackend {
         let km = KernelModel::new(model);
         let lattice = LatticeF32::new(slice);
         let d = data_f32(data);
-        let source = eval::Points::Lattice {
-            lattice: &lattice,
-            first: range.start as u32,
+        let problem = eval::Problem {
+            km: &km,
+            n: data.len(),
+            data: &d,
+            points: eval::Points::Lattice {
+                lattice: &lattice,
+                first: range.start as u32,
+            },
         };
-        Ok(self.pool.install(|| {
-            eval::eval(
-                &km,
-                data.len(),
-                &d,
-                source,
-                (range.end - range.start) as usize,
-                save_grad,
-            )
-        }))
+        let kernels = Kernels::new(&km, self.isa);
+        let count = (range.end - range.start) as usize;
+        Ok(self
+            .pool
+            .install(|| eval::eval(&kernels, &problem, count, save_grad)))
     }
 
     fn evaluate_points(
@@ -109,16 +132,16 @@ impl Backend for CpuBackend {
         let p = km.parameters;
         let pts: Vec<f32> = points.iter().map(|&v| v as f32).collect();
         let d = data_f32(data);
-        Ok(self.pool.install(|| {
-            eval::eval(
-                &km,
-                data.len(),
-                &d,
-                eval::Points::Explicit(&pts),
-                points.len() / p,
-                save_grad,
-            )
-        }))
+        let problem = eval::Problem {
+            km: &km,
+            n: data.len(),
+            data: &d,
+            points: eval::Points::Explicit(&pts),
+        };
+        let kernels = Kernels::new(&km, self.isa);
+        Ok(self
+            .pool
+            .install(|| eval::eval(&kernels, &problem, points.len() / p, save_grad)))
     }
 
     fn walk(
@@ -134,8 +157,17 @@ impl Backend for CpuBackend {
         let d = data_f32(data);
         let s = DescendSettings::new(settings);
         let per_walker = u64::from(settings.steps);
+        let problem = descend::Problem {
+            km: &km,
+            n: data.len(),
+            data: &d,
+            settings: &s,
+            trace,
+            rows: trace.map_or(0, |k| (s.steps / k) as usize + 1),
+        };
+        let kernels = Kernels::new(&km, self.isa);
         Ok(self.pool.install(|| {
-            descend::descend(&km, data.len(), &d, starts, &s, trace, &|walkers| {
+            descend::descend(&kernels, &problem, starts, &|walkers| {
                 progress(walkers * per_walker)
             })
         }))
