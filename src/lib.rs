@@ -23,6 +23,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod bench;
 pub mod error;
 pub mod npy;
 pub mod reference;

@@ -2,6 +2,7 @@
 
 pub mod adapters;
 pub mod basins;
+pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod grid;
@@ -32,6 +33,8 @@ pub enum Command {
     Map(map::MapArgs),
     /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
     Basins(basins::BasinsArgs),
+    /// Time the standard workloads on every available backend and check that the backends agree.
+    Bench(bench::BenchArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
     Adapters,
 }
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Walk(args) => walk::run(args),
         Command::Basins(args) => basins::run(args),
         Command::Map(args) => map::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Adapters => adapters::run(),
     }
 }

@@ -1,0 +1,184 @@
+//! `landscape bench`: the standard workloads on every available backend, timed, checked against
+//! each other, and expressed in effective GFLOP/s.
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::backend::{Backend, BackendChoice};
+use crate::bench::{Measurement, Prepared, Workload, agreement, measure};
+use clap::Args;
+
+/// Arguments of `landscape bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Workloads to run, comma-separated (default W1,W2,W3; W3 is left out on a software GPU
+    /// adapter unless named here).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub workload: Vec<Workload>,
+    /// Add the GPU-sized workloads W1-XL and W2-XL.
+    #[arg(long)]
+    pub xl: bool,
+    /// Backend to measure (default: the CPU and, when wgpu finds one, a GPU adapter).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
+    /// Pick a GPU adapter by index or by part of its name (see `landscape adapters`).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Timed runs per workload and backend; the median is reported (default 3, and 1 for W3).
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Print the measurements as a JSON list instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The backends to measure, CPU first.
+fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
+    let mut out: Vec<Box<dyn Backend>> = Vec::new();
+    let cpu = || Box::new(CpuBackend::new()) as Box<dyn Backend>;
+    match args.backend {
+        Some(BackendChoice::Cpu) => out.push(cpu()),
+        Some(BackendChoice::Gpu) => out.push(Box::new(GpuBackend::new(GpuContext::new(
+            args.adapter.as_deref(),
+            false,
+        )?))),
+        Some(BackendChoice::Auto) => {
+            let (b, note) = crate::backend::open(BackendChoice::Auto, args.adapter.as_deref())?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            out.push(b);
+        }
+        None => {
+            out.push(cpu());
+            match GpuContext::new(args.adapter.as_deref(), false) {
+                Ok(ctx) => out.push(Box::new(GpuBackend::new(ctx))),
+                Err(e) => eprintln!("note: no GPU backend: {e}"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `landscape bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.repeats == Some(0) {
+        return Err(crate::Error::spec("--repeats", "0 is not a positive number of runs").into());
+    }
+    let named = !args.workload.is_empty();
+    let mut workloads = if named {
+        args.workload.clone()
+    } else {
+        vec![Workload::W1, Workload::W2, Workload::W3]
+    };
+    if args.xl {
+        for w in [Workload::W1Xl, Workload::W2Xl] {
+            if !workloads.contains(&w) {
+                workloads.push(w);
+            }
+        }
+    }
+    let mut backends = backends(&args)?;
+    for b in &backends {
+        eprintln!("backend: {}", b.info());
+    }
+    let mut results: Vec<Measurement> = Vec::new();
+    for &w in &workloads {
+        let prepared = Prepared::new(w)?;
+        let repeats = args
+            .repeats
+            .unwrap_or(if w == Workload::W3 { 1 } else { 3 });
+        let mut first = None;
+        for b in backends.iter_mut() {
+            let info = b.info();
+            if w == Workload::W3 && info.software_adapter && !named {
+                eprintln!(
+                    "note: W3 skipped on the software adapter {} (about as long as on the \
+                     CPU); name it with --workload W3 to run it",
+                    info.adapter
+                );
+                continue;
+            }
+            eprintln!("running {} on {info} ({repeats}×)…", w.name());
+            let (mut m, out) = measure(&prepared, b.as_mut(), repeats)?;
+            match &first {
+                None => first = Some(out),
+                Some(reference) => {
+                    let a = agreement(w, reference, &out);
+                    m.agrees = Some(a.agrees);
+                    m.agreement = Some(a);
+                }
+            }
+            if !args.json {
+                eprintln!("  {}", row(&m));
+            }
+            results.push(m);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        print_table(&results);
+    }
+    if results.iter().any(|m| m.agrees == Some(false)) {
+        return Err(anyhow::anyhow!(
+            "backends disagree (see the agree column); the timings above are not comparable"
+        ));
+    }
+    Ok(())
+}
+
+fn row(m: &Measurement) -> String {
+    format!(
+        "{:<6} {:<4} {:<34} {:>9.3} s {:>10.3e} {:<15} {:>8.2} GFLOP/s  {}",
+        m.workload,
+        m.backend,
+        if m.software_adapter {
+            format!("{} (software)", m.adapter)
+        } else {
+            m.adapter.clone()
+        },
+        m.seconds,
+        m.rate,
+        m.unit,
+        m.gflops,
+        match &m.agreement {
+            None => "reference".to_string(),
+            Some(a) => format!(
+                "{} ({:.4} %)",
+                if a.agrees { "agrees" } else { "DISAGREES" },
+                100.0 * a.fraction
+            ),
+        }
+    )
+}
+
+fn print_table(results: &[Measurement]) {
+    println!(
+        "{:<6} {:<4} {:<34} {:>11} {:>10} {:<15} {:>16}  agreement with the first backend",
+        "work", "back", "adapter", "median", "rate", "unit", "effective"
+    );
+    for m in results {
+        println!("{}", row(m));
+    }
+    let mut names: Vec<&str> = results.iter().map(|m| m.workload.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let cpu = results
+            .iter()
+            .find(|m| m.workload == name && m.backend == "cpu");
+        let gpu = results
+            .iter()
+            .find(|m| m.workload == name && m.backend == "gpu");
+        if let (Some(c), Some(g)) = (cpu, gpu) {
+            println!(
+                "{name}: GPU/CPU = {:.2}{}",
+                g.rate / c.rate,
+                if g.software_adapter {
+                    " (software adapter: a CPU running shaders, not a GPU result)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
