@@ -25,6 +25,7 @@ pub mod analysis;
 pub mod backend;
 pub mod bench;
 pub mod error;
+pub mod interrupt;
 pub mod npy;
 pub mod reference;
 pub mod rng;

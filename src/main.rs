@@ -1,12 +1,15 @@
 //! The `landscape` command: parse, run, print errors.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use landscape::cli::{self, Cli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, explicit) = match parsed {
+        Ok((cli, m)) => (cli, cli::explicit_arguments(&m)),
         Err(e) if !e.use_stderr() => {
             // --help and --version.
             let _ = e.print();
@@ -20,7 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli::run(cli) {
+    landscape::interrupt::install();
+    match cli::run(cli, &explicit) {
+        // A run stopped by Ctrl-C that saved what was complete still exits as interrupted.
+        Ok(()) if landscape::interrupt::requested() => ExitCode::from(130),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.chain().any(|c| {

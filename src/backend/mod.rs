@@ -176,7 +176,7 @@ pub trait Backend {
 }
 
 /// `--backend auto|gpu|cpu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// A hardware GPU adapter if there is one, else the CPU.

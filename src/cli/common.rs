@@ -1,19 +1,22 @@
 //! Flags shared by every command that computes: model, data, backend and output.
 
+use super::blocks::{CHECKPOINT_JSON, Checkpoint, find_checkpoint};
 use crate::backend::{self, Backend, BackendChoice};
 use crate::spec::data::{DataSource, Teacher};
 use crate::spec::model::{Activation, Model};
 use crate::spec::slice::{Slice, build_slice};
 use crate::spec::walk::WalkSettings;
 use clap::Args;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The network and its data.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct ModelArgs {
     /// Layer widths from input to output, e.g. 2-3-1 (several hidden layers allowed: 2-4-4-1).
-    #[arg(long)]
-    pub model: String,
+    #[arg(long, required_unless_present_any = ["config", "resume"])]
+    pub model: Option<String>,
     /// Activation of the hidden layers: tanh, sigmoid, relu, softplus or linear.
     #[arg(long, default_value = "tanh")]
     pub act: Activation,
@@ -24,21 +27,26 @@ pub struct ModelArgs {
     #[arg(long = "no-bias")]
     pub no_bias: bool,
     /// Data: xor, xor:pm, teacher:n=N,seed=S[,width=W][,noise=σ], point:x=…,y=… or csv:PATH.
-    #[arg(long)]
-    pub data: String,
+    #[arg(long, required_unless_present_any = ["config", "resume"])]
+    pub data: Option<String>,
 }
 
 impl ModelArgs {
     /// The validated model and data.
     pub fn resolve(&self) -> crate::Result<(Model, DataSource)> {
-        let model = Model::new(&self.model, self.act, self.out_act, !self.no_bias)?;
-        let data = DataSource::parse(&self.data, &model)?;
+        let missing = |flag: &str| crate::Error::spec(flag, "missing; expected a value");
+        let widths = self.model.as_deref().ok_or_else(|| missing("--model"))?;
+        let model = Model::new(widths, self.act, self.out_act, !self.no_bias)?;
+        let data = DataSource::parse(
+            self.data.as_deref().ok_or_else(|| missing("--data"))?,
+            &model,
+        )?;
         Ok((model, data))
     }
 }
 
 /// Where and how to compute, and where to write.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct RunArgs {
     /// auto: a hardware GPU if there is one, else the CPU; gpu: any wgpu adapter, software included; cpu.
     #[arg(long, value_enum, default_value = "auto")]
@@ -55,6 +63,15 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Repeat the run recorded in DIR/run.json (or that file) exactly; only --out, --force and
+    /// --quiet may be given with it.
+    #[arg(long, value_name = "RUN")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Continue the interrupted run in DIR (walk and map) from its checkpoint.
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -72,7 +89,7 @@ impl RunArgs {
 }
 
 /// A slice through parameter space: `--origin` and `--axis`, or `--plane`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct SliceArgs {
     /// Origin of the slice: zeros, teacher, random:SEED or FILE.npy (float32/64, length P).
     #[arg(long)]
@@ -109,7 +126,7 @@ impl SliceArgs {
 }
 
 /// Gradient-descent settings shared by `walk` and `map`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct DescentArgs {
     /// Learning rate.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
@@ -141,4 +158,111 @@ impl DescentArgs {
         s.validate()?;
         Ok(s)
     }
+}
+
+/// The flag a clap argument id is given with.
+fn flag_of(id: &str) -> String {
+    match id {
+        "axes" => "--axis".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// Where a command's arguments came from.
+pub enum Replay {
+    /// The command line.
+    Fresh,
+    /// `--config`: a recorded run, repeated.
+    Config,
+    /// `--resume`: an interrupted run, continued from its checkpoint.
+    Resume(Checkpoint),
+}
+
+/// Applies `--config` and `--resume`: the arguments recorded for `command` replace those on the
+/// command line, except the output flags (`--out`, `--force`, `--quiet` for `--config`;
+/// `--quiet` for `--resume`, whose output is the interrupted run's directory). `explicit` are the
+/// ids of the arguments given on the command line; any other is refused, so that nothing the
+/// user typed is silently ignored.
+pub fn replay<T: Serialize + DeserializeOwned>(
+    args: T,
+    run: fn(&mut T) -> &mut RunArgs,
+    explicit: &[String],
+    command: &str,
+) -> crate::Result<(T, Replay)> {
+    let mut args = args;
+    let given = run(&mut args).clone();
+    let refuse = |flag: &str, allowed: &[&str]| -> crate::Result<()> {
+        match explicit.iter().find(|id| !allowed.contains(&id.as_str())) {
+            Some(id) => Err(crate::Error::spec(
+                flag,
+                format!(
+                    "cannot be combined with {}: the run's settings come from its record (only {} may be given)",
+                    flag_of(id),
+                    allowed
+                        .iter()
+                        .filter(|a| **a != flag.trim_start_matches('-'))
+                        .map(|a| flag_of(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    if let Some(dir) = &given.resume {
+        refuse("--resume", &["resume", "quiet"])?;
+        if given.config.is_some() {
+            return Err(crate::Error::spec(
+                "--resume",
+                "cannot be combined with --config",
+            ));
+        }
+        let checkpoint = find_checkpoint(dir, command)?;
+        let mut replayed: T = serde_json::from_value(checkpoint.description["args"].clone())
+            .map_err(|e| {
+                crate::Error::file(
+                    checkpoint.dir.join(CHECKPOINT_JSON),
+                    format!("does not hold the arguments of `{command}` ({e})"),
+                )
+            })?;
+        let r = run(&mut replayed);
+        r.out = Some(dir.clone());
+        r.force = true;
+        r.quiet = given.quiet;
+        return Ok((replayed, Replay::Resume(checkpoint)));
+    }
+    if let Some(path) = &given.config {
+        refuse("--config", &["config", "out", "force", "quiet"])?;
+        let file = if path.is_dir() {
+            path.join("run.json")
+        } else {
+            path.clone()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            crate::Error::file(&file, format!("cannot be read ({e}); expected a run.json"))
+        })?;
+        let record: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| crate::Error::file(&file, format!("is not valid JSON ({e})")))?;
+        if record["command"] != command {
+            return Err(crate::Error::file(
+                &file,
+                format!(
+                    "records a `{}` run; expected one of `{command}`",
+                    record["command"].as_str().unwrap_or("unknown")
+                ),
+            ));
+        }
+        let mut replayed: T = serde_json::from_value(record["args"].clone()).map_err(|e| {
+            crate::Error::file(
+                &file,
+                format!("does not hold the arguments of `{command}` ({e}); expected the run.json of a `{command}` run"),
+            )
+        })?;
+        let r = run(&mut replayed);
+        r.out = given.out.clone();
+        r.force = given.force;
+        r.quiet = given.quiet;
+        return Ok((replayed, Replay::Config));
+    }
+    Ok((args, Replay::Fresh))
 }

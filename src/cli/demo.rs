@@ -99,7 +99,7 @@ fn sub(
     full.extend_from_slice(args);
     full.extend(["--backend", backend, "--out", &out_s, "--quiet"]);
     let cli = Cli::try_parse_from(&full).map_err(|e| anyhow::anyhow!("demo step {name}: {e}"))?;
-    super::run(cli).with_context(|| format!("demo step {name}"))
+    super::run(cli, &[]).with_context(|| format!("demo step {name}"))
 }
 
 fn class_rows(basins: &Value, limit: usize) -> Vec<Vec<String>> {

@@ -1,7 +1,8 @@
 //! `landscape map`: a basin map. The starts are the points of a 2-D slice, one walker per pixel,
 //! every other parameter at the origin; each pixel is coloured by where its walker ended.
 
-use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs};
+use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
+use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs, replay};
 use crate::analysis::basins::{Report, analyse_walk};
 use crate::backend::WalkOutput;
 use crate::error::Error;
@@ -19,7 +20,7 @@ use serde_json::json;
 use std::time::Instant;
 
 /// What the pixels of map.png show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColorBy {
     /// The class (stationary point up to symmetry) each walker reached.
@@ -35,7 +36,7 @@ pub enum ColorBy {
 }
 
 /// Flags of `landscape map`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct MapArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -181,7 +182,8 @@ pub fn picture(
 }
 
 /// Runs `landscape map`.
-pub fn run(args: MapArgs) -> anyhow::Result<()> {
+pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
+    let (args, replay) = replay(args, |a| &mut a.run, explicit, "map")?;
     let (model, source) = args.model.resolve()?;
     let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
     if slice.axes.len() != 2 {
@@ -198,6 +200,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     let shape = slice.shape();
     let m = slice.len() as usize;
     let p = model.parameter_count();
+    let (done, replay_dir) = take_resume(replay, p, m as u64)?;
     let out = RunDir::create(args.run.out.as_deref(), "map", args.run.force)?;
     let mut backend = args.run.open_backend()?;
     let quiet = args.run.quiet;
@@ -214,13 +217,30 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         .collect();
     let progress = Progress::new(m as u64 * u64::from(settings.steps), "walker-steps", quiet);
     let t0 = Instant::now();
-    let walked = backend
-        .walk(&model, &source.data, &starts, &settings, None, &|n| {
-            progress.add(n)
-        })
-        .context("walking");
+    let recorded = serde_json::to_value(&args).context("recording the arguments")?;
+    let walked = blocks::walk(
+        backend.as_mut(),
+        &BlockWalk {
+            model: &model,
+            data: &source.data,
+            starts: &starts,
+            settings: &settings,
+            dir: out.staging(),
+            command: "map",
+            args: &recorded,
+        },
+        done,
+        &progress,
+    )
+    .context("walking");
     progress.finish();
-    let walked = walked?;
+    let walked = match walked? {
+        Walked::Complete(w) => w,
+        Walked::Interrupted { done } => {
+            return interrupted(out, "map", &recorded, done, m, quiet);
+        }
+    };
+    blocks::remove_checkpoint(out.staging())?;
     let walk_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let report = analyse_walk(&model, &source.data, &walked.endpoints, &walked.status);
@@ -268,6 +288,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
             "diverge": settings.diverge, "color": args.color, "shade": args.shade,
             "backend": args.run.backend, "adapter": args.run.adapter,
         },
+        "args": recorded,
         "parameters": model.parameter_names(),
         "backend": backend.info(),
         "seed": null,
@@ -288,6 +309,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     std::fs::write(out.file("run.json"), text)
         .with_context(|| format!("writing run.json into {}", out.target().display()))?;
     let dir = out.finish()?;
+    finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
         eprint!("{}", report.table());
         eprintln!("  walk {walk_s:.2} s, basins {basins_s:.2} s");

@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod basins;
 pub mod bench;
+pub mod blocks;
 pub mod common;
 pub mod demo;
 pub mod grid;
@@ -39,15 +40,35 @@ pub enum Command {
     Adapters,
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line. `explicit` are the ids of the subcommand's arguments given on the
+/// command line (not defaulted), for `--config` and `--resume`.
+pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Grid(args) => grid::run(args),
-        Command::Walk(args) => walk::run(args),
+        Command::Walk(args) => walk::run(args, explicit),
         Command::Basins(args) => basins::run(args),
-        Command::Map(args) => map::run(args),
+        Command::Map(args) => map::run(args, explicit),
         Command::Bench(args) => bench::run(args),
         Command::Adapters => adapters::run(),
     }
+}
+
+/// The ids of the subcommand's arguments that were given on the command line.
+pub fn explicit_arguments(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::CommandFactory;
+    let Some((name, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let command = Cli::command();
+    let Some(definition) = command.find_subcommand(name) else {
+        return Vec::new();
+    };
+    // Argument groups (one per flattened struct) have ids too: keep the arguments.
+    definition
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(str::to_string)
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! `landscape walk`: many gradient-descent walkers, with every walker's fate recorded.
 
-use super::common::{DescentArgs, ModelArgs, RunArgs};
+use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
+use super::common::{DescentArgs, ModelArgs, RunArgs, replay};
 use crate::error::Error;
 use crate::npy;
 use crate::output::progress::Progress;
@@ -16,7 +17,7 @@ use std::time::Instant;
 const MAX_TRACE_BYTES: u64 = 4 << 30;
 
 /// Flags of `landscape walk`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct WalkArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -51,8 +52,10 @@ fn quantile(sorted: &[f32], q: f64) -> Option<f32> {
 }
 
 /// Runs `landscape walk`.
-pub fn run(args: WalkArgs) -> anyhow::Result<()> {
+pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
+    let (args, replay) = replay(args, |a| &mut a.run, explicit, "walk")?;
     let (model, source) = args.model.resolve()?;
+    let (done, replay_dir) = take_resume(replay, model.parameter_count(), args.walkers)?;
     let init = Init::parse(&args.init)?;
     let settings = args.descent.settings()?;
     let m = args.walkers;
@@ -111,14 +114,40 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
 
     let progress = Progress::new(m * u64::from(settings.steps), "walker-steps", quiet);
     let t0 = Instant::now();
-    let walked = backend
-        .walk(&model, &source.data, &starts, &settings, args.trace, &|n| {
-            progress.add(n)
-        })
-        .context("walking");
+    let recorded = serde_json::to_value(&args).context("recording the arguments")?;
+    let walked = if args.trace.is_some() {
+        // A trace is kept whole in memory: such a run is not cut into blocks or checkpointed.
+        backend
+            .walk(&model, &source.data, &starts, &settings, args.trace, &|n| {
+                progress.add(n)
+            })
+            .map(Walked::Complete)
+    } else {
+        blocks::walk(
+            backend.as_mut(),
+            &BlockWalk {
+                model: &model,
+                data: &source.data,
+                starts: &starts,
+                settings: &settings,
+                dir: out.staging(),
+                command: "walk",
+                args: &recorded,
+            },
+            done,
+            &progress,
+        )
+    }
+    .context("walking");
     progress.finish();
-    let walked = walked?;
+    let walked = match walked? {
+        Walked::Complete(w) => w,
+        Walked::Interrupted { done } => {
+            return interrupted(out, "walk", &recorded, done, m as usize, quiet);
+        }
+    };
     let walk_s = t0.elapsed().as_secs_f64();
+    blocks::remove_checkpoint(out.staging())?;
 
     let mu = m as usize;
     npy::write(&out.file("starts.npy"), &[mu, p], &starts)?;
@@ -188,6 +217,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
             "lr": settings.lr, "momentum": settings.momentum, "steps": settings.steps, "tol": settings.tol, "diverge": settings.diverge,
             "trace": args.trace, "backend": args.run.backend, "adapter": args.run.adapter,
         },
+        "args": recorded,
         "algorithm": "at each step: evaluate L and ∇L; stop if θ is non-finite, ‖θ‖∞ > diverge, L or ∇L is non-finite, ‖∇L‖ < tol, or steps are used up (in that order); else v ← β·v − lr·∇L, θ ← θ + v",
         "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",
         "parameters": model.parameter_names(),
@@ -212,6 +242,7 @@ pub fn run(args: WalkArgs) -> anyhow::Result<()> {
     std::fs::write(out.file("run.json"), text)
         .with_context(|| format!("writing run.json into {}", out.target().display()))?;
     let dir = out.finish()?;
+    finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
         for (s, c) in &counts {
             eprintln!(
