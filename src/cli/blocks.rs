@@ -327,7 +327,6 @@ pub fn interrupted(
     args: &Value,
     done: usize,
     walkers: usize,
-    quiet: bool,
 ) -> anyhow::Result<()> {
     let target = out.target().to_path_buf();
     let resume = format!("landscape {command} --resume {}", target.display());
@@ -347,11 +346,10 @@ pub fn interrupted(
         source,
     })?;
     let dir = out.finish()?;
-    if !quiet {
-        eprintln!(
-            "stopped: {done} of {walkers} walkers done and saved in {}; continue with: {resume}",
-            dir.display()
-        );
-    }
+    // Said even with --quiet: the run did not complete, like an error.
+    eprintln!(
+        "stopped: {done} of {walkers} walkers done and saved in {}; continue with: {resume}",
+        dir.display()
+    );
     Ok(())
 }

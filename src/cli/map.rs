@@ -237,7 +237,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let walked = match walked? {
         Walked::Complete(w) => w,
         Walked::Interrupted { done } => {
-            return interrupted(out, "map", &recorded, done, m, quiet);
+            return interrupted(out, "map", &recorded, done, m);
         }
     };
     blocks::remove_checkpoint(out.staging())?;

@@ -143,7 +143,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     let walked = match walked? {
         Walked::Complete(w) => w,
         Walked::Interrupted { done } => {
-            return interrupted(out, "walk", &recorded, done, m as usize, quiet);
+            return interrupted(out, "walk", &recorded, done, m as usize);
         }
     };
     let walk_s = t0.elapsed().as_secs_f64();

@@ -1,0 +1,279 @@
+//! Long runs: Ctrl-C stops `walk` and `map` cleanly with a checkpoint, `--resume` continues to
+//! the same files as an uninterrupted run (also after `kill -9`), and `--config` repeats a run.
+
+use crate::common::{landscape, ok, run_json, scratch};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dir(name: &str) -> PathBuf {
+    scratch("resume", name)
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_landscape"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Waits until the unfinished directory of the run into `target` holds a checkpoint.
+fn wait_for_checkpoint(target: &Path, child: &mut Child) -> PathBuf {
+    let parent = target.parent().expect("parent");
+    let prefix = format!(
+        ".{}.partial-",
+        target.file_name().expect("name").to_string_lossy()
+    );
+    let t0 = Instant::now();
+    loop {
+        if let Some(found) = std::fs::read_dir(parent)
+            .expect("parent")
+            .flatten()
+            .find(|e| {
+                e.file_name().to_string_lossy().starts_with(&prefix)
+                    && e.path().join("checkpoint.json").is_file()
+            })
+        {
+            return found.path();
+        }
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "the run ended before its first checkpoint"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// The files of two runs are identical, byte for byte.
+fn same_files(a: &Path, b: &Path, names: &[&str]) {
+    for name in names {
+        let (x, y) = (
+            std::fs::read(a.join(name)).expect("file a"),
+            std::fs::read(b.join(name)).expect("file b"),
+        );
+        assert!(
+            x == y,
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+const WALK: [&str; 14] = [
+    "walk",
+    "--model",
+    "2-3-1",
+    "--data",
+    "teacher:n=16,seed=3",
+    "--walkers",
+    "30000",
+    "--steps",
+    "1500",
+    "--backend",
+    "cpu",
+    "--no-basins",
+    "--quiet",
+    "--out",
+];
+const WALK_FILES: [&str; 6] = [
+    "starts.npy",
+    "endpoints.npy",
+    "loss.npy",
+    "grad_norm.npy",
+    "steps.npy",
+    "status.npy",
+];
+
+#[test]
+fn walk_interrupted_by_ctrl_c_resumes_to_the_same_result() {
+    let (stopped, full) = (dir("walk-stopped"), dir("walk-full"));
+    let stopped_s = stopped.to_str().expect("utf-8");
+    let mut child = spawn(&[&WALK[..], &[stopped_s]].concat());
+    wait_for_checkpoint(&stopped, &mut child);
+    signal(&child, "-INT");
+    let out = child.wait_with_output().expect("exit");
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("landscape walk --resume {stopped_s}")),
+        "{stderr}"
+    );
+    let record = run_json(&stopped);
+    assert_eq!(record["complete"], false);
+    let done = record["done"].as_u64().expect("done");
+    assert!(done > 0 && done < 30_000, "{done} walkers done");
+    assert!(!stopped.join("endpoints.npy").exists());
+
+    ok(&landscape(&["walk", "--resume", stopped_s, "--quiet"]));
+    ok(&landscape(
+        &[&WALK[..], &[full.to_str().expect("utf-8")]].concat(),
+    ));
+    same_files(&stopped, &full, &WALK_FILES);
+    assert_eq!(run_json(&stopped)["complete"], true);
+    assert!(!stopped.join("checkpoint.json").exists());
+
+    // --resume takes nothing but --quiet; a finished run has no checkpoint.
+    let again = landscape(&["walk", "--resume", stopped_s, "--steps", "3"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--steps"));
+    let again = landscape(&["walk", "--resume", stopped_s]);
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn walk_killed_outright_resumes_from_the_directory_it_left() {
+    let (killed, full) = (dir("walk-killed"), dir("walk-killed-full"));
+    let killed_s = killed.to_str().expect("utf-8");
+    let mut child = spawn(&[&WALK[..], &[killed_s]].concat());
+    let leftover = wait_for_checkpoint(&killed, &mut child);
+    signal(&child, "-KILL");
+    child.wait().expect("exit");
+    assert!(!killed.exists() && leftover.exists());
+    ok(&landscape(&["walk", "--resume", killed_s, "--quiet"]));
+    assert!(!leftover.exists(), "the unfinished directory is cleaned up");
+    ok(&landscape(
+        &[&WALK[..], &[full.to_str().expect("utf-8")]].concat(),
+    ));
+    same_files(&killed, &full, &WALK_FILES);
+}
+
+#[test]
+fn map_interrupted_by_ctrl_c_resumes_to_the_same_map() {
+    let (stopped, full) = (dir("map-stopped"), dir("map-full"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "map",
+            "--model",
+            "2-2-1",
+            "--data",
+            "teacher:n=16,seed=5",
+            "--origin",
+            "teacher",
+            "--axis",
+            "w1[0,0]=-3:3:150",
+            "--axis",
+            "w1[1,1]=-3:3:150",
+            "--steps",
+            "2500",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_string_lossy().into_owned()])
+        .collect()
+    };
+    let a = args(&stopped);
+    let mut child = spawn(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    wait_for_checkpoint(&stopped, &mut child);
+    signal(&child, "-INT");
+    let out = child.wait_with_output().expect("exit");
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    ok(&landscape(&[
+        "map",
+        "--resume",
+        stopped.to_str().expect("utf-8"),
+        "-q",
+    ]));
+    let b = args(&full);
+    ok(&landscape(
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    same_files(
+        &stopped,
+        &full,
+        &[
+            "labels.npy",
+            "steps.npy",
+            "status.npy",
+            "loss.npy",
+            "endpoints.npy",
+            "basins.json",
+        ],
+    );
+}
+
+#[test]
+fn config_repeats_a_run_exactly_and_takes_only_output_flags() {
+    let (first, again) = (dir("config-first"), dir("config-again"));
+    ok(&landscape(&[
+        "walk",
+        "--model",
+        "2-2-1",
+        "--data",
+        "xor:pm",
+        "--walkers",
+        "500",
+        "--steps",
+        "300",
+        "--lr",
+        "0.1",
+        "--seed",
+        "7",
+        "--init",
+        "uniform:2",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        first.to_str().expect("utf-8"),
+    ]));
+    let record = run_json(&first);
+    assert_eq!(record["landscape_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(record["seed"], 7);
+    assert!(record["backend"]["adapter"].is_string());
+    assert_eq!(record["args"]["descent"]["lr"], 0.1);
+    ok(&landscape(&[
+        "walk",
+        "--config",
+        first.join("run.json").to_str().expect("utf-8"),
+        "--quiet",
+        "--out",
+        again.to_str().expect("utf-8"),
+    ]));
+    same_files(
+        &first,
+        &again,
+        &[
+            "starts.npy",
+            "endpoints.npy",
+            "loss.npy",
+            "status.npy",
+            "basins.json",
+        ],
+    );
+    let mixed = landscape(&[
+        "walk",
+        "--config",
+        first.to_str().expect("utf-8"),
+        "--walkers",
+        "3",
+        "--out",
+        dir("config-mixed").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(mixed.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert!(
+        err.contains("--config") && err.contains("--walkers"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // A map's record is not a walk's.
+    let wrong = landscape(&["map", "--config", first.to_str().expect("utf-8")]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
