@@ -3,6 +3,7 @@
 
 use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
 use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs, replay};
+use super::memory;
 use crate::analysis::basins::{Report, analyse_walk};
 use crate::backend::WalkOutput;
 use crate::error::Error;
@@ -201,6 +202,13 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let m = slice.len() as usize;
     let p = model.parameter_count();
     let (done, replay_dir) = take_resume(replay, p, m as u64)?;
+    memory::check(
+        "--axis",
+        &format!("a map of {m} pixels"),
+        // The walk, plus the pixels of the picture and the labels.
+        memory::walk_bytes(m as u64, p as u64, 0, true).saturating_add(m as u64 * 16),
+        "use fewer points per axis",
+    )?;
     let out = RunDir::create(args.run.out.as_deref(), "map", args.run.force)?;
     let mut backend = args.run.open_backend()?;
     let quiet = args.run.quiet;

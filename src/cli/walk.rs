@@ -2,6 +2,7 @@
 
 use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
 use super::common::{DescentArgs, ModelArgs, RunArgs, replay};
+use super::memory;
 use crate::error::Error;
 use crate::npy;
 use crate::output::progress::Progress;
@@ -88,6 +89,15 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             .into());
         }
     }
+    let trace_bytes = args.trace.map_or(0, |k| {
+        (u64::from(settings.steps / k) + 1) * m * p as u64 * 4
+    });
+    memory::check(
+        "--walkers",
+        &format!("a walk of {m} walkers"),
+        memory::walk_bytes(m, p as u64, trace_bytes, !args.no_basins),
+        "use fewer walkers (several runs with different --seed cover more starts)",
+    )?;
     let out = RunDir::create(args.run.out.as_deref(), "walk", args.run.force)?;
     let mut backend = args.run.open_backend()?;
     let quiet = args.run.quiet;

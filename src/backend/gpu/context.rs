@@ -120,6 +120,22 @@ impl GpuContext {
                 slot.get_or_insert_with(|| e.to_string());
             }
         }));
+        let lost = Arc::clone(&error);
+        device.set_device_lost_callback(move |reason, message| {
+            // Destroying the device at the end of a run also "loses" it: not an error.
+            if reason == wgpu::DeviceLostReason::Destroyed {
+                return;
+            }
+            if let Ok(mut slot) = lost.lock() {
+                slot.get_or_insert_with(|| {
+                    format!(
+                        "the GPU device was lost ({reason:?}: {message}); the driver may have reset \
+                         it after a dispatch ran too long or ran out of memory: retry with fewer \
+                         walkers or points, or with --backend cpu"
+                    )
+                });
+            }
+        });
         let layout = bind_group_layout(&device);
         Ok(GpuContext {
             device,
