@@ -8,6 +8,7 @@ pub mod common;
 pub mod demo;
 pub mod grid;
 pub mod map;
+pub mod memory;
 pub mod walk;
 
 use clap::{Parser, Subcommand};
