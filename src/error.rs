@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A user-supplied specification (a flag value or a field of a config) is malformed.
-    #[error("{flag}: {message}")]
+    #[error("{flag}: {}", one_line(message))]
     Spec {
         /// The flag or field the value came from, e.g. `--model`.
         flag: String,
@@ -15,7 +15,7 @@ pub enum Error {
         message: String,
     },
     /// An input file could not be read or does not hold what was expected.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {}", one_line(&path.display().to_string()), one_line(message))]
     File {
         /// The file at fault.
         path: PathBuf,
@@ -28,14 +28,32 @@ pub enum Error {
     /// The GPU reported an error (shader compilation, allocation, lost device, ...).
     #[error("GPU error: {0}")]
     Gpu(String),
-    /// Writing an output failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed. The message is the path; the reason is the `source`
+    /// (printed after it by `anyhow`'s `{:#}`), so that it is not printed twice.
+    #[error("{}", one_line(&path.display().to_string()))]
     Io {
         /// The file or directory being written.
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
     },
+}
+
+/// `s` with line breaks and other control characters escaped (`\n`, `\u{1b}`), so that an
+/// error message echoing a user's value or a parser's report stays on one line.
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl Error {
@@ -63,3 +81,24 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        let e = Error::spec("--axis", "'w1[0,0]=-1:1:3\nx': bad\r\tvalue");
+        assert_eq!(
+            e.to_string(),
+            "--axis: 'w1[0,0]=-1:1:3\\nx': bad\\r\\tvalue"
+        );
+        let e = Error::file("a\nb.npy", "no");
+        assert_eq!(e.to_string(), "a\\nb.npy: no");
+        let io = Error::Io {
+            path: "out".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(format!("{:#}", anyhow::Error::from(io)), "out: disk full");
+    }
+}

@@ -6,6 +6,7 @@ use crate::npy;
 use crate::output;
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
+use crate::spec::walk::Status;
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -59,10 +60,48 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
     let bias = spec["bias"]
         .as_bool()
         .ok_or_else(|| Error::file(&run_json, "spec.bias is missing"))?;
-    let model = Model::new(field("model")?, act, out_act, bias)?;
-    let (x, xs) = npy::read_f64(&dir.join("data_x.npy"))?;
-    let (y, _) = npy::read_f64(&dir.join("data_y.npy"))?;
-    let data = Dataset::new(xs.get(1).copied().unwrap_or(1), model.outputs(), x, y)?;
+    // The run's own files are at fault here, not a flag: name them in every message.
+    let model = Model::new(field("model")?, act, out_act, bias).map_err(|e| match e {
+        Error::Spec { message, .. } => Error::file(&run_json, format!("spec.model: {message}")),
+        other => other,
+    })?;
+    let (x_path, y_path) = (dir.join("data_x.npy"), dir.join("data_y.npy"));
+    let (x, xs) = npy::read_f64(&x_path)?;
+    let (y, ys) = npy::read_f64(&y_path)?;
+    let (inputs, outputs) = (model.inputs(), model.outputs());
+    if xs.len() != 2 || xs[1] != inputs || xs[0] == 0 {
+        return Err(Error::file(
+            &x_path,
+            format!(
+                "shape {xs:?}, expected (N, {inputs}) for model {}",
+                model.widths_string()
+            ),
+        )
+        .into());
+    }
+    if ys != [xs[0], outputs] {
+        return Err(Error::file(
+            &y_path,
+            format!(
+                "shape {ys:?}, expected [{}, {outputs}] to match data_x.npy",
+                xs[0]
+            ),
+        )
+        .into());
+    }
+    for (path, values) in [(&x_path, &x), (&y_path, &y)] {
+        if let Some(v) = values
+            .iter()
+            .find(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
+        {
+            return Err(Error::file(
+                path,
+                format!("holds {v:e}; expected finite numbers within float32's range"),
+            )
+            .into());
+        }
+    }
+    let data = Dataset::new(inputs, outputs, x, y)?;
     let (endpoints, eshape) = npy::read_f64(&dir.join("endpoints.npy"))?;
     if eshape.len() != 2 || eshape[1] != model.parameter_count() {
         return Err(Error::file(
@@ -79,6 +118,19 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
         return Err(Error::file(
             dir.join("status.npy"),
             format!("shape {sshape:?}, expected [{}]", eshape[0]),
+        )
+        .into());
+    }
+    if let Some(bad) = status
+        .iter()
+        .find(|&&s| Status::from_code(u32::from(s)).is_none())
+    {
+        return Err(Error::file(
+            dir.join("status.npy"),
+            format!(
+                "holds status code {bad}; expected 0 to {} (see run.json's status_legend)",
+                Status::ALL.len() - 1
+            ),
         )
         .into());
     }

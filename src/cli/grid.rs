@@ -2,6 +2,7 @@
 
 use super::common::{ModelArgs, RunArgs, SliceArgs};
 use crate::analysis::lattice::local_extrema;
+use crate::error::Error;
 use crate::npy;
 use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
@@ -13,6 +14,9 @@ use std::time::Instant;
 
 /// Most lattice-local minima marked in a picture (the lowest ones).
 const MARKED_MINIMA: usize = 12;
+
+/// Largest `grad.npy` kept in memory and written, in bytes (as walk's largest trace).
+const MAX_GRAD_BYTES: u64 = 4 << 30;
 
 /// Flags of `landscape grid`.
 #[derive(Debug, Clone, Args)]
@@ -47,6 +51,18 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
     let p = model.parameter_count();
     let points = slice.len();
     let shape = slice.shape();
+    let grad_bytes = points.saturating_mul(p as u64 * 4);
+    if args.save_grad && grad_bytes > MAX_GRAD_BYTES {
+        return Err(Error::spec(
+            "--save-grad",
+            format!(
+                "grad.npy would take {:.1} GiB for {points} points × P = {p} (at most {} GiB); use fewer points per axis",
+                grad_bytes as f64 / (1u64 << 30) as f64,
+                MAX_GRAD_BYTES >> 30
+            ),
+        )
+        .into());
+    }
     let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
     let mut backend = args.run.open_backend()?;
     let quiet = args.run.quiet;

@@ -79,9 +79,15 @@ impl RunDir {
         } else {
             parent
         };
-        std::fs::create_dir_all(&parent).map_err(|source| Error::Io {
-            path: parent.clone(),
-            source,
+        // A parent that cannot be made (a file in the way, no permission) is a bad --out.
+        std::fs::create_dir_all(&parent).map_err(|e| {
+            Error::spec(
+                "--out",
+                format!(
+                    "cannot create {} ({e}); expected a path where a directory can be made",
+                    parent.display()
+                ),
+            )
         })?;
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
@@ -90,9 +96,14 @@ impl RunDir {
                 source,
             })?;
         }
-        std::fs::create_dir(&staging).map_err(|source| Error::Io {
-            path: staging.clone(),
-            source,
+        std::fs::create_dir(&staging).map_err(|e| {
+            Error::spec(
+                "--out",
+                format!(
+                    "cannot create a directory in {} ({e}); expected a writable place",
+                    parent.display()
+                ),
+            )
         })?;
         Ok(RunDir {
             target,

@@ -3,8 +3,11 @@
 use crate::error::{Error, Result};
 use crate::reference;
 use crate::rng::{Stream, normal};
-use crate::spec::model::Model;
+use crate::spec::model::{MAX_PARAMETERS, Model};
 use std::path::Path;
+
+/// Most values (N × (inputs + outputs)) of a generated teacher data set: 800 MB in float64.
+pub const MAX_TEACHER_VALUES: usize = 100_000_000;
 
 /// N samples of inputs (N × in) and targets (N × out), row-major, in float64.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +37,14 @@ impl Dataset {
             return Err(Error::spec(
                 "--data",
                 format!("data holds a non-finite value ({v}); expected finite numbers"),
+            ));
+        }
+        if let Some(v) = x.iter().chain(&y).find(|v| v.abs() > f64::from(f32::MAX)) {
+            return Err(Error::spec(
+                "--data",
+                format!(
+                    "data holds {v:e}, beyond float32's range (±3.4e38), in which the backends compute"
+                ),
             ));
         }
         Ok(Dataset {
@@ -127,19 +138,44 @@ fn bad(message: impl Into<String>) -> Error {
     Error::spec("--data", message)
 }
 
+/// A `--data` error that is really about the file `path`: the same message, naming the file.
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Spec { message, .. } => Error::file(path, message),
+        other => other,
+    }
+}
+
 /// Splits `k=v,k=v` into pairs; entries without `=` continue the previous value, so `x=1,2,y=3`
-/// gives x = "1,2".
-fn key_values(s: &str) -> Result<Vec<(String, String)>> {
+/// gives x = "1,2". `kind` and `example` are for the messages; a key given twice is refused.
+fn key_values(s: &str, kind: &str, example: &str) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
+    if s.trim().is_empty() {
+        return Err(bad(format!(
+            "{kind}: needs key=value settings, e.g. {example}"
+        )));
+    }
     for part in s.split(',') {
         match part.split_once('=') {
-            Some((k, v)) => out.push((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) => {
+                let k = k.trim().to_string();
+                if out.iter().any(|(seen, _)| *seen == k) {
+                    return Err(bad(format!(
+                        "{kind}: '{k}' is given twice; expected each key once, e.g. {example}"
+                    )));
+                }
+                out.push((k, v.trim().to_string()));
+            }
             None => match out.last_mut() {
                 Some((_, v)) => {
                     v.push(',');
                     v.push_str(part.trim());
                 }
-                None => return Err(bad(format!("'{s}' is not a list of key=value pairs"))),
+                None => {
+                    return Err(bad(format!(
+                        "{kind}:{s} is not a list of key=value pairs; expected e.g. {example}"
+                    )));
+                }
             },
         }
     }
@@ -180,7 +216,11 @@ impl DataSource {
                 if args.is_empty() {
                     return Err(bad("csv: needs a path, e.g. csv:data.csv"));
                 }
-                csv(Path::new(args), model.outputs())?
+                let path = Path::new(args);
+                let data = csv(path, model.outputs())?;
+                // Name the file when its columns do not fit the model.
+                data.check_fits(model).map_err(|e| in_file(path, e))?;
+                data
             }
             _ => {
                 return Err(bad(format!(
@@ -215,7 +255,7 @@ fn xor(model: &Model, pm: bool) -> Result<Dataset> {
 
 fn teacher_data(args: &str, model: &Model) -> Result<(Dataset, Teacher)> {
     let (mut n, mut seed, mut width, mut noise) = (None, None, None, 0.0);
-    for (k, v) in key_values(args)? {
+    for (k, v) in key_values(args, "teacher", "teacher:n=256,seed=7")? {
         match k.as_str() {
             "n" => {
                 n = Some(
@@ -256,6 +296,14 @@ fn teacher_data(args: &str, model: &Model) -> Result<(Dataset, Teacher)> {
             "teacher n={n} is too large; at most 10000000 samples"
         )));
     }
+    let values = n.saturating_mul(model.inputs() + model.outputs());
+    if values > MAX_TEACHER_VALUES {
+        return Err(bad(format!(
+            "teacher n={n} with {} inputs and {} outputs is {values} values; at most {MAX_TEACHER_VALUES}",
+            model.inputs(),
+            model.outputs()
+        )));
+    }
     let mut tmodel = model.clone();
     if let Some(w) = width {
         if model.hidden().is_empty() {
@@ -264,6 +312,12 @@ fn teacher_data(args: &str, model: &Model) -> Result<(Dataset, Teacher)> {
         let last = tmodel.widths.len() - 1;
         for h in &mut tmodel.widths[1..last] {
             *h = w;
+        }
+        if tmodel.parameter_count() > MAX_PARAMETERS {
+            return Err(bad(format!(
+                "teacher width={w} gives a teacher with {} parameters; at most {MAX_PARAMETERS} are supported",
+                tmodel.parameter_count()
+            )));
         }
     }
     let theta: Vec<f64> = (0..tmodel.parameter_count())
@@ -291,7 +345,7 @@ fn teacher_data(args: &str, model: &Model) -> Result<(Dataset, Teacher)> {
 
 fn point(args: &str) -> Result<Dataset> {
     let (mut x, mut y) = (None, None);
-    for (k, v) in key_values(args)? {
+    for (k, v) in key_values(args, "point", "point:x=1,y=1")? {
         match k.as_str() {
             "x" => x = Some(parse_list("x", &v)?),
             "y" => y = Some(parse_list("y", &v)?),
@@ -310,8 +364,21 @@ fn point(args: &str) -> Result<Dataset> {
 /// Reads a numeric CSV whose last `outputs` columns are targets; a first line that is not all
 /// numbers is taken as a header.
 pub fn csv(path: &Path, outputs: usize) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::file(path, format!("cannot read CSV: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::InvalidData {
+            "is not UTF-8 text; expected a CSV file saved as UTF-8".to_string()
+        } else {
+            format!("cannot read CSV: {e}")
+        };
+        Error::file(path, why)
+    })?;
+    parse_csv(path, &text, outputs)
+}
+
+/// Parses the text of a CSV file as [`csv`] does; `path` is for the messages.
+pub fn parse_csv(path: &Path, text: &str, outputs: usize) -> Result<Dataset> {
+    // Spreadsheets often start a UTF-8 file with a byte-order mark; it is not part of a cell.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -323,12 +390,17 @@ pub fn csv(path: &Path, outputs: usize) -> Result<Dataset> {
             cells.iter().map(|c| c.parse::<f64>()).collect();
         match parsed {
             Ok(row) => {
-                if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+                if let Some((j, v)) = row
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| !v.is_finite() || v.abs() > f64::from(f32::MAX))
+                {
                     return Err(Error::file(
                         path,
                         format!(
-                            "line {}: non-finite value {v}; expected finite numbers",
-                            i + 1
+                            "line {}, column {}: {v:e} is not a finite number within float32's range (±3.4e38), in which the backends compute",
+                            i + 1,
+                            j + 1
                         ),
                     ));
                 }
@@ -349,13 +421,22 @@ pub fn csv(path: &Path, outputs: usize) -> Result<Dataset> {
             }
             Err(_) if rows.is_empty() && i == 0 => {} // a header
             Err(_) => {
-                let cell = cells
+                let (column, cell) = cells
                     .iter()
-                    .find(|c| c.parse::<f64>().is_err())
-                    .unwrap_or(&"");
+                    .enumerate()
+                    .find(|(_, c)| c.parse::<f64>().is_err())
+                    .map_or((0, ""), |(j, c)| (j + 1, *c));
+                let what = if cell.is_empty() {
+                    format!("column {column} is empty")
+                } else {
+                    format!("column {column}: '{cell}' is not a number")
+                };
                 return Err(Error::file(
                     path,
-                    format!("line {}: '{cell}' is not a number", i + 1),
+                    format!(
+                        "line {}, {what}; expected comma-separated numbers (a header only on the first line)",
+                        i + 1
+                    ),
                 ));
             }
         }
@@ -382,7 +463,7 @@ pub fn csv(path: &Path, outputs: usize) -> Result<Dataset> {
         x.extend_from_slice(&r[..inputs]);
         y.extend_from_slice(&r[inputs..]);
     }
-    Dataset::new(inputs, outputs, x, y).map_err(|e| Error::file(path, e.to_string()))
+    Dataset::new(inputs, outputs, x, y).map_err(|e| in_file(path, e))
 }
 
 #[cfg(test)]
@@ -439,6 +520,12 @@ mod tests {
             "point:x=a,y=1,2",
             "csv:",
             "moons",
+            "teacher:",
+            "teacher:n=5,n=6,seed=1",
+            "teacher:n=5,seed=1,width=1000000000",
+            "teacher:n=5,seed=1,noise=1e308",
+            "point:",
+            "point:1,y=1",
         ] {
             let err = DataSource::parse(bad, &m).expect_err(bad);
             assert!(err.to_string().starts_with("--data"), "{bad}: {err}");
@@ -458,6 +545,8 @@ mod tests {
             ("text.csv", "1,2,3\n4,x,6\n", false),
             ("nan.csv", "1,2,3\n4,NaN,6\n", false),
             ("narrow.csv", "1\n2\n", false),
+            ("bom.csv", "\u{feff}1,2,3\n4,5,6\n", true),
+            ("trailing-comma.csv", "a,b,y\n1,2,3,\n", false),
         ];
         for (name, text, ok) in cases {
             let path = dir.join(name);
@@ -470,6 +559,8 @@ mod tests {
         }
         let d = csv(&dir.join("header.csv"), 1).expect("header csv");
         assert_eq!((d.len(), d.inputs()), (2, 2));
+        let d = csv(&dir.join("bom.csv"), 1).expect("a byte-order mark is not a header");
+        assert_eq!(d.len(), 2);
         assert!(csv(&dir.join("missing.csv"), 1).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -119,6 +119,14 @@ impl Model {
         let mut ws = Vec::with_capacity(parts.len());
         for p in parts {
             match p.trim().parse::<usize>() {
+                Ok(w) if w > MAX_PARAMETERS => {
+                    return Err(Error::spec(
+                        flag,
+                        format!(
+                            "layer width {w} in '{widths}' is too large; at most {MAX_PARAMETERS} parameters are supported"
+                        ),
+                    ));
+                }
                 Ok(w) if w > 0 => ws.push(w),
                 _ => {
                     return Err(Error::spec(
@@ -214,10 +222,14 @@ impl Model {
 
     /// Length P of θ.
     pub fn parameter_count(&self) -> usize {
+        // Saturating, so that absurd widths are refused by the size check rather than wrapping.
         self.widths
             .windows(2)
-            .map(|w| w[0] * w[1] + if self.bias { w[1] } else { 0 })
-            .sum()
+            .map(|w| {
+                w[0].saturating_mul(w[1])
+                    .saturating_add(if self.bias { w[1] } else { 0 })
+            })
+            .fold(0, usize::saturating_add)
     }
 
     /// The user-facing name of parameter `p`: `w1[i,j]` or `b1[i]`, layers counted from 1.
@@ -360,7 +372,18 @@ mod tests {
 
     #[test]
     fn malformed_models_and_names_are_rejected_with_the_flag() {
-        for bad in ["2", "2-0-1", "2-x-1", "", "-", "2--1"] {
+        for bad in [
+            "2",
+            "2-0-1",
+            "2-x-1",
+            "",
+            "-",
+            "2--1",
+            "1-9223372036854775808-1-1",
+            "4294967296-4294967296",
+            "1-5000-1",
+            "64-64-1",
+        ] {
             let err = Model::new(bad, Activation::Tanh, Activation::Linear, true).expect_err(bad);
             assert!(err.to_string().starts_with("--model:"), "{err}");
         }

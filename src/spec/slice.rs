@@ -166,9 +166,23 @@ fn parse_range(range: &str, flag: &str, whole: &str) -> Result<(f64, f64, usize)
     let [lo, hi, n] = parts.as_slice() else {
         return Err(bad(format!("range '{range}' does not have three parts")));
     };
-    let num = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    let lo = num(lo).ok_or_else(|| bad(format!("LO '{lo}' is not a finite number")))?;
-    let hi = num(hi).ok_or_else(|| bad(format!("HI '{hi}' is not a finite number")))?;
+    // Axis values are rounded to float32, so both ends must lie within its range.
+    let num = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.abs() <= f64::from(f32::MAX))
+    };
+    let lo = num(lo).ok_or_else(|| {
+        bad(format!(
+            "LO '{lo}' is not a finite number within float32's range (±3.4e38)"
+        ))
+    })?;
+    let hi = num(hi).ok_or_else(|| {
+        bad(format!(
+            "HI '{hi}' is not a finite number within float32's range (±3.4e38)"
+        ))
+    })?;
     let n: usize = n
         .trim()
         .parse()
@@ -239,8 +253,22 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
             AxisKind::Offset(random_direction(model, origin, seed)),
         )
     } else if let Some(file) = what.strip_prefix("toward:") {
+        if file.is_empty() {
+            return Err(Error::spec(
+                flag,
+                format!("'{spec}' names no file; expected toward:FILE.npy=LO:HI:N"),
+            ));
+        }
         let target = npy::read_vector(Path::new(file), p, "toward point")?;
-        let d = target.iter().zip(origin).map(|(t, o)| t - o).collect();
+        let d: Vec<f64> = target.iter().zip(origin).map(|(t, o)| t - o).collect();
+        if d.iter().all(|&x| x == 0.0) {
+            return Err(Error::spec(
+                flag,
+                format!(
+                    "'{spec}': the point in {file} is the origin itself, so the direction is zero"
+                ),
+            ));
+        }
         (format!("toward {file}"), AxisKind::Offset(d))
     } else if let Some(v) = what.strip_prefix("dir:") {
         let d = if v.ends_with(".npy") {
@@ -314,11 +342,24 @@ pub fn build_slice(
                     format!("'{plane}' is not three files A.npy,B.npy,C.npy"),
                 ));
             };
+            if files.iter().any(|f| f.is_empty()) {
+                return Err(Error::spec(
+                    "--plane",
+                    format!("'{plane}' has an empty file name; expected A.npy,B.npy,C.npy"),
+                ));
+            }
             let origin = npy::read_vector(Path::new(a), model.parameter_count(), "plane origin")?;
             let (lo, hi, n) = PLANE_RANGE;
             let axes = [b, c]
                 .iter()
-                .map(|f| parse_axis(&format!("toward:{f}={lo}:{hi}:{n}"), model, &origin))
+                .map(|f| {
+                    parse_axis(&format!("toward:{f}={lo}:{hi}:{n}"), model, &origin).map_err(|e| {
+                        match e {
+                            Error::Spec { message, .. } => Error::spec("--plane", message),
+                            other => other,
+                        }
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
             (origin, axes)
         }
@@ -451,6 +492,9 @@ mod tests {
             "w1[0,0]=0:1",
             "w1[0,0]=a:1:5",
             "w1[0,0]=0:inf:5",
+            "w1[0,0]=-1e308:1e308:5",
+            "w1[0,0]=0:1e39:5",
+            "toward:=0:1:5",
             "w9[0,0]=0:1:5",
             "random:x=0:1:5",
             "dir:1,2=0:1:5",

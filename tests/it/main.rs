@@ -1,11 +1,13 @@
 //! All integration tests, in one binary: backend parity, the truths of SPEC, shader validation
 //! and the command line.
 
+mod bad_input;
 mod basins;
 mod cli;
 mod cli_walk;
 mod common;
 mod parity;
+mod parsers_never_panic;
 mod readme;
 mod report;
 mod shaders;

@@ -1,0 +1,756 @@
+//! Bad input on every command, as a table run through the real binary: each case must exit with
+//! code 2, print exactly one line on stderr that names the flag or file at fault, never panic,
+//! and leave no output directory (or, for `basins`, no analysis files) behind.
+
+use crate::common::{landscape, scratch};
+use landscape::npy;
+use std::path::{Path, PathBuf};
+
+/// The scratch directory holding this test's input files, with `{dir}` in a case standing for it.
+struct Inputs {
+    dir: PathBuf,
+}
+
+impl Inputs {
+    fn create() -> Inputs {
+        let dir = scratch("bad-input", "inputs");
+        std::fs::create_dir_all(&dir).expect("inputs dir");
+        let text = |name: &str, body: &[u8]| std::fs::write(dir.join(name), body).expect(name);
+        // CSV files for --data csv:PATH with a 2-3-1 model (2 input columns, 1 target column).
+        text("ok.csv", b"x1,x2,y\n0,0,0\n0,1,1\n");
+        text("empty.csv", b"");
+        text("blank.csv", b"\n  \n\n");
+        text("header-only.csv", b"x1,x2,y\n");
+        text("ragged.csv", b"1,2,3\n4,5\n");
+        text("text.csv", b"1,2,3\n4,x,6\n");
+        text("nan.csv", b"1,2,3\n4,NaN,6\n");
+        text("inf.csv", b"1,2,3\n4,inf,6\n");
+        text("beyond-f32.csv", b"1,2,3\n4,1e39,6\n");
+        text("narrow.csv", b"1\n2\n");
+        text("wide.csv", b"1,2,3,4\n5,6,7,8\n");
+        text("trailing-comma.csv", b"x1,x2,y\n1,2,3,\n");
+        text("semicolons.csv", b"1;2;3\n4;5;6\n");
+        text("latin1.csv", b"x\xe9,x2,y\n1,2,3\n");
+        // Vectors for --origin, --axis toward:/dir: and --plane (P = 13 for 2-3-1).
+        let vector = |name: &str, v: &[f64]| {
+            npy::write(&dir.join(name), &[v.len()], v).expect(name);
+        };
+        vector("zeros.npy", &[0.0; 13]);
+        vector("ones.npy", &[1.0; 13]);
+        vector("short.npy", &[1.0; 3]);
+        vector("empty.npy", &[]);
+        let mut nan = [1.0; 13];
+        nan[4] = f64::NAN;
+        vector("nan.npy", &nan);
+        let mut huge = [1.0; 13];
+        huge[2] = 1e300;
+        vector("huge.npy", &huge);
+        npy::write(&dir.join("int.npy"), &[13], &[1i32; 13]).expect("int.npy");
+        npy::write(&dir.join("matrix.npy"), &[13, 13], &[0.5f32; 169]).expect("matrix.npy");
+        let ones = std::fs::read(dir.join("ones.npy")).expect("ones.npy");
+        text("truncated.npy", &ones[..ones.len() - 8]);
+        text("header-cut.npy", &ones[..40]);
+        text("not-npy.npy", b"this is text, not an array\n");
+        text("garbage.npy", b"\x93NUMPY\x01\x00\xff\xff{{{{{{{{{{{{{{{{");
+        // Headers edited in place (same length, so the data offset stays valid).
+        let edit = |from: &str, to: &str| {
+            let at = ones
+                .windows(from.len())
+                .position(|w| w == from.as_bytes())
+                .expect("the header holds the text");
+            let mut b = ones.clone();
+            b.splice(at..at + from.len(), to.bytes());
+            b
+        };
+        text("lying-shape.npy", &edit("(13,)", "(99,)"));
+        text("broken-header.npy", &edit("(13,)", "(13, "));
+        text("big-endian-int.npy", &edit("<f8", ">i8"));
+        // A file where a directory is expected, and a directory where a file is expected.
+        text("a-file", b"not a directory\n");
+        std::fs::create_dir_all(dir.join("a-dir")).expect("a-dir");
+        Inputs { dir }
+    }
+
+    /// `case` split at single spaces, with `{dir}` replaced and `{empty}` an empty argument.
+    fn args(&self, case: &str) -> Vec<String> {
+        let dir = self.dir.to_str().expect("utf-8 scratch path");
+        case.split(' ')
+            .map(|a| {
+                if a == "{empty}" {
+                    String::new()
+                } else {
+                    a.replace("{dir}", dir)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Writes a small but complete walk directory that `landscape basins` accepts; `defect` then
+/// spoils one of its files.
+fn fake_walk(dir: &Path, defect: impl FnOnce(&Path)) {
+    std::fs::create_dir_all(dir).expect("walk dir");
+    let run = r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "tanh", "out_act": "linear", "bias": true}}"#;
+    std::fs::write(dir.join("run.json"), run).expect("run.json");
+    let x = [-1.0f64, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0];
+    npy::write(&dir.join("data_x.npy"), &[4, 2], &x).expect("data_x");
+    npy::write(&dir.join("data_y.npy"), &[4, 1], &[-1.0f64, 1.0, 1.0, -1.0]).expect("data_y");
+    npy::write(&dir.join("endpoints.npy"), &[5, 13], &[0.25f32; 65]).expect("endpoints");
+    npy::write(&dir.join("status.npy"), &[5], &[1u8; 5]).expect("status");
+    defect(dir);
+}
+
+/// What went wrong with one case, or nothing.
+fn check(args: &[String], names: &str, out_dir: Option<&Path>) -> Option<String> {
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = landscape(&argv);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut wrong = Vec::new();
+    if out.status.code() != Some(2) {
+        wrong.push(format!("exit code {:?}, expected 2", out.status.code()));
+    }
+    if stderr.trim_end().lines().count() != 1 {
+        wrong.push("stderr is not exactly one line".to_string());
+    }
+    if !stderr.contains(names) {
+        wrong.push(format!("stderr does not name {names}"));
+    }
+    if stderr.contains("panicked") {
+        wrong.push("it panicked".to_string());
+    }
+    if let Some(d) = out_dir
+        && d.exists()
+    {
+        wrong.push(format!("it left {}", d.display()));
+    }
+    (!wrong.is_empty()).then(|| format!("{argv:?}: {}\n  stderr: {stderr}", wrong.join("; ")))
+}
+
+/// Runs every case (a command line and the flag or file its message must name), appending
+/// `--out` to a fresh directory unless the case names its own, and asserts that all pass.
+fn run_table(group: &str, cases: &[(&str, &str)]) {
+    let inputs = Inputs::create();
+    let outs = scratch("bad-input", group);
+    std::fs::create_dir_all(&outs).expect("outs");
+    let failures: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (case, names))| {
+            let mut args = inputs.args(case);
+            let out_dir = outs.join(format!("out-{i}"));
+            let own_out = args.iter().any(|a| a == "--out");
+            if !own_out {
+                args.extend(["--out".to_string(), out_dir.display().to_string()]);
+            }
+            check(&args, names, (!own_out).then_some(out_dir.as_path()))
+        })
+        .collect();
+    let left: Vec<_> = std::fs::read_dir(&outs)
+        .expect("outs")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        outs.display()
+    );
+}
+
+/// A 2-3-1 grid with one valid axis, to which a case adds or replaces one thing.
+const G: &str = "grid --model 2-3-1 --data xor";
+const AX: &str = "--axis w1[0,0]=-1:1:5";
+
+#[test]
+fn bad_models_and_activations_are_refused_by_every_command() {
+    let mut cases = Vec::new();
+    for cmd in ["grid", "walk", "map"] {
+        let tail = match cmd {
+            "grid" => AX,
+            "walk" => "",
+            _ => "--axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4",
+        };
+        for model in [
+            "2",
+            "2-0-1",
+            "2-x-1",
+            "{empty}",
+            "2--1",
+            "2-3-1-",
+            "1.5-3-1",
+            "2-99999999999999999999999-1",
+            "1-9223372036854775808-1-1",
+            "4294967296-4294967296-1",
+            "64-64-1",
+            "2-5000-1",
+        ] {
+            cases.push((
+                format!("{cmd} --model {model} --data xor {tail}"),
+                "--model",
+            ));
+        }
+        for (flag, value) in [
+            ("--act", "swish"),
+            ("--act", "{empty}"),
+            ("--act", "TANH"),
+            ("--out-act", "relu"),
+            ("--out-act", "softplus"),
+            ("--out-act", "cubic"),
+        ] {
+            cases.push((
+                format!("{cmd} --model 2-3-1 --data xor {flag} {value} {tail}"),
+                flag,
+            ));
+        }
+    }
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.trim_end(), *n)).collect();
+    run_table("models", &cases);
+}
+
+#[test]
+fn bad_data_specs_and_csv_files_are_refused_naming_the_flag_or_file() {
+    let cases: Vec<(String, &str)> = [
+        ("moons", "--data"),
+        ("{empty}", "--data"),
+        ("xor:01", "--data"),
+        ("xor:pm:x", "--data"),
+        ("teacher", "--data"),
+        ("teacher:", "--data"),
+        ("teacher:n=0,seed=1", "--data"),
+        ("teacher:n=-1,seed=1", "--data"),
+        ("teacher:n=abc,seed=1", "--data"),
+        ("teacher:n=2.5,seed=1", "--data"),
+        ("teacher:seed=1", "--data"),
+        ("teacher:n=5", "--data"),
+        ("teacher:n=5,seed=-1", "--data"),
+        ("teacher:n=5,seed=1.5", "--data"),
+        ("teacher:n=5,seed=99999999999999999999999", "--data"),
+        ("teacher:n=5,seed=1,foo=2", "--data"),
+        ("teacher:n=5,n=6,seed=1", "--data"),
+        ("teacher:n=5,seed=1,width=0", "--data"),
+        ("teacher:n=5,seed=1,width=-2", "--data"),
+        ("teacher:n=5,seed=1,width=1000000000", "--data"),
+        ("teacher:n=5,seed=1,noise=-1", "--data"),
+        ("teacher:n=5,seed=1,noise=nan", "--data"),
+        ("teacher:n=5,seed=1,noise=inf", "--data"),
+        ("teacher:n=5,seed=1,noise=1e308", "--data"),
+        ("teacher:n=99999999999,seed=1", "--data"),
+        ("teacher:n=5;seed=1", "--data"),
+        ("point:", "--data"),
+        ("point:x=1", "--data"),
+        ("point:y=1", "--data"),
+        ("point:x=1,2,3,y=1", "--data"),
+        ("point:x=1,y=1", "--data"),
+        ("point:x=a,b,y=1", "--data"),
+        ("point:x=1,2,y=nan", "--data"),
+        ("point:x=1,1e39,y=1", "--data"),
+        ("point:x=1,2,y=1,z=3", "--data"),
+        ("point:1,y=1", "--data"),
+        ("csv:", "--data"),
+        ("csv:{dir}/missing.csv", "missing.csv"),
+        ("csv:{dir}/a-dir", "a-dir"),
+        ("csv:{dir}/empty.csv", "empty.csv"),
+        ("csv:{dir}/blank.csv", "blank.csv"),
+        ("csv:{dir}/header-only.csv", "header-only.csv"),
+        ("csv:{dir}/ragged.csv", "ragged.csv"),
+        ("csv:{dir}/text.csv", "text.csv"),
+        ("csv:{dir}/nan.csv", "nan.csv"),
+        ("csv:{dir}/inf.csv", "inf.csv"),
+        ("csv:{dir}/beyond-f32.csv", "beyond-f32.csv"),
+        ("csv:{dir}/narrow.csv", "narrow.csv"),
+        ("csv:{dir}/wide.csv", "wide.csv"),
+        ("csv:{dir}/trailing-comma.csv", "trailing-comma.csv"),
+        ("csv:{dir}/semicolons.csv", "semicolons.csv"),
+        ("csv:{dir}/latin1.csv", "latin1.csv"),
+    ]
+    .into_iter()
+    .map(|(data, names)| (format!("grid --model 2-3-1 --data {data} {AX}"), names))
+    .chain([
+        (format!("grid --model 3-3-1 --data xor {AX}"), "--data"),
+        (format!("grid --model 2-3-2 --data xor:pm {AX}"), "--data"),
+        (
+            "grid --model 2-1 --data teacher:n=5,seed=1,width=3 --axis w1[0,0]=-1:1:5".to_string(),
+            "--data",
+        ),
+        (
+            "walk --model 2-3-1 --data teacher:n=5".to_string(),
+            "--data",
+        ),
+        (
+            "walk --model 2-3-1 --data csv:{dir}/ragged.csv".to_string(),
+            "ragged.csv",
+        ),
+        (
+            "map --model 2-3-1 --data point:x=1,y=1 --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4"
+                .to_string(),
+            "--data",
+        ),
+    ])
+    .collect();
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    // The valid CSV really is accepted, so the failures above are the files' faults.
+    let inputs = Inputs::create();
+    let out = scratch("bad-input", "ok-csv");
+    let ok_args = inputs.args(&format!(
+        "grid --model 2-3-1 --data csv:{{dir}}/ok.csv {AX} --backend cpu --quiet --out {}",
+        out.display()
+    ));
+    crate::common::ok(&landscape(
+        &ok_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    run_table("data", &cases);
+}
+
+#[test]
+fn bad_axes_origins_and_planes_are_refused_naming_the_flag_or_file() {
+    let axes: Vec<(String, &str)> = [
+        ("w1[0,0]", "--axis"),
+        ("w1[0,0]=", "--axis"),
+        ("w1[0,0]=-1:1", "--axis"),
+        ("w1[0,0]=-1:1:5:7", "--axis"),
+        ("w1[0,0]=1:-1:5", "--axis"),
+        ("w1[0,0]=1:1:5", "--axis"),
+        ("w1[0,0]=-1:1:0", "--axis"),
+        ("w1[0,0]=-1:1:1", "--axis"),
+        ("w1[0,0]=-1:1:-5", "--axis"),
+        ("w1[0,0]=-1:1:2.5", "--axis"),
+        ("w1[0,0]=-1:1:99999999", "--axis"),
+        ("w1[0,0]=a:1:5", "--axis"),
+        ("w1[0,0]=-1:b:5", "--axis"),
+        ("w1[0,0]=nan:1:5", "--axis"),
+        ("w1[0,0]=-inf:1:5", "--axis"),
+        ("w1[0,0]=-1e308:1e308:5", "--axis"),
+        ("w1[0,0]=0:1e39:5", "--axis"),
+        ("w7[0,0]=-1:1:5", "--axis"),
+        ("w0[0,0]=-1:1:5", "--axis"),
+        ("w1[3,0]=-1:1:5", "--axis"),
+        ("w1[0,2]=-1:1:5", "--axis"),
+        ("w1[0]=-1:1:5", "--axis"),
+        ("w1[0,0,0]=-1:1:5", "--axis"),
+        ("b1[0,0]=-1:1:5", "--axis"),
+        ("b1[3]=-1:1:5", "--axis"),
+        ("q1[0]=-1:1:5", "--axis"),
+        ("w1[a,b]=-1:1:5", "--axis"),
+        ("w1[0,0=-1:1:5", "--axis"),
+        ("w[0,0]=-1:1:5", "--axis"),
+        ("W1[0,0]=-1:1:5", "--axis"),
+        ("=-1:1:5", "--axis"),
+        ("{empty}", "--axis"),
+        ("random:x=-1:1:5", "--axis"),
+        ("random:-1=-1:1:5", "--axis"),
+        ("random:=-1:1:5", "--axis"),
+        ("toward:=0:1:5", "--axis"),
+        ("toward:{dir}/missing.npy=0:1:5", "missing.npy"),
+        ("toward:{dir}/short.npy=0:1:5", "short.npy"),
+        ("toward:{dir}/zeros.npy=0:1:5", "--axis"),
+        ("toward:{dir}/not-npy.npy=0:1:5", "not-npy.npy"),
+        ("dir:1,2=-1:1:5", "--axis"),
+        ("dir:0,0,0,0,0,0,0,0,0,0,0,0,0=-1:1:5", "--axis"),
+        ("dir:1,1,1,1,1,nan,1,1,1,1,1,1,1=-1:1:5", "--axis"),
+        ("dir:a=-1:1:5", "--axis"),
+        ("dir:=-1:1:5", "--axis"),
+        ("dir:{dir}/nan.npy=-1:1:5", "nan.npy"),
+        ("dir:{dir}/huge.npy=-1:1:5", "huge.npy"),
+        ("dir:{dir}/garbage.npy=-1:1:5", "garbage.npy"),
+        ("dir:{dir}/zeros.npy=-1:1:5", "--axis"),
+        ("dir:{dir}/empty.npy=-1:1:5", "empty.npy"),
+    ]
+    .into_iter()
+    .map(|(axis, names)| (format!("{G} --axis {axis}"), names))
+    .collect();
+    let origins: Vec<(String, &str)> = [
+        ("ones", "--origin"),
+        ("{empty}", "--origin"),
+        ("teacher", "--origin"),
+        ("random:x", "--origin"),
+        ("random:-1", "--origin"),
+        ("random:", "--origin"),
+        ("{dir}/missing.npy", "missing.npy"),
+        ("{dir}/a-dir.npy", "a-dir.npy"),
+        ("{dir}/short.npy", "short.npy"),
+        ("{dir}/empty.npy", "empty.npy"),
+        ("{dir}/matrix.npy", "matrix.npy"),
+        ("{dir}/nan.npy", "nan.npy"),
+        ("{dir}/huge.npy", "huge.npy"),
+        ("{dir}/int.npy", "int.npy"),
+        ("{dir}/truncated.npy", "truncated.npy"),
+        ("{dir}/header-cut.npy", "header-cut.npy"),
+        ("{dir}/not-npy.npy", "not-npy.npy"),
+        ("{dir}/garbage.npy", "garbage.npy"),
+        ("{dir}/lying-shape.npy", "lying-shape.npy"),
+        ("{dir}/broken-header.npy", "broken-header.npy"),
+        ("{dir}/big-endian-int.npy", "big-endian-int.npy"),
+    ]
+    .into_iter()
+    .map(|(origin, names)| (format!("{G} --origin {origin} {AX}"), names))
+    .collect();
+    let others: Vec<(String, &str)> = vec![
+        (G.to_string(), "--axis"),
+        (
+            format!(
+                "{G} {AX} --axis w1[0,1]=-1:1:5 --axis w1[1,0]=-1:1:5 --axis w1[1,1]=-1:1:5 --axis w1[2,0]=-1:1:5"
+            ),
+            "--axis",
+        ),
+        (format!("{G} {AX} {AX}"), "--axis"),
+        (
+            format!("{G} --axis w1[0,0]=-1:1:100000 --axis w1[0,1]=-1:1:100000"),
+            "--axis",
+        ),
+        (
+            format!("grid --model 2-3-1 --data teacher:n=5,seed=1,width=4 --origin teacher {AX}"),
+            "--origin",
+        ),
+        (
+            "grid --model 1-1-1 --no-bias --data point:x=1,y=1 --axis b1[0]=-1:1:5".to_string(),
+            "--axis",
+        ),
+        (format!("{G} --plane {{dir}}/ones.npy"), "--plane"),
+        (format!("{G} --plane ,,"), "--plane"),
+        (
+            format!("{G} --plane {{dir}}/ones.npy,{{dir}}/zeros.npy,{{dir}}/ones.npy"),
+            "--plane",
+        ),
+        (
+            format!("{G} --plane {{dir}}/zeros.npy,{{dir}}/ones.npy,{{dir}}/short.npy"),
+            "short.npy",
+        ),
+        (
+            format!("{G} --plane {{dir}}/missing.npy,{{dir}}/ones.npy,{{dir}}/ones.npy"),
+            "missing.npy",
+        ),
+        (
+            format!("{G} --plane {{dir}}/zeros.npy,{{dir}}/ones.npy,{{dir}}/huge.npy"),
+            "huge.npy",
+        ),
+        (
+            format!("{G} {AX} --plane {{dir}}/zeros.npy,{{dir}}/ones.npy,{{dir}}/ones.npy"),
+            "--plane",
+        ),
+        (
+            format!(
+                "{G} --origin zeros --plane {{dir}}/zeros.npy,{{dir}}/ones.npy,{{dir}}/ones.npy"
+            ),
+            "--plane",
+        ),
+        (
+            format!(
+                "{G} --axis w1[0,0]=-1:1:1024 --axis w1[0,1]=-1:1:1024 --axis w1[1,0]=-1:1:1024 --save-grad"
+            ),
+            "--save-grad",
+        ),
+        (format!("{G} {AX} --backend tpu"), "--backend"),
+        (format!("{G} {AX} --frobnicate"), "--frobnicate"),
+        (format!("{G} {AX} --lr 0.1"), "--lr"),
+        (format!("{G} {AX} --out {{dir}}/a-file"), "--out"),
+        (format!("{G} {AX} --out {{dir}}/a-file/run"), "--out"),
+        (
+            format!("{G} --axis w1[0,0]=-1:1:3\nw1[0,1]=-1:1:3"),
+            "--axis",
+        ),
+    ];
+    let cases: Vec<(&str, &str)> = axes
+        .iter()
+        .chain(&origins)
+        .chain(&others)
+        .map(|(c, n)| (c.as_str(), *n))
+        .collect();
+    run_table("slices", &cases);
+}
+
+#[test]
+fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
+    let mut cases: Vec<(String, &str)> = Vec::new();
+    let map = "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4";
+    for base in ["walk --model 2-3-1 --data xor", map] {
+        for (flag, values) in [
+            ("--lr", &["nan", "inf", "-1", "0", "abc", "{empty}"][..]),
+            ("--momentum", &["1", "-0.1", "nan", "1.5", "inf"]),
+            ("--steps", &["0", "-1", "1.5", "99999999999", "x"]),
+            ("--tol", &["0", "-1", "nan", "inf"]),
+            ("--diverge", &["0", "-5", "nan", "inf"]),
+        ] {
+            for v in values {
+                cases.push((format!("{base} {flag} {v}"), flag));
+            }
+        }
+        cases.push((format!("{base} --lr=-inf"), "--lr"));
+    }
+    let walk = "walk --model 2-3-1 --data xor";
+    for (flag, values) in [
+        ("--walkers", &["0", "-3", "5000000000", "abc", "1e3"][..]),
+        (
+            "--init",
+            &[
+                "gauss:1",
+                "normal",
+                "normal:",
+                "normal:0",
+                "normal:-1",
+                "normal:nan",
+                "normal:inf",
+                "uniform:0",
+                "uniform:abc",
+                "xavier:2",
+                "{empty}",
+            ],
+        ),
+        ("--seed", &["-1", "abc", "1.5", "99999999999999999999999"]),
+        ("--trace", &["0", "-1", "x"]),
+    ] {
+        for v in values {
+            cases.push((format!("{walk} {flag} {v}"), flag));
+        }
+    }
+    cases.extend([
+        (
+            format!("{walk} --walkers 100000000 --steps 1000 --trace 1"),
+            "--trace",
+        ),
+        (format!("{walk} {AX}"), "--axis"),
+        (format!("{walk} --backend tpu"), "--backend"),
+        (format!("{walk} --no-basins=yes"), "--no-basins"),
+        (format!("{walk} --out {{dir}}/a-file"), "--out"),
+        (
+            "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4".to_string(),
+            "--axis",
+        ),
+        ("map --model 2-3-1 --data xor".to_string(), "--axis"),
+        (format!("{map} --axis w1[2,1]=-1:1:4"), "--axis"),
+        (format!("{map} --color rainbow"), "--color"),
+        (format!("{map} --walkers 5"), "--walkers"),
+        (format!("{map} --origin ones"), "--origin"),
+        (format!("{map} --out {{dir}}/a-file/run"), "--out"),
+    ]);
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    run_table("walkers", &cases);
+}
+
+#[test]
+fn bad_demo_flags_are_refused() {
+    run_table(
+        "demo",
+        &[
+            ("demo --backend tpu", "--backend"),
+            ("demo --frobnicate", "--frobnicate"),
+            ("demo --quick=3", "--quick"),
+            ("demo --out {dir}/a-file", "--out"),
+            ("demo --out {dir}/a-file/report", "--out"),
+            ("demo --model 2-3-1", "--model"),
+        ],
+    );
+}
+
+#[test]
+fn a_non_empty_output_directory_is_kept_and_refused_by_every_command() {
+    let inputs = Inputs::create();
+    let dir = scratch("bad-input", "non-empty");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("keep.txt"), "precious").expect("file");
+    let d = dir.display().to_string();
+    for case in [
+        format!("{G} {AX} --out {d}"),
+        format!("walk --model 2-3-1 --data xor --walkers 4 --out {d}"),
+        format!(
+            "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4 --out {d}"
+        ),
+        format!("demo --quick --out {d}"),
+    ] {
+        let args = inputs.args(&case);
+        if let Some(wrong) = check(&args, "--out", None) {
+            panic!("{wrong}");
+        }
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("dir").count(),
+            1,
+            "{case}: the directory is untouched"
+        );
+    }
+}
+
+#[test]
+fn bad_walk_directories_are_refused_by_basins_naming_the_file() {
+    let base = scratch("bad-input", "basins");
+    std::fs::create_dir_all(&base).expect("base");
+    // The unspoilt walk is analysed, so each failure below is its defect's doing.
+    let good = base.join("good");
+    fake_walk(&good, |_| {});
+    crate::common::ok(&landscape(&[
+        "basins",
+        good.to_str().expect("utf-8"),
+        "--quiet",
+    ]));
+    assert!(good.join("basins.json").exists());
+
+    let json = |body: &'static str| {
+        move |d: &Path| std::fs::write(d.join("run.json"), body).expect("run.json")
+    };
+    let remove =
+        |name: &'static str| move |d: &Path| std::fs::remove_file(d.join(name)).expect("remove");
+    type Defect = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Defect, &str)> = vec![
+        ("no-run-json", Box::new(remove("run.json")), "run.json"),
+        ("bad-json", Box::new(json("[1, 2")), "run.json"),
+        (
+            "grid-run",
+            Box::new(json(r#"{"command": "grid", "spec": {}}"#)),
+            "run.json",
+        ),
+        (
+            "no-model",
+            Box::new(json(
+                r#"{"command": "walk", "spec": {"act": "tanh", "out_act": "linear", "bias": true}}"#,
+            )),
+            "run.json",
+        ),
+        (
+            "bad-model",
+            Box::new(json(
+                r#"{"command": "walk", "spec": {"model": "2-x-1", "act": "tanh", "out_act": "linear", "bias": true}}"#,
+            )),
+            "run.json",
+        ),
+        (
+            "huge-model",
+            Box::new(json(
+                r#"{"command": "walk", "spec": {"model": "2-9999999-1", "act": "tanh", "out_act": "linear", "bias": true}}"#,
+            )),
+            "run.json",
+        ),
+        (
+            "bad-act",
+            Box::new(json(
+                r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "swish", "out_act": "linear", "bias": true}}"#,
+            )),
+            "run.json",
+        ),
+        (
+            "no-bias-field",
+            Box::new(json(
+                r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "tanh", "out_act": "linear"}}"#,
+            )),
+            "run.json",
+        ),
+        ("no-data-x", Box::new(remove("data_x.npy")), "data_x.npy"),
+        ("no-data-y", Box::new(remove("data_y.npy")), "data_y.npy"),
+        (
+            "no-endpoints",
+            Box::new(remove("endpoints.npy")),
+            "endpoints.npy",
+        ),
+        ("no-status", Box::new(remove("status.npy")), "status.npy"),
+        (
+            "wide-data-x",
+            Box::new(|d: &Path| {
+                npy::write(&d.join("data_x.npy"), &[4, 3], &[0.0f64; 12]).expect("x")
+            }),
+            "data_x.npy",
+        ),
+        (
+            "flat-data-x",
+            Box::new(|d: &Path| npy::write(&d.join("data_x.npy"), &[8], &[0.0f64; 8]).expect("x")),
+            "data_x.npy",
+        ),
+        (
+            "short-data-y",
+            Box::new(|d: &Path| {
+                npy::write(&d.join("data_y.npy"), &[3, 1], &[0.0f64; 3]).expect("y")
+            }),
+            "data_y.npy",
+        ),
+        (
+            "nan-data",
+            Box::new(|d: &Path| {
+                npy::write(&d.join("data_y.npy"), &[4, 1], &[0.0, f64::NAN, 0.0, 0.0]).expect("y")
+            }),
+            "data_",
+        ),
+        (
+            "int-data",
+            Box::new(|d: &Path| npy::write(&d.join("data_x.npy"), &[4, 2], &[0i32; 8]).expect("x")),
+            "data_x.npy",
+        ),
+        (
+            "wrong-p",
+            Box::new(|d: &Path| {
+                npy::write(&d.join("endpoints.npy"), &[5, 12], &[0.0f32; 60]).expect("e")
+            }),
+            "endpoints.npy",
+        ),
+        (
+            "garbage-endpoints",
+            Box::new(|d: &Path| {
+                std::fs::write(d.join("endpoints.npy"), b"\x93NUMPY junk").expect("e")
+            }),
+            "endpoints.npy",
+        ),
+        (
+            "u32-status",
+            Box::new(|d: &Path| npy::write(&d.join("status.npy"), &[5], &[0u32; 5]).expect("s")),
+            "status.npy",
+        ),
+        (
+            "short-status",
+            Box::new(|d: &Path| npy::write(&d.join("status.npy"), &[4], &[0u8; 4]).expect("s")),
+            "status.npy",
+        ),
+        (
+            "unknown-status",
+            Box::new(|d: &Path| {
+                npy::write(&d.join("status.npy"), &[5], &[0u8, 1, 7, 0, 0]).expect("s")
+            }),
+            "status.npy",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, defect, names) in &cases {
+        let dir = base.join(name);
+        fake_walk(&dir, defect);
+        let args = vec!["basins".to_string(), dir.display().to_string()];
+        if let Some(wrong) = check(&args, names, Some(&dir.join("basins.json"))) {
+            failures.push(wrong);
+        }
+        for f in ["basins.csv", "basin.npy"] {
+            if dir.join(f).exists() {
+                failures.push(format!("{name}: left {f}"));
+            }
+        }
+    }
+    let missing = base.join("missing");
+    if let Some(wrong) = check(
+        &["basins".to_string(), missing.display().to_string()],
+        "run.json",
+        Some(&missing),
+    ) {
+        failures.push(wrong);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Clap's message for a missing required argument puts the argument on a second line, which the
+/// binary drops; and a value that starts with '-' but is no plain number (`-2-3-1`, `-inf`) is
+/// read as flags unless written `--flag=VALUE`.
+#[test]
+#[ignore = "needs src/main.rs to print clap's missing arguments on its one line, and hyphen values allowed"]
+fn missing_required_arguments_are_named() {
+    run_table(
+        "missing",
+        &[
+            ("grid --data xor --axis w1[0,0]=-1:1:5", "--model"),
+            ("grid --model 2-3-1 --axis w1[0,0]=-1:1:5", "--data"),
+            ("walk --model 2-3-1", "--data"),
+            ("basins", "DIR"),
+            (
+                "grid --model -2-3-1 --data xor --axis w1[0,0]=-1:1:5",
+                "--model",
+            ),
+            ("walk --model 2-3-1 --data xor --lr -inf", "--lr"),
+        ],
+    );
+}
