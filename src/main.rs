@@ -16,10 +16,24 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line: clap's first line names the flag and what was wrong.
+            // One line: clap's message up to its usage section, lines joined (a missing
+            // argument is named on the line after the first).
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see landscape --help)");
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            let line = if message.is_empty() {
+                "error: invalid arguments".to_string()
+            } else {
+                message.join(" ")
+            };
+            eprintln!(
+                "{} (see landscape --help)",
+                landscape::error::one_line(&line)
+            );
             return ExitCode::from(2);
         }
     };

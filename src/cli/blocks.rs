@@ -74,7 +74,7 @@ pub fn write_checkpoint(
         "command": command,
         "walkers": walkers,
         "done": k,
-        "parameters": if k == 0 { 0 } else { done.endpoints.len() / k },
+        "parameters": done.endpoints.len().checked_div(k).unwrap_or(0),
         "bytes": bytes.len(),
         "layout": "little-endian: endpoints f32 (done × P), loss f32, grad_norm f32, steps u32, status u32",
         "args": args,
@@ -269,6 +269,11 @@ pub fn walk(
             write_checkpoint(w.dir, w.command, w.args, m, &all)?;
         }
     }
+    if interrupt::requested() {
+        // Ctrl-C during the last block: the walk is complete, but the user asked to stop.
+        write_checkpoint(w.dir, w.command, w.args, m, &all)?;
+        return Ok(Walked::Interrupted { done: m });
+    }
     Ok(Walked::Complete(all))
 }
 
@@ -351,5 +356,41 @@ pub fn interrupted(
         "stopped: {done} of {walkers} walkers done and saved in {}; continue with: {resume}",
         dir.display()
     );
+    Ok(())
+}
+
+/// From here until the run lands, Ctrl-C lands it at once as an interrupted run whose walk is
+/// complete: the checkpoint holds every walker, and `--resume` redoes only what follows the walk
+/// (the basin analysis, the outputs).
+pub fn land_walk_on_interrupt(
+    out: &RunDir,
+    command: &str,
+    args: &Value,
+    walked: &WalkOutput,
+) -> Result<()> {
+    let m = walked.status.len();
+    write_checkpoint(out.staging(), command, args, m, walked)?;
+    let target = out.target().to_path_buf();
+    let resume = format!("landscape {command} --resume {}", target.display());
+    let record = json!({
+        "landscape_version": env!("CARGO_PKG_VERSION"),
+        "command": command,
+        "complete": false,
+        "walkers": m,
+        "done": m,
+        "checkpoint": CHECKPOINT_JSON,
+        "resume": resume,
+        "args": args,
+    });
+    interrupt::land_on_interrupt(interrupt::Landing {
+        staging: out.staging().to_path_buf(),
+        target: target.clone(),
+        record: serde_json::to_string_pretty(&record).unwrap_or_default(),
+        message: format!(
+            "stopped: the walk of {m} walkers is complete and saved in {}, what follows it is not; \
+             continue with: {resume}",
+            target.display()
+        ),
+    });
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct ModelArgs {
     /// Layer widths from input to output, e.g. 2-3-1 (several hidden layers allowed: 2-4-4-1).
-    #[arg(long, required_unless_present_any = ["config", "resume"])]
+    #[arg(long, allow_hyphen_values = true, required_unless_present_any = ["config", "resume"])]
     pub model: Option<String>,
     /// Activation of the hidden layers: tanh, sigmoid, relu, softplus or linear.
     #[arg(long, default_value = "tanh")]
@@ -129,19 +129,19 @@ impl SliceArgs {
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct DescentArgs {
     /// Learning rate.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.05)]
     pub lr: f64,
     /// Heavy-ball momentum β in [0, 1).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
     pub momentum: f64,
     /// Maximum number of steps.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     pub steps: u32,
     /// Converged when ‖∇L‖ < tol.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-5)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1e-5)]
     pub tol: f64,
     /// Diverged when ‖θ‖∞ > this.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e4)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1e4)]
     pub diverge: f64,
 }
 

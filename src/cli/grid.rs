@@ -1,6 +1,6 @@
 //! `landscape grid`: L and ∇L at every point of a lattice, with pictures.
 
-use super::common::{ModelArgs, RunArgs, SliceArgs};
+use super::common::{ModelArgs, RunArgs, SliceArgs, replay};
 use crate::analysis::lattice::local_extrema;
 use crate::error::Error;
 use crate::npy;
@@ -19,7 +19,7 @@ const MARKED_MINIMA: usize = 12;
 const MAX_GRAD_BYTES: u64 = 4 << 30;
 
 /// Flags of `landscape grid`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct GridArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -45,7 +45,15 @@ fn axis_label(slice: &Slice, j: usize) -> String {
 }
 
 /// Runs `landscape grid`.
-pub fn run(args: GridArgs) -> anyhow::Result<()> {
+pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
+    if args.run.resume.is_some() {
+        return Err(crate::Error::spec(
+            "--resume",
+            "a grid is not checkpointed (only walk and map are); run it again, or repeat it with --config",
+        )
+        .into());
+    }
+    let (args, _) = replay(args, |a| &mut a.run, explicit, "grid")?;
     let (model, source) = args.model.resolve()?;
     let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
     let p = model.parameter_count();
@@ -195,6 +203,7 @@ pub fn run(args: GridArgs) -> anyhow::Result<()> {
             "axes": args.slice.axes, "plane": args.slice.plane, "save_grad": args.save_grad, "log": args.log,
             "backend": args.run.backend, "adapter": args.run.adapter,
         },
+        "args": serde_json::to_value(&args).context("recording the arguments")?,
         "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",
         "parameters": model.parameter_names(),
         "backend": backend.info(),

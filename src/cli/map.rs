@@ -249,6 +249,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         }
     };
     blocks::remove_checkpoint(out.staging())?;
+    blocks::land_walk_on_interrupt(&out, "map", &recorded, &walked)?;
     let walk_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let report = analyse_walk(&model, &source.data, &walked.endpoints, &walked.status);
@@ -316,7 +317,9 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
     std::fs::write(out.file("run.json"), text)
         .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    blocks::remove_checkpoint(out.staging())?;
     let dir = out.finish()?;
+    crate::interrupt::clear_landing();
     finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
         eprint!("{}", report.table());

@@ -46,7 +46,7 @@ pub enum Command {
 pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
-        Command::Grid(args) => grid::run(args),
+        Command::Grid(args) => grid::run(args, explicit),
         Command::Walk(args) => walk::run(args, explicit),
         Command::Basins(args) => basins::run(args),
         Command::Map(args) => map::run(args, explicit),

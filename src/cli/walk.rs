@@ -76,7 +76,9 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         .into());
     }
     if let Some(k) = args.trace {
-        let bytes = (u64::from(settings.steps / k) + 1) * m * p as u64 * 4;
+        let bytes = (u64::from(settings.steps / k) + 1)
+            .saturating_mul(m)
+            .saturating_mul(p as u64 * 4);
         if bytes > MAX_TRACE_BYTES {
             return Err(Error::spec(
                 "--trace",
@@ -90,7 +92,9 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         }
     }
     let trace_bytes = args.trace.map_or(0, |k| {
-        (u64::from(settings.steps / k) + 1) * m * p as u64 * 4
+        (u64::from(settings.steps / k) + 1)
+            .saturating_mul(m)
+            .saturating_mul(p as u64 * 4)
     });
     memory::check(
         "--walkers",
@@ -158,6 +162,9 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     let walk_s = t0.elapsed().as_secs_f64();
     blocks::remove_checkpoint(out.staging())?;
+    if args.trace.is_none() {
+        blocks::land_walk_on_interrupt(&out, "walk", &recorded, &walked)?;
+    }
 
     let mu = m as usize;
     npy::write(&out.file("starts.npy"), &[mu, p], &starts)?;
@@ -251,7 +258,9 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
     std::fs::write(out.file("run.json"), text)
         .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    blocks::remove_checkpoint(out.staging())?;
     let dir = out.finish()?;
+    crate::interrupt::clear_landing();
     finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
         for (s, c) in &counts {

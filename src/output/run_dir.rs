@@ -105,6 +105,7 @@ impl RunDir {
                 ),
             )
         })?;
+        crate::interrupt::register_staging(staging.clone());
         Ok(RunDir {
             target,
             staging,
@@ -147,6 +148,7 @@ impl RunDir {
             source,
         })?;
         self.finished = true;
+        crate::interrupt::unregister_staging(&self.staging);
         Ok(self.target.clone())
     }
 }
@@ -155,6 +157,7 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         if !self.finished {
             let _ = std::fs::remove_dir_all(&self.staging);
+            crate::interrupt::unregister_staging(&self.staging);
         }
     }
 }

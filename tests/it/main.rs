@@ -11,6 +11,7 @@ mod parity;
 mod parsers_never_panic;
 mod readme;
 mod report;
+mod resume;
 mod shaders;
 mod truths;
 mod walk;
