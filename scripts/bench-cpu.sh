@@ -5,7 +5,8 @@
 #
 #   scripts/bench-cpu.sh [PEERS_DIR]     (default ../shared/peers; see its README for set-up)
 #
-# PEERS_VENV names the virtualenv with numpy, torch and jax (default /tmp/peers-venv).
+# PEERS_VENV names the virtualenv with numpy, torch, jax and threadpoolctl (default
+# /tmp/peers-venv; blas_ceiling.py needs threadpoolctl).
 # A peer that is not installed is reported and skipped. Results: $OUT (default runs/bench-cpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
