@@ -71,6 +71,14 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
         )
         .into());
     }
+    // Loss and ‖∇L‖ per point (and ∇L), as computed and as read back from a GPU.
+    let per_point = 2 * (8 + if args.save_grad { 4 * p as u64 } else { 0 });
+    super::memory::check(
+        "--axis",
+        &format!("a lattice of {points} points"),
+        points.saturating_mul(per_point),
+        "use fewer points per axis",
+    )?;
     let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
     let mut backend = args.run.open_backend()?;
     let quiet = args.run.quiet;

@@ -290,3 +290,46 @@ fn config_repeats_a_run_exactly_and_takes_only_output_flags() {
     let wrong = landscape(&["map", "--config", first.to_str().expect("utf-8")]);
     assert_eq!(wrong.status.code(), Some(2));
 }
+
+#[test]
+fn requests_beyond_the_memory_available_are_refused_before_any_output() {
+    let split = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let cases = [
+        (
+            split("walk --model 2-3-1 --data xor --walkers 4000000000"),
+            "--walkers",
+        ),
+        (
+            split(
+                "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:60000 --axis w1[0,1]=-1:1:60000",
+            ),
+            "--axis",
+        ),
+        // 3.6e9 points need ~58 GiB: refused on machines with less (the largest lattice, 2³² − 1
+        // points, fits in 69 GiB, so a bigger machine would compute it).
+        (
+            split(
+                "grid --model 2-3-1 --data xor --axis w1[0,0]=-1:1:60000 --axis w1[0,1]=-1:1:60000",
+            ),
+            "--axis",
+        ),
+    ];
+    for (args, flag) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if args[0] == "grid" && !landscape::cli::memory::available().is_some_and(|a| a < 55 << 30) {
+            continue;
+        }
+        let out_dir = dir(&format!("huge-{}", args[0]));
+        let out_s = out_dir.to_str().expect("utf-8");
+        let run = landscape(&[&args[..], &["--out", out_s]].concat());
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            err.starts_with(&format!("error: {flag}:"))
+                && err.contains("GiB")
+                && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        assert!(!out_dir.exists());
+    }
+}
