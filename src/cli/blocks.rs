@@ -324,16 +324,15 @@ pub fn remove_checkpoint(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Lands an interrupted run: run.json marked incomplete beside the checkpoint, the directory
-/// moved into place, and the way to continue printed.
-pub fn interrupted(
-    out: RunDir,
+/// run.json of a run stopped with `done` of `walkers` walkers in its checkpoint, and the command
+/// that continues it.
+fn incomplete_record(
+    target: &Path,
     command: &str,
     args: &Value,
     done: usize,
     walkers: usize,
-) -> anyhow::Result<()> {
-    let target = out.target().to_path_buf();
+) -> (String, String) {
     let resume = format!("landscape {command} --resume {}", target.display());
     let record = json!({
         "landscape_version": env!("CARGO_PKG_VERSION"),
@@ -345,7 +344,23 @@ pub fn interrupted(
         "resume": resume,
         "args": args,
     });
-    let text = serde_json::to_string_pretty(&record)?;
+    (
+        serde_json::to_string_pretty(&record).unwrap_or_default(),
+        resume,
+    )
+}
+
+/// Lands an interrupted run: run.json marked incomplete beside the checkpoint, the directory
+/// moved into place, and the way to continue printed.
+pub fn interrupted(
+    out: RunDir,
+    command: &str,
+    args: &Value,
+    done: usize,
+    walkers: usize,
+) -> anyhow::Result<()> {
+    let target = out.target().to_path_buf();
+    let (text, resume) = incomplete_record(&target, command, args, done, walkers);
     std::fs::write(out.file("run.json"), text).map_err(|source| Error::Io {
         path: target.join("run.json"),
         source,
@@ -371,21 +386,11 @@ pub fn land_walk_on_interrupt(
     let m = walked.status.len();
     write_checkpoint(out.staging(), command, args, m, walked)?;
     let target = out.target().to_path_buf();
-    let resume = format!("landscape {command} --resume {}", target.display());
-    let record = json!({
-        "landscape_version": env!("CARGO_PKG_VERSION"),
-        "command": command,
-        "complete": false,
-        "walkers": m,
-        "done": m,
-        "checkpoint": CHECKPOINT_JSON,
-        "resume": resume,
-        "args": args,
-    });
+    let (record, resume) = incomplete_record(&target, command, args, m, m);
     interrupt::land_on_interrupt(interrupt::Landing {
         staging: out.staging().to_path_buf(),
         target: target.clone(),
-        record: serde_json::to_string_pretty(&record).unwrap_or_default(),
+        record,
         message: format!(
             "stopped: the walk of {m} walkers is complete and saved in {}, what follows it is not; \
              continue with: {resume}",
