@@ -24,7 +24,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub adapter: Option<String>,
     /// Timed runs per workload and backend; the median is reported (default 3, and 1 for W3).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub repeats: Option<u32>,
     /// Print the measurements as a JSON list instead of a table.
     #[arg(long)]

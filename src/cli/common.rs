@@ -137,7 +137,7 @@ pub struct DescentArgs {
     /// Maximum number of steps.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     pub steps: u32,
-    /// Converged when ‖∇L‖ < tol.
+    /// Converged when ‖∇L‖ < tol (0: never; every walker takes all its steps).
     #[arg(long, allow_hyphen_values = true, default_value_t = 1e-5)]
     pub tol: f64,
     /// Diverged when ‖θ‖∞ > this.

@@ -109,33 +109,57 @@ pub fn loss<R: Real>(model: &Model, data: &Dataset, theta: &[R]) -> R {
     total / R::from_f64(data.len() as f64)
 }
 
-/// L(θ) and ∇L(θ) by backpropagation.
+/// L(θ) and ∇L(θ) by backpropagation. The same operations in the same order as
+/// `forward_layers` and the textbook backward pass, on flat buffers allocated once per call
+/// (the polish calls this thousands of times per endpoint, through the Hessian).
 pub fn loss_and_gradient<R: Real>(model: &Model, data: &Dataset, theta: &[R]) -> (R, Vec<R>) {
     let layout = model.layout();
+    let widths = &model.widths;
+    let last = model.layers();
+    // Unit l, i of layer l (0 = input) sits at units[l] + i in `z` and `a`.
+    let mut units = Vec::with_capacity(widths.len() + 1);
+    units.push(0);
+    for w in widths {
+        units.push(units[units.len() - 1] + w);
+    }
+    let total_units = units[widths.len()];
+    let widest = widths.iter().copied().max().unwrap_or(0);
     let n = R::from_f64(data.len() as f64);
     let two = R::from_f64(2.0);
     let mut grad = vec![zero::<R>(); theta.len()];
     let mut total = zero::<R>();
+    let mut z = vec![zero::<R>(); total_units];
+    let mut a = vec![zero::<R>(); total_units];
+    let mut delta = vec![zero::<R>(); widest];
+    let mut next = vec![zero::<R>(); widest];
     for s in 0..data.len() {
-        let (zs, acts) = forward_layers(model, theta, data.input(s));
-        let last = model.layers();
+        for (slot, &x) in a[..widths[0]].iter_mut().zip(data.input(s)) {
+            *slot = R::from_f64(x);
+        }
+        for (l, lay) in layout.iter().enumerate() {
+            let act = model.activation(l);
+            for i in 0..lay.outputs {
+                let row = &theta[lay.w + i * lay.inputs..lay.w + (i + 1) * lay.inputs];
+                let bias = lay.b.map_or(zero(), |b| theta[b + i]);
+                let prev = &a[units[l]..units[l] + lay.inputs];
+                let v = row.iter().zip(prev).fold(bias, |acc, (&w, &p)| acc + w * p);
+                z[units[l + 1] + i] = v;
+                a[units[l + 1] + i] = activate(act, v);
+            }
+        }
         // δ = ∂(loss of this sample)/∂z of the current layer, starting at the output.
-        let mut delta: Vec<R> = acts[last]
-            .iter()
-            .zip(data.target(s))
-            .zip(&zs[last])
-            .map(|((&f, &y), &z)| {
-                let e = f - R::from_f64(y);
-                total = total + e * e;
-                two * e / n * derivative(model.out_act, z)
-            })
-            .collect();
+        for (k, &y) in data.target(s).iter().enumerate() {
+            let u = units[last] + k;
+            let e = a[u] - R::from_f64(y);
+            total = total + e * e;
+            delta[k] = two * e / n * derivative(model.out_act, z[u]);
+        }
         for l in (0..last).rev() {
             let lay = layout[l];
             for i in 0..lay.outputs {
                 for j in 0..lay.inputs {
                     let g = &mut grad[lay.w + i * lay.inputs + j];
-                    *g = *g + delta[i] * acts[l][j];
+                    *g = *g + delta[i] * a[units[l] + j];
                 }
                 if let Some(b) = lay.b {
                     grad[b + i] = grad[b + i] + delta[i];
@@ -143,14 +167,13 @@ pub fn loss_and_gradient<R: Real>(model: &Model, data: &Dataset, theta: &[R]) ->
             }
             if l > 0 {
                 let act = model.activation(l - 1);
-                delta = (0..lay.inputs)
-                    .map(|j| {
-                        let back = (0..lay.outputs).fold(zero::<R>(), |acc, i| {
-                            acc + theta[lay.w + i * lay.inputs + j] * delta[i]
-                        });
-                        back * derivative(act, zs[l][j])
-                    })
-                    .collect();
+                for (j, slot) in next[..lay.inputs].iter_mut().enumerate() {
+                    let back = (0..lay.outputs).fold(zero::<R>(), |acc, i| {
+                        acc + theta[lay.w + i * lay.inputs + j] * delta[i]
+                    });
+                    *slot = back * derivative(act, z[units[l] + j]);
+                }
+                std::mem::swap(&mut delta, &mut next);
             }
         }
     }

@@ -82,7 +82,7 @@ pub struct WalkSettings {
     pub momentum: f64,
     /// Maximum number of steps.
     pub steps: u32,
-    /// Converged when ‖∇L‖₂ < tol.
+    /// Converged when ‖∇L‖₂ < tol (0: never).
     pub tol: f64,
     /// Diverged when ‖θ‖∞ > diverge.
     pub diverge: f64,
@@ -102,7 +102,13 @@ impl WalkSettings {
             }
         };
         finite_positive("--lr", self.lr)?;
-        finite_positive("--tol", self.tol)?;
+        // tol = 0 never converges: every walker takes all its steps.
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::spec(
+                "--tol",
+                format!("{} is not a finite number ≥ 0", self.tol),
+            ));
+        }
         finite_positive("--diverge", self.diverge)?;
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             return Err(Error::spec(
@@ -215,7 +221,7 @@ mod tests {
                 "--momentum",
             ),
             (WalkSettings { steps: 0, ..ok }, "--steps"),
-            (WalkSettings { tol: 0.0, ..ok }, "--tol"),
+            (WalkSettings { tol: -1e-9, ..ok }, "--tol"),
             (
                 WalkSettings {
                     diverge: f64::INFINITY,

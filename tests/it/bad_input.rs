@@ -473,7 +473,7 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
             ("--lr", &["nan", "inf", "-1", "0", "abc", "{empty}"][..]),
             ("--momentum", &["1", "-0.1", "nan", "1.5", "inf"]),
             ("--steps", &["0", "-1", "1.5", "99999999999", "x"]),
-            ("--tol", &["0", "-1", "nan", "inf"]),
+            ("--tol", &["-1e-9", "-1", "nan", "inf"]),
             ("--diverge", &["0", "-5", "nan", "inf"]),
         ] {
             for v in values {
@@ -530,6 +530,25 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
     ]);
     let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
     run_table("walkers", &cases);
+}
+
+#[test]
+fn bad_bench_flags_are_refused() {
+    let failures: Vec<String> = [
+        ("--repeats -1", "--repeats"),
+        ("--repeats 0", "--repeats"),
+        ("--repeats many", "--repeats"),
+        ("--workload W9", "--workload"),
+        ("--backend tpu", "--backend"),
+    ]
+    .iter()
+    .filter_map(|(case, names)| {
+        let mut args = vec!["bench".to_string()];
+        args.extend(case.split(' ').map(str::to_string));
+        check(&args, names, None)
+    })
+    .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

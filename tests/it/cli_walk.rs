@@ -170,7 +170,7 @@ fn bad_walk_settings_give_a_one_line_error_naming_the_flag() {
         (&["--walkers", "-5"], "--walkers"),
         (&["--steps", "0"], "--steps"),
         (&["--init", "cauchy:1"], "--init"),
-        (&["--tol", "0"], "--tol"),
+        (&["--tol", "-1"], "--tol"),
         (&["--trace", "0"], "--trace"),
         (&["--walkers", "100000000", "--trace", "1"], "--trace"),
     ] {
