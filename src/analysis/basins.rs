@@ -77,6 +77,9 @@ pub struct Unassigned {
     pub not_stationary: u64,
     /// Walkers beyond the `MAX_CLUSTERS` distinct ends that joined no manifold class.
     pub too_many_clusters: u64,
+    /// Of the not-stationary and beyond-the-cap walkers, those that were still moving when they
+    /// reached the step budget (status max-steps): more steps, not a flat region, may place them.
+    pub unconverged: u64,
 }
 
 /// The whole analysis of a walk.
@@ -155,6 +158,10 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
     for ((_, members), point) in clusters.into_iter().zip(polished) {
         if point.kind == Kind::NotStationary {
             unassigned.not_stationary += members.len() as u64;
+            unassigned.unconverged += members
+                .iter()
+                .filter(|&&w| Status::from_code(status[w]) == Some(Status::MaxSteps))
+                .count() as u64;
             continue;
         }
         let theta = normalise(model, &point.theta);
@@ -309,7 +316,12 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
                     classes[id].walkers_per_copy[c] += 1;
                 }
             }
-            None => unassigned.too_many_clusters += 1,
+            None => {
+                unassigned.too_many_clusters += 1;
+                if Status::from_code(status[w]) == Some(Status::MaxSteps) {
+                    unassigned.unconverged += 1;
+                }
+            }
         }
     }
     for c in &mut classes {
@@ -380,6 +392,13 @@ impl Report {
             u.too_many_clusters,
             MAX_CLUSTERS
         );
+        if u.unconverged > 0 {
+            let _ = writeln!(
+                s,
+                "  of these, {} were still moving at the step budget (max-steps): more --steps may place them",
+                u.unconverged
+            );
+        }
         s
     }
 }

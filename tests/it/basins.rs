@@ -152,6 +152,11 @@ fn a_walker_on_a_slope_without_a_stationary_point_is_not_stationary() {
     let r = analyse_walk(&m, &data, &[3.0, 1.0], &[Status::MaxSteps as u32]);
     assert_eq!(r.unassigned.not_stationary, 1, "{}", r.table());
     assert!(r.classes.is_empty());
+    // It was still moving when its steps ran out, and the table says so.
+    assert_eq!(r.unassigned.unconverged, 1);
+    assert!(r.table().contains("1 were still moving at the step budget"));
+    let r = analyse_walk(&m, &data, &[3.0, 1.0], &[Status::Converged as u32]);
+    assert_eq!((r.unassigned.not_stationary, r.unassigned.unconverged), (1, 0));
 }
 
 #[test]
