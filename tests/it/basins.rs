@@ -156,7 +156,10 @@ fn a_walker_on_a_slope_without_a_stationary_point_is_not_stationary() {
     assert_eq!(r.unassigned.unconverged, 1);
     assert!(r.table().contains("1 were still moving at the step budget"));
     let r = analyse_walk(&m, &data, &[3.0, 1.0], &[Status::Converged as u32]);
-    assert_eq!((r.unassigned.not_stationary, r.unassigned.unconverged), (1, 0));
+    assert_eq!(
+        (r.unassigned.not_stationary, r.unassigned.unconverged),
+        (1, 0)
+    );
 }
 
 #[test]
