@@ -12,6 +12,13 @@ struct Inputs {
 }
 
 impl Inputs {
+    /// The input files, written once per test process: the tests that use them run in parallel,
+    /// and rewriting the directory under a running case would make it fail for the wrong reason.
+    fn get() -> &'static Inputs {
+        static INPUTS: std::sync::OnceLock<Inputs> = std::sync::OnceLock::new();
+        INPUTS.get_or_init(Inputs::create)
+    }
+
     fn create() -> Inputs {
         let dir = scratch("bad-input", "inputs");
         std::fs::create_dir_all(&dir).expect("inputs dir");
@@ -129,7 +136,7 @@ fn check(args: &[String], names: &str, out_dir: Option<&Path>) -> Option<String>
 /// Runs every case (a command line and the flag or file its message must name), appending
 /// `--out` to a fresh directory unless the case names its own, and asserts that all pass.
 fn run_table(group: &str, cases: &[(&str, &str)]) {
-    let inputs = Inputs::create();
+    let inputs = Inputs::get();
     let outs = scratch("bad-input", group);
     std::fs::create_dir_all(&outs).expect("outs");
     let failures: Vec<String> = cases
@@ -295,7 +302,7 @@ fn bad_data_specs_and_csv_files_are_refused_naming_the_flag_or_file() {
     .collect();
     let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
     // The valid CSV really is accepted, so the failures above are the files' faults.
-    let inputs = Inputs::create();
+    let inputs = Inputs::get();
     let out = scratch("bad-input", "ok-csv");
     let ok_args = inputs.args(&format!(
         "grid --model 2-3-1 --data csv:{{dir}}/ok.csv {AX} --backend cpu --quiet --out {}",
@@ -568,7 +575,7 @@ fn bad_demo_flags_are_refused() {
 
 #[test]
 fn a_non_empty_output_directory_is_kept_and_refused_by_every_command() {
-    let inputs = Inputs::create();
+    let inputs = Inputs::get();
     let dir = scratch("bad-input", "non-empty");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("keep.txt"), "precious").expect("file");
