@@ -51,13 +51,37 @@ pub fn expm1<const L: usize, S: Simd<L>>(y: S) -> S {
     scale.fma(p, scale.sub(S::splat(1.0)))
 }
 
-/// tanh(z) = sign(z)·e/(e + 2) with e = e^{2|z|} − 1: within 3 ulp of the exact value (tested).
-/// Clamped at |z| = 9, where tanh is 1 in float32.
+/// tanh(z) ≈ z·P(z²)/Q(z²), a minimax rational approximation of degrees 13/6 in z fitted on
+/// [0, 9] (relative error 9e-9 in exact arithmetic; `scripts/fit-tanh.py` derives the
+/// coefficients): within 6 ulp of the exact value in float32, fused or not (tested), odd by
+/// construction and exact near 0. z is clamped at ±8.139846, the smallest argument from which the
+/// float32 evaluation reaches 1, and the result at ±1, so |tanh| ≤ 1 and tanh(±∞) = ±1. Sixteen
+/// vector operations with one division, against 26 for e/(e + 2) with e = e^{2|z|} − 1.
 #[inline(always)]
 pub fn tanh<const L: usize, S: Simd<L>>(z: S) -> S {
-    let a = z.abs().min(S::splat(9.0));
-    let e = expm1::<L, S>(a.add(a));
-    e.div(e.add(S::splat(2.0))).copysign(z)
+    const P: [f32; 7] = [
+        1.0,
+        0.130_954_49,
+        0.003_116_572_5,
+        1.128_133_2e-5,
+        -2.070_907_2e-8,
+        5.493_377e-11,
+        -8.997_292_4e-14,
+    ];
+    const Q: [f32; 4] = [1.0, 0.464_287_82, 0.024_545_874, 2.564_233_1e-4];
+    const CLAMP: f32 = 8.139_846;
+    let x = z.min(S::splat(CLAMP)).max(S::splat(-CLAMP));
+    let t = x.mul(x);
+    let mut p = S::splat(P[6]);
+    for c in [P[5], P[4], P[3], P[2], P[1], P[0]] {
+        p = p.fma(t, S::splat(c));
+    }
+    let mut q = S::splat(Q[3]);
+    for c in [Q[2], Q[1], Q[0]] {
+        q = q.fma(t, S::splat(c));
+    }
+    let one = S::splat(1.0);
+    x.mul(p).div(q).min(one).max(S::splat(-1.0))
 }
 
 /// σ(z) = 1/(1 + e^{−z}), with z clamped to ±80 as in common.wgsl.
@@ -75,7 +99,7 @@ pub fn activate<const L: usize, S: Simd<L>>(code: u32, z: S) -> (S, S) {
     match code {
         0 => {
             let a = tanh::<L, S>(z);
-            (a, S::splat(0.0).sub(a).fma(a, one))
+            (a, a.fnma(a, one))
         }
         1 => {
             let a = sigmoid::<L, S>(z);
@@ -98,7 +122,7 @@ pub fn norms<const L: usize, S: Simd<L>>(grad: &[Lanes<L>]) -> Lanes<L> {
         let g = S::load(g);
         sq = g.fma(g, sq);
     }
-    sq.store().map(f32::sqrt)
+    sq.sqrt().store()
 }
 
 #[cfg(test)]
@@ -164,18 +188,32 @@ mod tests {
     }
 
     #[test]
-    fn fast_tanh_and_sigmoid_are_within_three_ulp_everywhere() {
+    fn fast_tanh_within_six_ulp_and_sigmoid_within_three_everywhere() {
         let tz = tanh_inputs();
         let sz: Vec<f32> = (-1_000_000..=1_000_000).map(|i| i as f32 * 8e-5).collect();
         each_simd(|name, f| {
             let (t, _) = f(&tz);
             let (_, s) = f(&sz);
-            assert!(t <= 3.0, "{name}: tanh error {t} ulp");
+            assert!(t <= 6.0, "{name}: tanh error {t} ulp");
             assert!(s <= 3.0, "{name}: sigmoid error {s} ulp");
         });
         let ends =
             tanh::<8, Arr<8, false>>(Arr::load(&[0.0, 100.0, -1e30, -0.0, 9.5, -9.5, 1e-30, 5.0]))
                 .store();
         assert_eq!(&ends[..6], &[0.0, 1.0, -1.0, 0.0, 1.0, -1.0]);
+        for fused in [false, true] {
+            let big = tz
+                .iter()
+                .chain(&[8.0, 8.139_846, 8.5, 9.0, 20.0])
+                .map(|&z| {
+                    let t = if fused {
+                        tanh::<8, Arr<8, true>>(Arr::load(&[z; 8])).store()[0]
+                    } else {
+                        tanh::<8, Arr<8, false>>(Arr::load(&[z; 8])).store()[0]
+                    };
+                    t.abs()
+                });
+            assert!(big.fold(0.0f32, f32::max) <= 1.0, "|tanh| > 1");
+        }
     }
 }

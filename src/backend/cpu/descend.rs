@@ -143,16 +143,17 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
             max_abs = t.abs().max(max_abs);
             nan = t.fma(S::splat(0.0), nan);
         }
+        // A lane keeps running while θ is finite and within the divergence bound, the loss is
+        // finite and tol ≤ ‖∇L‖ < ∞ (comparisons with NaN are false, so NaN stops).
+        let keep = max_abs
+            .le(S::splat(s.diverge))
+            .and(nan.le(S::splat(0.0)))
+            .and(S::load(&loss).abs().le(S::splat(f32::MAX)))
+            .and(S::splat(s.tol).le(S::load(&norm)))
+            .and(S::load(&norm).le(S::splat(f32::MAX)));
+        let live = S::splat(1.0).le(S::load(&running));
+        let stops = step >= s.steps || keep.andnot(live).any();
         let (max_abs, nan) = (max_abs.store(), nan.store());
-        let mut stops = step >= s.steps;
-        for k in 0..L {
-            let keep = nan[k] == 0.0
-                && max_abs[k] <= s.diverge
-                && loss[k].is_finite()
-                && norm[k].is_finite()
-                && norm[k] >= s.tol;
-            stops |= !keep && running[k] != 0.0;
-        }
         if stops {
             for k in 0..L {
                 if g.status[k] != RUNNING {

@@ -32,6 +32,8 @@ pub trait Simd<const L: usize>: Copy {
     fn div(self, b: Self) -> Self;
     /// a · b + c (fused when `FUSED`).
     fn fma(self, b: Self, c: Self) -> Self;
+    /// c − a · b (fused when `FUSED`; the same as `(0 − a).fma(b, c)`, as negation is exact).
+    fn fnma(self, b: Self, c: Self) -> Self;
     /// min(a, b) as `f32::min` for non-NaN b.
     fn min(self, b: Self) -> Self;
     /// max(a, b) as `f32::max` for non-NaN b.
@@ -42,6 +44,16 @@ pub trait Simd<const L: usize>: Copy {
     fn copysign(self, sign: Self) -> Self;
     /// 1 where a > 0, else 0.
     fn positive(self) -> Self;
+    /// √a.
+    fn sqrt(self) -> Self;
+    /// All bits set in the lanes where a ≤ b, none elsewhere (none where either is NaN).
+    fn le(self, b: Self) -> Self;
+    /// Bitwise a AND b.
+    fn and(self, b: Self) -> Self;
+    /// Bitwise (NOT a) AND b.
+    fn andnot(self, b: Self) -> Self;
+    /// Whether any lane has its sign bit set (any lane of a mask from `le`).
+    fn any(self) -> bool;
     /// 2ⁿ from t = n + 1.5·2²³ for an integer n in [−126, 127] (the bits of t hold n).
     fn pow2_from_rounded(self) -> Self;
     /// Lane-wise scalar function (for activations without a vector form).
@@ -105,6 +117,14 @@ impl<const L: usize, const F: bool> Simd<L> for Arr<L, F> {
         Arr(out)
     }
     #[inline(always)]
+    fn fnma(self, b: Self, c: Self) -> Self {
+        let mut out = [0.0f32; L];
+        for k in 0..L {
+            out[k] = super::common::fma::<F>(-self.0[k], b.0[k], c.0[k]);
+        }
+        Arr(out)
+    }
+    #[inline(always)]
     fn min(self, b: Self) -> Self {
         lanewise!(self, b, |x, y| if x < y { x } else { y })
     }
@@ -123,6 +143,26 @@ impl<const L: usize, const F: bool> Simd<L> for Arr<L, F> {
     #[inline(always)]
     fn positive(self) -> Self {
         Arr(self.0.map(|x| if x > 0.0 { 1.0 } else { 0.0 }))
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        Arr(self.0.map(f32::sqrt))
+    }
+    #[inline(always)]
+    fn le(self, b: Self) -> Self {
+        lanewise!(self, b, |x, y| f32::from_bits(if x <= y { !0 } else { 0 }))
+    }
+    #[inline(always)]
+    fn and(self, b: Self) -> Self {
+        lanewise!(self, b, |x, y| f32::from_bits(x.to_bits() & y.to_bits()))
+    }
+    #[inline(always)]
+    fn andnot(self, b: Self) -> Self {
+        lanewise!(self, b, |x, y| f32::from_bits(!x.to_bits() & y.to_bits()))
+    }
+    #[inline(always)]
+    fn any(self) -> bool {
+        self.0.iter().any(|x| x.is_sign_negative())
     }
     #[inline(always)]
     fn pow2_from_rounded(self) -> Self {
@@ -182,6 +222,10 @@ mod avx2 {
             Avx2(unsafe { _mm256_fmadd_ps(self.0, b.0, c.0) })
         }
         #[inline(always)]
+        fn fnma(self, b: Self, c: Self) -> Self {
+            Avx2(unsafe { _mm256_fnmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
         fn min(self, b: Self) -> Self {
             // vminps returns the second operand when either is NaN: NaN in a gives b.
             Avx2(unsafe { _mm256_min_ps(self.0, b.0) })
@@ -210,6 +254,26 @@ mod avx2 {
                 let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(self.0, _mm256_setzero_ps());
                 Avx2(_mm256_and_ps(gt, _mm256_set1_ps(1.0)))
             }
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            Avx2(unsafe { _mm256_sqrt_ps(self.0) })
+        }
+        #[inline(always)]
+        fn le(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_cmp_ps::<_CMP_LE_OQ>(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn and(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_and_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn andnot(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_andnot_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn any(self) -> bool {
+            unsafe { _mm256_movemask_ps(self.0) != 0 }
         }
         #[inline(always)]
         fn pow2_from_rounded(self) -> Self {
@@ -279,6 +343,14 @@ macro_rules! multi {
                 Multi(out)
             }
             #[inline(always)]
+            fn fnma(self, b: Self, c: Self) -> Self {
+                let mut out = self.0;
+                for i in 0..$k {
+                    out[i] = self.0[i].fnma(b.0[i], c.0[i]);
+                }
+                Multi(out)
+            }
+            #[inline(always)]
             fn min(self, b: Self) -> Self {
                 multi!(@zip self, b, min)
             }
@@ -297,6 +369,30 @@ macro_rules! multi {
             #[inline(always)]
             fn positive(self) -> Self {
                 multi!(@one self, positive)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                multi!(@one self, sqrt)
+            }
+            #[inline(always)]
+            fn le(self, b: Self) -> Self {
+                multi!(@zip self, b, le)
+            }
+            #[inline(always)]
+            fn and(self, b: Self) -> Self {
+                multi!(@zip self, b, and)
+            }
+            #[inline(always)]
+            fn andnot(self, b: Self) -> Self {
+                multi!(@zip self, b, andnot)
+            }
+            #[inline(always)]
+            fn any(self) -> bool {
+                let mut any = false;
+                for part in self.0 {
+                    any |= part.any();
+                }
+                any
             }
             #[inline(always)]
             fn pow2_from_rounded(self) -> Self {
