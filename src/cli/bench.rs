@@ -31,7 +31,10 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// The backends to measure, CPU first.
+/// The backends to measure, CPU first. With the CPU backend comes a second CPU backend that
+/// computes every hidden activation at every lattice point (`CpuBackend::with_reuse`), timed on
+/// the lattice workloads only, so that the gain of reusing activations is reported apart from
+/// the kernel's speed.
 fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
     let cpu = || Box::new(CpuBackend::new()) as Box<dyn Backend>;
@@ -56,7 +59,15 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             }
         }
     }
+    if out[0].info().backend == "cpu" {
+        out.insert(1, Box::new(CpuBackend::new().with_reuse(false)));
+    }
     Ok(out)
+}
+
+/// Whether `b` is the CPU backend without activation reuse, which only lattice workloads time.
+fn without_reuse(b: &dyn Backend) -> bool {
+    b.info().adapter.ends_with("no activation reuse")
 }
 
 /// Runs `landscape bench`.
@@ -90,6 +101,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut first = None;
         for b in backends.iter_mut() {
             let info = b.info();
+            if without_reuse(b.as_ref()) && !matches!(w, Workload::W2 | Workload::W2Xl) {
+                continue;
+            }
             if w == Workload::W3 && info.software_adapter && !named {
                 eprintln!(
                     "note: W3 skipped on the software adapter {} (about as long as on the \
@@ -129,7 +143,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 fn row(m: &Measurement) -> String {
     format!(
-        "{:<6} {:<4} {:<34} {:>9.3} s {:>10.3e} {:<15} {:>8.2} GFLOP/s  {}",
+        "{:<6} {:<4} {:<38} {:>9.3} s {:>10.3e} {:<15} {:>8.2} GFLOP/s  {}",
         m.workload,
         m.backend,
         if m.software_adapter {
@@ -154,7 +168,7 @@ fn row(m: &Measurement) -> String {
 
 fn print_table(results: &[Measurement]) {
     println!(
-        "{:<6} {:<4} {:<34} {:>11} {:>10} {:<15} {:>16}  agreement with the first backend",
+        "{:<6} {:<4} {:<38} {:>11} {:>10} {:<15} {:>16}  agreement with the first backend",
         "work", "back", "adapter", "median", "rate", "unit", "effective"
     );
     for m in results {
@@ -169,10 +183,21 @@ fn print_table(results: &[Measurement]) {
         let gpu = results
             .iter()
             .find(|m| m.workload == name && m.backend == "gpu");
+        let plain = results.iter().find(|m| {
+            m.workload == name && m.backend == "cpu" && m.adapter.ends_with("no activation reuse")
+        });
         if let (Some(c), Some(g)) = (cpu, gpu) {
             println!(
-                "{name}: GPU/CPU = {:.2}{}",
+                "{name}: GPU/CPU = {:.2}{}{}",
                 g.rate / c.rate,
+                match plain {
+                    // The GPU kernels compute every activation at every point.
+                    Some(p) => format!(
+                        " ({:.2} against the CPU computing every activation, as the GPU does)",
+                        g.rate / p.rate
+                    ),
+                    None => String::new(),
+                },
                 if g.software_adapter {
                     " (software adapter: a CPU running shaders, not a GPU result)"
                 } else {

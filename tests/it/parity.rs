@@ -246,3 +246,65 @@ fn gpu_evaluation_over_thousands_of_samples_should_match_reference_backend() {
         tol,
     );
 }
+
+/// Lattice evaluation with hidden activations reused along rows and columns (`eval::Reuse`)
+/// gives the results of computing everything at every point, bit for bit: on planes that fix
+/// some units, move one with the fastest axis only, or move it with two axes; with row lengths
+/// that are not multiples of the lane count, ranges that start inside a row, every activation
+/// and every instruction set.
+#[test]
+fn cpu_lattice_reuse_changes_no_bit() {
+    let lattices: [&[&str]; 6] = [
+        // SPEC's W2 plane: unit 0 per row, unit 1 per column, unit 2 fixed.
+        &["w1[0,0]=-3:3:9", "w1[1,1]=-3:3:45"],
+        // Both axes on unit 0: computed at every point; the others fixed.
+        &["w1[0,0]=-2:2:7", "b1[0]=-1:1:40"],
+        // Output weights only: every hidden unit fixed.
+        &["w2[0,1]=-2:2:6", "b2[0]=-1:1:35"],
+        // A random direction moves every unit, with the last axis on unit 1.
+        &["w1[2,1]=-1:1:3", "random:3=-1:1:4", "w1[1,0]=-2:2:33"],
+        // One axis: a curve.
+        &["w1[1,0]=-2:2:50"],
+        // A direction along the last axis.
+        &["w1[0,1]=-1:1:5", "random:7=-1:1:37"],
+    ];
+    let models = [
+        model("2-3-1", Activation::Tanh, Activation::Linear, true),
+        model("2-3-1", Activation::Sigmoid, Activation::Tanh, false),
+        model("2-3-1", Activation::Softplus, Activation::Sigmoid, true),
+        model("2-3-1", Activation::Relu, Activation::Linear, true),
+    ];
+    for isa in Isa::available() {
+        for (k, m) in models.iter().enumerate() {
+            let data = random_data(m, 41, 7 + k as u64);
+            for (j, axes) in lattices.iter().enumerate() {
+                if !m.bias && axes.iter().any(|a| a.starts_with('b')) {
+                    continue;
+                }
+                let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+                let slice = build_slice(m, None, Some("random:5"), &axes, None).expect("slice");
+                let range = 3 + j as u64..slice.len();
+                let with = CpuBackend::with_options(0, isa)
+                    .evaluate_lattice(m, &data, &slice, range.clone(), true)
+                    .expect("with reuse");
+                let without = CpuBackend::with_options(0, isa)
+                    .with_reuse(false)
+                    .evaluate_lattice(m, &data, &slice, range, true)
+                    .expect("without reuse");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let what = format!("{m}, {axes:?}, {}", isa.name());
+                assert_eq!(bits(&with.loss), bits(&without.loss), "loss, {what}");
+                assert_eq!(
+                    bits(&with.grad_norm),
+                    bits(&without.grad_norm),
+                    "grad_norm, {what}"
+                );
+                assert_eq!(
+                    bits(with.grad.as_deref().expect("grad")),
+                    bits(without.grad.as_deref().expect("grad")),
+                    "grad, {what}"
+                );
+            }
+        }
+    }
+}

@@ -1,12 +1,13 @@
 //! CPU twin of `shaders/eval.wgsl`: L, ‖∇L‖ and optionally ∇L at many points, `L` points at a
 //! time.
 
-use super::common::{Lanes, norms};
+use super::common::{Lanes, activate, fma_as, norms};
 use super::isa::Kernels;
-use super::net::Net;
+use super::net::{Hidden, Net};
 use super::simd::Simd;
 use crate::backend::{Evaluation, KernelModel, LatticeF32};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// Where the points come from (the shader's `mode`).
 #[derive(Clone, Copy)]
@@ -43,6 +44,117 @@ pub struct Problem<'a> {
     pub data: &'a [f32],
     /// Where the points come from.
     pub points: Points<'a>,
+    /// Hidden activations the lattice leaves unchanged from point to point (lattices only).
+    pub reuse: Option<&'a Reuse>,
+}
+
+/// How a hidden unit of a one-hidden-layer network varies over a lattice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// With the last (fastest) axis and another: computed at every point.
+    Compute,
+    /// Not with the last axis: the same along each row (a run of points that differ in the last
+    /// axis only), computed once per row.
+    Row,
+    /// With the last axis only: the same in every row, computed once per lattice for each value
+    /// of the last axis.
+    Column,
+}
+
+/// Activations of hidden units that a lattice changes along one axis or not at all, so that
+/// each is computed once per row or once per lattice instead of once per point: on a plane of
+/// two first-layer weights of different units (SPEC's W2), no activation at all is computed per
+/// point. Results are those of computing everything, bit for bit: the same operations run on the
+/// same float32 values, only fewer times.
+pub struct Reuse {
+    /// Each hidden unit.
+    pub units: Vec<Unit>,
+    /// Points per row (values of the last axis).
+    row: usize,
+    /// Per `Column` unit (in unit order): a(z) then a'(z), each n × `row`, built by the first
+    /// block that needs them.
+    columns: Vec<OnceLock<(Vec<f32>, Vec<f32>)>>,
+}
+
+impl Reuse {
+    /// The reuse plan of `lattice` for `km`, or `None` when the network is not one hidden layer
+    /// or every unit changes with the last axis and another.
+    pub fn new(km: &KernelModel, lattice: &LatticeF32) -> Option<Reuse> {
+        if km.widths.len() != 3 || lattice.axes == 0 {
+            return None;
+        }
+        let (inputs, hidden) = (km.widths[0], km.widths[1]);
+        let p = km.parameters;
+        let last = lattice.axes - 1;
+        let units: Vec<Unit> = (0..hidden)
+            .map(|i| {
+                // θ entries that feed unit i: its row of w1 and its bias.
+                let mut feeds: Vec<usize> = (0..inputs)
+                    .map(|j| km.w_offsets[0] + i * inputs + j)
+                    .collect();
+                if km.bias {
+                    feeds.push(km.b_offsets[0] + i);
+                }
+                let moves = |axis: usize| {
+                    if lattice.param[axis] >= 0 {
+                        feeds.contains(&(lattice.param[axis] as usize))
+                    } else {
+                        let d = &lattice.vectors[p * (1 + axis)..p * (2 + axis)];
+                        feeds.iter().any(|&q| d[q] != 0.0)
+                    }
+                };
+                match (moves(last), (0..last).any(moves)) {
+                    (true, true) => Unit::Compute,
+                    (true, false) => Unit::Column,
+                    (false, _) => Unit::Row,
+                }
+            })
+            .collect();
+        if units.iter().all(|&u| u == Unit::Compute) {
+            return None;
+        }
+        let columns = units.iter().filter(|&&u| u == Unit::Column).count();
+        Some(Reuse {
+            units,
+            row: lattice.n[last] as usize,
+            columns: (0..columns).map(|_| OnceLock::new()).collect(),
+        })
+    }
+}
+
+/// a(z) and a'(z) of hidden unit `unit` for every sample at parameters `theta` (one point), as
+/// the kernel computes them: z summed in the same order and rounded alike, the same activation.
+#[inline(always)]
+fn unit_activations<const L: usize, S: Simd<L>>(
+    km: &KernelModel,
+    n: usize,
+    data: &[f32],
+    theta: &[f32],
+    unit: usize,
+    h: &mut [f32],
+    dh: &mut [f32],
+) {
+    let inputs = km.widths[0];
+    let w = &theta[km.w_offsets[0] + unit * inputs..km.w_offsets[0] + (unit + 1) * inputs];
+    let b = if km.bias {
+        theta[km.b_offsets[0] + unit]
+    } else {
+        0.0
+    };
+    for first in (0..n).step_by(L) {
+        let mut z = [b; L];
+        for (k, zk) in z.iter_mut().enumerate() {
+            let x = &data[(first + k).min(n - 1) * inputs..][..inputs];
+            for j in 0..inputs {
+                *zk = fma_as::<L, S>(w[j], x[j], *zk);
+            }
+        }
+        let (a, da) = activate::<L, S>(km.act, S::load(&z));
+        let (a, da) = (a.store(), da.store());
+        let count = L.min(n - first);
+        h[first..first + count].copy_from_slice(&a[..count]);
+        dh[first..first + count].copy_from_slice(&da[..count]);
+    }
 }
 
 /// One block of consecutive points: its first index and where its results go.
@@ -104,11 +216,21 @@ pub fn eval(kernels: &Kernels, problem: &Problem<'_>, count: usize, save_grad: b
 pub fn eval_block<const L: usize, S: Simd<L>, N: Net<L>>(problem: &Problem<'_>, b: Block<'_>) {
     let km = problem.km;
     let p = km.parameters;
+    let (n, data) = (problem.n, problem.data);
     let mut scratch = N::scratch(km);
     let mut theta = vec![[0.0f32; L]; p];
     let mut g = vec![[0.0f32; L]; p];
     let mut one = vec![0.0f32; p];
     let save_grad = !b.grad.is_empty();
+    // With a reuse plan: the row whose `Row` units' activations `rows` holds (h then a'(z),
+    // n values each, per unit).
+    let reuse = match (problem.reuse, problem.points) {
+        (Some(r), Points::Lattice { lattice, first }) if N::REUSES => Some((r, lattice, first)),
+        _ => None,
+    };
+    let hidden = km.widths.get(1).copied().unwrap_or(0);
+    let mut rows = vec![0.0f32; if reuse.is_some() { 2 * n * hidden } else { 0 }];
+    let mut row_held = u64::MAX;
     for base in (0..b.loss.len()).step_by(L) {
         let lanes = L.min(b.loss.len() - base);
         for k in 0..L {
@@ -119,8 +241,55 @@ pub fn eval_block<const L: usize, S: Simd<L>, N: Net<L>>(problem: &Problem<'_>, 
                 t[k] = *v;
             }
         }
-        let l: Lanes<L> =
-            N::loss_and_gradient::<S>(km, problem.n, problem.data, &theta, &mut g, &mut scratch);
+        // Reuse applies when all L lanes lie in one row (lanes past the end would not).
+        let plan = reuse.and_then(|(r, lattice, first)| {
+            let g0 = u64::from(first) + (b.first + base) as u64;
+            let (row, at) = (g0 / r.row as u64, (g0 % r.row as u64) as usize);
+            (lanes == L && at + L <= r.row && r.units.len() <= MAX_HIDDEN)
+                .then_some((r, lattice, row, at))
+        });
+        let l: Lanes<L> = if let Some((r, lattice, row, at)) = plan {
+            if row != row_held {
+                // θ of this block's first point holds the row's values of the `Row` units.
+                for (i, _) in r.units.iter().enumerate().filter(|(_, u)| **u == Unit::Row) {
+                    let (h, dh) = rows[2 * n * i..2 * n * (i + 1)].split_at_mut(n);
+                    unit_activations::<L, S>(km, n, data, &one_point(&theta, 0), i, h, dh);
+                }
+                row_held = row;
+            }
+            let mut units = [Hidden::Compute; MAX_HIDDEN];
+            let mut column = 0;
+            for (i, u) in r.units.iter().enumerate() {
+                units[i] = match u {
+                    Unit::Compute => Hidden::Compute,
+                    Unit::Row => {
+                        let (h, dh) = rows[2 * n * i..2 * n * (i + 1)].split_at(n);
+                        Hidden::Splat { h, dh }
+                    }
+                    Unit::Column => {
+                        let (h, dh) = column_table::<L, S>(problem, r, lattice, column, i);
+                        column += 1;
+                        Hidden::Lanes {
+                            h,
+                            dh,
+                            stride: r.row,
+                            at,
+                        }
+                    }
+                };
+            }
+            N::loss_and_gradient_with::<S>(
+                km,
+                n,
+                data,
+                &theta,
+                &mut g,
+                &mut scratch,
+                &units[..r.units.len()],
+            )
+        } else {
+            N::loss_and_gradient::<S>(km, n, data, &theta, &mut g, &mut scratch)
+        };
         let norm = norms::<L, S>(&g);
         for k in 0..lanes {
             b.loss[base + k] = l[k];
@@ -131,5 +300,80 @@ pub fn eval_block<const L: usize, S: Simd<L>, N: Net<L>>(problem: &Problem<'_>, 
                 }
             }
         }
+    }
+}
+
+/// Most hidden units of the networks with specialised kernels (`isa::by_shape`).
+const MAX_HIDDEN: usize = 8;
+
+/// Lane `k` of every parameter.
+fn one_point<const L: usize>(theta: &[Lanes<L>], k: usize) -> Vec<f32> {
+    theta.iter().map(|t| t[k]).collect()
+}
+
+/// The activations of `Column` unit `unit` (the `column`-th) for every value of the last axis,
+/// sample-major; built on first use from the lattice's first row, which holds every value of the
+/// last axis, and the unit's inputs are the same in every row.
+#[inline(always)]
+fn column_table<'r, const L: usize, S: Simd<L>>(
+    problem: &Problem<'_>,
+    r: &'r Reuse,
+    lattice: &LatticeF32,
+    column: usize,
+    unit: usize,
+) -> (&'r [f32], &'r [f32]) {
+    let lock = &r.columns[column];
+    if let Some((h, dh)) = lock.get() {
+        return (h, dh);
+    }
+    // Built here rather than in `get_or_init`'s closure, which would be compiled without the
+    // kernel's instruction set. Two threads may both build it; both build the same values.
+    let (n, km) = (problem.n, problem.km);
+    let (mut h, mut dh) = (vec![0.0f32; n * r.row], vec![0.0f32; n * r.row]);
+    let (mut hc, mut dhc) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let mut theta = vec![0.0f32; km.parameters];
+    for f in 0..r.row {
+        lattice.point(f as u32, &mut theta);
+        unit_activations::<L, S>(km, n, problem.data, &theta, unit, &mut hc, &mut dhc);
+        for s in 0..n {
+            h[s * r.row + f] = hc[s];
+            dh[s * r.row + f] = dhc[s];
+        }
+    }
+    let (h, dh) = lock.get_or_init(move || (h, dh));
+    (h, dh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::{Activation, Model};
+    use crate::spec::slice::build_slice;
+
+    fn units(axes: &[&str]) -> Option<Vec<Unit>> {
+        let m = Model::new("2-3-1", Activation::Tanh, Activation::Linear, true).expect("model");
+        let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+        let slice = build_slice(&m, None, Some("random:1"), &axes, None).expect("slice");
+        Reuse::new(&KernelModel::new(&m), &LatticeF32::new(&slice)).map(|r| r.units)
+    }
+
+    #[test]
+    fn each_hidden_unit_is_classified_by_the_axes_that_move_it() {
+        use Unit::{Column, Compute, Row};
+        let w2 = units(&["w1[0,0]=-3:3:8", "w1[1,1]=-3:3:8"]);
+        assert_eq!(w2, Some(vec![Row, Column, Row]));
+        let same_unit = units(&["w1[0,0]=-3:3:8", "b1[0]=-3:3:8"]);
+        assert_eq!(same_unit, Some(vec![Compute, Row, Row]));
+        let output = units(&["w2[0,0]=-3:3:8", "b2[0]=-3:3:8"]);
+        assert_eq!(output, Some(vec![Row, Row, Row]));
+        // A random direction moves every unit: with it as the last axis, unit 0 moves with both.
+        let random_last = units(&["w1[0,0]=-3:3:8", "random:2=-1:1:8"]);
+        assert_eq!(random_last, Some(vec![Compute, Column, Column]));
+        assert_eq!(units(&["random:3=-1:1:8", "random:2=-1:1:8"]), None);
+        // A random direction first: each row differs in every unit; unit 2 moves along rows too.
+        assert_eq!(
+            units(&["random:2=-1:1:8", "w1[2,0]=-3:3:8"]),
+            Some(vec![Row, Row, Compute])
+        );
     }
 }

@@ -26,6 +26,7 @@ use std::ops::Range;
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
     isa: Isa,
+    reuse: bool,
 }
 
 impl CpuBackend {
@@ -52,10 +53,22 @@ impl CpuBackend {
             .build()
             .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
         match pool {
-            Ok(pool) => CpuBackend { pool, isa },
+            Ok(pool) => CpuBackend {
+                pool,
+                isa,
+                reuse: true,
+            },
             // A pool of one thread only fails when the OS refuses to spawn threads at all.
             Err(e) => panic!("cannot start a CPU thread: {e}"),
         }
+    }
+
+    /// Whether lattice evaluations compute the hidden activations that the lattice leaves fixed
+    /// along rows or columns once rather than at every point (`eval::Reuse`; on by default, off
+    /// to time or check the kernel that computes everything). Results are the same either way.
+    pub fn with_reuse(mut self, reuse: bool) -> CpuBackend {
+        self.reuse = reuse;
+        self
     }
 
     /// The instruction-set variant the kernels run.
@@ -84,7 +97,16 @@ impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             backend: "cpu".into(),
-            adapter: format!("{} threads, {}", self.threads(), self.isa.name()),
+            adapter: format!(
+                "{} threads, {}{}",
+                self.threads(),
+                self.isa.name(),
+                if self.reuse {
+                    ""
+                } else {
+                    ", no activation reuse"
+                }
+            ),
             device_type: "Host".into(),
             api: "none".into(),
             software_adapter: false,
@@ -105,6 +127,11 @@ impl Backend for CpuBackend {
         let km = KernelModel::new(model);
         let lattice = LatticeF32::new(slice);
         let d = data_f32(data);
+        let reuse = if self.reuse {
+            eval::Reuse::new(&km, &lattice)
+        } else {
+            None
+        };
         let problem = eval::Problem {
             km: &km,
             n: data.len(),
@@ -113,6 +140,7 @@ impl Backend for CpuBackend {
                 lattice: &lattice,
                 first: range.start as u32,
             },
+            reuse: reuse.as_ref(),
         };
         let kernels = Kernels::new(&km, self.isa);
         let count = (range.end - range.start) as usize;
@@ -137,6 +165,7 @@ impl Backend for CpuBackend {
             n: data.len(),
             data: &d,
             points: eval::Points::Explicit(&pts),
+            reuse: None,
         };
         let kernels = Kernels::new(&km, self.isa);
         Ok(self

@@ -25,6 +25,51 @@ pub trait Net<const L: usize> {
         grad: &mut [Lanes<L>],
         scratch: &mut Self::Scratch,
     ) -> Lanes<L>;
+
+    /// As `loss_and_gradient`, with the activations of some hidden units of a one-hidden-layer
+    /// network read from `hidden` instead of computed (`eval::Reuse`). Networks without that
+    /// specialisation compute everything.
+    #[inline(always)]
+    fn loss_and_gradient_with<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
+        scratch: &mut Self::Scratch,
+        hidden: &[Hidden<'_>],
+    ) -> Lanes<L> {
+        let _ = hidden;
+        Self::loss_and_gradient::<S>(km, n, data, theta, grad, scratch)
+    }
+
+    /// Whether `loss_and_gradient_with` reads `hidden`.
+    const REUSES: bool = false;
+}
+
+/// Where the kernel finds one hidden unit's activation a(z) and derivative a'(z) for sample s.
+#[derive(Clone, Copy)]
+pub enum Hidden<'a> {
+    /// Computed from θ, as usual.
+    Compute,
+    /// The same for every lane: `h[s]`, `dh[s]`.
+    Splat {
+        /// a(z) per sample.
+        h: &'a [f32],
+        /// a'(z) per sample.
+        dh: &'a [f32],
+    },
+    /// One value per lane: `h[s·stride + at + k]` for lane k.
+    Lanes {
+        /// a(z), sample-major.
+        h: &'a [f32],
+        /// a'(z), alike.
+        dh: &'a [f32],
+        /// Values per sample.
+        stride: usize,
+        /// Where lane 0 reads.
+        at: usize,
+    },
 }
 
 /// Any multilayer perceptron, widths read at run time.
@@ -161,9 +206,26 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for 
         data: &[f32],
         theta: &[Lanes<L>],
         grad: &mut [Lanes<L>],
+        scratch: &mut (),
+    ) -> Lanes<L> {
+        // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
+        Self::loss_and_gradient_with::<S>(km, n, data, theta, grad, scratch, &[Hidden::Compute; H])
+    }
+
+    const REUSES: bool = true;
+
+    #[inline(always)]
+    fn loss_and_gradient_with<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
         _: &mut (),
+        hidden: &[Hidden<'_>],
     ) -> Lanes<L> {
         debug_assert_eq!(km.widths, [I, H, O]);
+        debug_assert_eq!(hidden.len(), H);
         let (bias, act, out_act) = (km.bias, km.act, km.out_act);
         let zero = S::splat(0.0);
         // θ in the layout of `Model::layout`: w1 (H × I), b1, w2 (O × H), b2.
@@ -202,7 +264,11 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for 
         let (mut gw2, mut gb2) = ([[zero; H]; O], [zero; O]);
         let mut total = zero;
         let (inputs, targets) = data.split_at(n * I);
-        for (x, y) in inputs.chunks_exact(I).zip(targets.chunks_exact(O)) {
+        for (smp, (x, y)) in inputs
+            .chunks_exact(I)
+            .zip(targets.chunks_exact(O))
+            .enumerate()
+        {
             let mut xs = [zero; I];
             for j in 0..I {
                 xs[j] = S::splat(x[j]);
@@ -211,11 +277,20 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for 
             let mut h = [zero; H];
             let mut dh = [zero; H];
             for i in 0..H {
-                let mut z = b1[i];
-                for j in 0..I {
-                    z = w1[i][j].fma(x[j], z);
-                }
-                (h[i], dh[i]) = activate::<L, S>(act, z);
+                (h[i], dh[i]) = match hidden[i] {
+                    Hidden::Compute => {
+                        let mut z = b1[i];
+                        for j in 0..I {
+                            z = w1[i][j].fma(x[j], z);
+                        }
+                        activate::<L, S>(act, z)
+                    }
+                    Hidden::Splat { h, dh } => (S::splat(h[smp]), S::splat(dh[smp])),
+                    Hidden::Lanes { h, dh, stride, at } => {
+                        let k = smp * stride + at;
+                        (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]))
+                    }
+                };
             }
             let mut delta = [zero; O];
             for o in 0..O {

@@ -22,6 +22,13 @@ pub trait Simd<const L: usize>: Copy {
     fn load(a: &Lanes<L>) -> Self;
     /// To an array.
     fn store(self) -> Lanes<L>;
+    /// From the first `L` values of a slice (which must hold that many).
+    #[inline(always)]
+    fn load_slice(a: &[f32]) -> Self {
+        let mut lanes = [0.0f32; L];
+        lanes.copy_from_slice(&a[..L]);
+        Self::load(&lanes)
+    }
     /// a + b.
     fn add(self, b: Self) -> Self;
     /// a − b.
