@@ -257,6 +257,18 @@ impl GpuContext {
         self.check()
     }
 
+    /// Blocks until submission `index` has run (later ones may still be running), then reports
+    /// any error the device raised.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+        self.check()
+    }
+
     /// Reports (and clears) an error the device raised asynchronously.
     pub fn check(&self) -> Result<()> {
         match self.error.lock().ok().and_then(|mut slot| slot.take()) {

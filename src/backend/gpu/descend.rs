@@ -166,6 +166,10 @@ pub fn run(
             read_theta(ctx, 0, &mut out)?;
         }
         let mut done = 0u32;
+        // Without a trace, the next dispatch is queued before the host waits for the previous
+        // one, so the GPU never idles between dispatches; the host only waits to report
+        // progress. (Queued parameter writes are ordered with the dispatches.)
+        let mut in_flight: Option<(wgpu::SubmissionIndex, u64)> = None;
         // The dispatch that reaches step S also classifies every walker still running there.
         loop {
             let until = match trace {
@@ -187,9 +191,18 @@ pub fn run(
             ctx.queue
                 .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
             let enc = ctx.encode_dispatch("descend", &pipeline, &bind, len);
-            ctx.queue.submit([enc.finish()]);
-            ctx.wait()?;
-            progress(len as u64 * u64::from(until - done));
+            let index = ctx.queue.submit([enc.finish()]);
+            let work = len as u64 * u64::from(until - done);
+            if trace.is_some() || until == s.steps {
+                ctx.wait()?;
+                if let Some((_, earlier)) = in_flight.take() {
+                    progress(earlier);
+                }
+                progress(work);
+            } else if let Some((earlier, earlier_work)) = in_flight.replace((index, work)) {
+                ctx.wait_for(earlier)?;
+                progress(earlier_work);
+            }
             if let Some(k) = trace
                 && until % k == 0
                 && until > done
