@@ -281,13 +281,27 @@ impl GpuContext {
 
     /// Copies `size` bytes of `buffer` back to the host.
     pub fn read(&self, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        self.read_after(buffer, size, None)
+    }
+
+    /// Copies `size` bytes of `buffer` back to the host once submission `index` (by default
+    /// the latest) has run; submissions queued after it may go on running meanwhile.
+    pub fn read_after(
+        &self,
+        buffer: &wgpu::Buffer,
+        size: u64,
+        index: Option<wgpu::SubmissionIndex>,
+    ) -> Result<Vec<u8>> {
         let (tx, rx) = std::sync::mpsc::channel();
         buffer
             .slice(..size)
             .map_async(wgpu::MapMode::Read, move |r| {
                 let _ = tx.send(r);
             });
-        self.wait()?;
+        match index {
+            Some(index) => self.wait_for(index)?,
+            None => self.wait()?,
+        }
         rx.recv()
             .map_err(|_| Error::Gpu("the device dropped a read-back".into()))?
             .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;

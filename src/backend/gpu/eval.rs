@@ -44,6 +44,15 @@ pub struct EvalOptions {
 /// software adapters and bounds the staging memory.
 const DEFAULT_CHUNK_POINTS: usize = 1 << 22;
 
+/// The output buffers of one chunk in flight.
+struct Outputs {
+    loss: wgpu::Buffer,
+    norm: wgpu::Buffer,
+    grad: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    bind: wgpu::BindGroup,
+}
+
 fn nan_bytes(count: usize) -> Vec<u8> {
     bytemuck::cast_slice(&vec![f32::NAN; count]).to_vec()
 }
@@ -91,6 +100,12 @@ pub fn run(
         .min((limit / (4 * per_point_vectors as u64)) as usize)
         .min(groups_limit * groups_limit * WORKGROUP_SIZE as usize)
         .max(1);
+    // Two chunks are in flight at once (one computing while the other is read back), each with
+    // its own outputs: when there is more than one chunk, halve it so that the two take the
+    // memory one would.
+    if count > chunk {
+        chunk = chunk.div_ceil(2);
+    }
     chunk = chunk.min(count.max(1));
     let pipeline = ctx.pipeline(Kernel::Eval, km)?;
 
@@ -116,49 +131,60 @@ pub fn run(
         if explicit { (chunk * p * 4) as u64 } else { 16 },
         U::STORAGE | U::COPY_DST,
     );
-    let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-    let loss_buf = ctx.buffer("loss", (chunk * 4) as u64, out);
-    let norm_buf = ctx.buffer("grad_norm", (chunk * 4) as u64, out);
-    let grad_buf = ctx.buffer(
-        "grad",
-        if save_grad {
-            (chunk * p * 4) as u64
-        } else {
-            16
-        },
-        out,
-    );
-    let staging_floats = chunk * (2 + if save_grad { p } else { 0 });
-    let staging = ctx.buffer(
-        "staging",
-        (staging_floats * 4) as u64,
-        U::MAP_READ | U::COPY_DST,
-    );
     let uniform = ctx.buffer(
         "params",
         std::mem::size_of::<EvalParams>() as u64,
         U::UNIFORM | U::COPY_DST,
     );
-    let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("eval"),
-        layout: ctx.layout(),
-        entries: &[
-            &uniform,
-            &data_buf,
-            &vec_buf,
-            &points_buf,
-            &loss_buf,
-            &norm_buf,
-            &grad_buf,
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
+    let staging_floats = chunk * (2 + if save_grad { p } else { 0 });
+    let sets: Vec<Outputs> = (0..2)
+        .map(|_| {
+            let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+            let loss = ctx.buffer("loss", (chunk * 4) as u64, out);
+            let norm = ctx.buffer("grad_norm", (chunk * 4) as u64, out);
+            let grad = ctx.buffer(
+                "grad",
+                if save_grad {
+                    (chunk * p * 4) as u64
+                } else {
+                    16
+                },
+                out,
+            );
+            let staging = ctx.buffer(
+                "staging",
+                (staging_floats * 4) as u64,
+                U::MAP_READ | U::COPY_DST,
+            );
+            let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("eval"),
+                layout: ctx.layout(),
+                entries: &[
+                    &uniform,
+                    &data_buf,
+                    &vec_buf,
+                    &points_buf,
+                    &loss,
+                    &norm,
+                    &grad,
+                ]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect::<Vec<_>>(),
+            });
+            Outputs {
+                loss,
+                norm,
+                grad,
+                staging,
+                bind,
+            }
         })
-        .collect::<Vec<_>>(),
-    });
+        .collect();
     ctx.check()?;
 
     let mut result = Evaluation {
@@ -166,63 +192,78 @@ pub fn run(
         grad_norm: Vec::with_capacity(count),
         grad: save_grad.then(|| Vec::with_capacity(count * p)),
     };
+    // Chunk k runs on output set k mod 2; it is read back after chunk k + 1 is queued, so the
+    // GPU computes one chunk while the host reads the other. Queued writes (parameters, points)
+    // are ordered with the dispatches.
+    let mut pending: Option<(usize, usize, wgpu::SubmissionIndex)> = None;
     let mut start = 0;
-    while start < count {
-        let len = chunk.min(count - start);
-        let mut params = EvalParams {
-            mode: u32::from(explicit),
-            n_samples: n_samples as u32,
-            first: 0,
-            count: len as u32,
-            n_axes: 0,
-            save_grad: u32::from(save_grad),
-            pad: [0; 2],
-            axis_n: [1; MAX_AXES],
-            axis_param: [-1; MAX_AXES],
-            axis_offset: [0; MAX_AXES],
-        };
-        match &source {
-            Source::Lattice(l, first) => {
-                params.first = first + start as u32;
-                params.n_axes = l.axes as u32;
-                params.axis_n = l.n;
-                params.axis_param = l.param;
-                params.axis_offset = l.offset;
+    let mut k = 0;
+    while start < count || pending.is_some() {
+        let queued = if start < count {
+            let len = chunk.min(count - start);
+            let set = &sets[k % 2];
+            let mut params = EvalParams {
+                mode: u32::from(explicit),
+                n_samples: n_samples as u32,
+                first: 0,
+                count: len as u32,
+                n_axes: 0,
+                save_grad: u32::from(save_grad),
+                pad: [0; 2],
+                axis_n: [1; MAX_AXES],
+                axis_param: [-1; MAX_AXES],
+                axis_offset: [0; MAX_AXES],
+            };
+            match &source {
+                Source::Lattice(l, first) => {
+                    params.first = first + start as u32;
+                    params.n_axes = l.axes as u32;
+                    params.axis_n = l.n;
+                    params.axis_param = l.param;
+                    params.axis_offset = l.offset;
+                }
+                Source::Points(pts) => {
+                    ctx.queue.write_buffer(
+                        &points_buf,
+                        0,
+                        bytemuck::cast_slice(&pts[start * p..(start + len) * p]),
+                    );
+                }
             }
-            Source::Points(pts) => {
-                ctx.queue.write_buffer(
-                    &points_buf,
-                    0,
-                    bytemuck::cast_slice(&pts[start * p..(start + len) * p]),
-                );
+            ctx.queue
+                .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+            if opts.poison {
+                ctx.queue.write_buffer(&set.loss, 0, &nan_bytes(len));
+                ctx.queue.write_buffer(&set.norm, 0, &nan_bytes(len));
+                if save_grad {
+                    ctx.queue.write_buffer(&set.grad, 0, &nan_bytes(len * p));
+                }
             }
-        }
-        ctx.queue
-            .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-        if opts.poison {
-            ctx.queue.write_buffer(&loss_buf, 0, &nan_bytes(len));
-            ctx.queue.write_buffer(&norm_buf, 0, &nan_bytes(len));
+            let mut enc = ctx.encode_dispatch("eval", &pipeline, &set.bind, len);
+            let bytes = (len * 4) as u64;
+            enc.copy_buffer_to_buffer(&set.loss, 0, &set.staging, 0, bytes);
+            enc.copy_buffer_to_buffer(&set.norm, 0, &set.staging, bytes, bytes);
             if save_grad {
-                ctx.queue.write_buffer(&grad_buf, 0, &nan_bytes(len * p));
+                enc.copy_buffer_to_buffer(&set.grad, 0, &set.staging, 2 * bytes, bytes * p as u64);
+            }
+            let index = ctx.queue.submit([enc.finish()]);
+            start += len;
+            k += 1;
+            Some((k - 1, len, index))
+        } else {
+            None
+        };
+        if let Some((earlier, len, index)) = std::mem::replace(&mut pending, queued) {
+            let set = &sets[earlier % 2];
+            let total = (len * 4 * (2 + if save_grad { p } else { 0 })) as u64;
+            let raw = ctx.read_after(&set.staging, total, Some(index))?;
+            let floats: &[f32] = bytemuck::cast_slice(&raw);
+            result.loss.extend_from_slice(&floats[..len]);
+            result.grad_norm.extend_from_slice(&floats[len..2 * len]);
+            if let Some(g) = result.grad.as_mut() {
+                g.extend_from_slice(&floats[2 * len..]);
             }
         }
-        let mut enc = ctx.encode_dispatch("eval", &pipeline, &bind, len);
-        let bytes = (len * 4) as u64;
-        enc.copy_buffer_to_buffer(&loss_buf, 0, &staging, 0, bytes);
-        enc.copy_buffer_to_buffer(&norm_buf, 0, &staging, bytes, bytes);
-        if save_grad {
-            enc.copy_buffer_to_buffer(&grad_buf, 0, &staging, 2 * bytes, bytes * p as u64);
-        }
-        ctx.queue.submit([enc.finish()]);
-        let total = bytes * (2 + if save_grad { p as u64 } else { 0 });
-        let raw = ctx.read(&staging, total)?;
-        let floats: &[f32] = bytemuck::cast_slice(&raw);
-        result.loss.extend_from_slice(&floats[..len]);
-        result.grad_norm.extend_from_slice(&floats[len..2 * len]);
-        if let Some(g) = result.grad.as_mut() {
-            g.extend_from_slice(&floats[2 * len..]);
-        }
-        start += len;
     }
     Ok(result)
 }
