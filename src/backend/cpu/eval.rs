@@ -222,12 +222,12 @@ pub fn eval_block<const L: usize, S: Simd<L>, N: Net<L>>(problem: &Problem<'_>, 
     let mut g = vec![[0.0f32; L]; p];
     let mut one = vec![0.0f32; p];
     let save_grad = !b.grad.is_empty();
-    // With a reuse plan: the row whose `Row` units' activations `rows` holds (h then a'(z),
-    // n values each, per unit).
     let reuse = match (problem.reuse, problem.points) {
         (Some(r), Points::Lattice { lattice, first }) if N::REUSES => Some((r, lattice, first)),
         _ => None,
     };
+    // With a reuse plan: the activations of the `Row` units in row `row_held` (a(z) then a'(z),
+    // n values each, per unit).
     let hidden = km.widths.get(1).copied().unwrap_or(0);
     let mut rows = vec![0.0f32; if reuse.is_some() { 2 * n * hidden } else { 0 }];
     let mut row_held = u64::MAX;
