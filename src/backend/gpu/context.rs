@@ -153,6 +153,23 @@ impl GpuContext {
         &self.layout
     }
 
+    /// A bind group of the shared layout with `buffers` bound whole, in binding order.
+    pub fn bind_group(&self, label: &str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+
     /// The most loop iterations one invocation may run, where the adapter caps them: llvmpipe
     /// (lavapipe) stops every loop of an invocation once 65 535 iterations have run in total.
     pub fn loop_budget(&self) -> Option<u64> {

@@ -117,20 +117,12 @@ pub fn run(
         (chunk * (p + 4) * 4) as u64,
         U::MAP_READ | U::COPY_DST,
     );
-    let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("descend"),
-        layout: ctx.layout(),
-        entries: &[
+    let bind = ctx.bind_group(
+        "descend",
+        &[
             &uniform, &data_buf, &dummy, &dummy, &state, &values, &counters,
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
-        })
-        .collect::<Vec<_>>(),
-    });
+        ],
+    );
     ctx.check()?;
 
     let mut start = 0;

@@ -156,10 +156,9 @@ pub fn run(
                 (staging_floats * 4) as u64,
                 U::MAP_READ | U::COPY_DST,
             );
-            let bind = dev.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("eval"),
-                layout: ctx.layout(),
-                entries: &[
+            let bind = ctx.bind_group(
+                "eval",
+                &[
                     &uniform,
                     &data_buf,
                     &vec_buf,
@@ -167,15 +166,8 @@ pub fn run(
                     &loss,
                     &norm,
                     &grad,
-                ]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect::<Vec<_>>(),
-            });
+                ],
+            );
             Outputs {
                 loss,
                 norm,
