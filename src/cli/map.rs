@@ -9,7 +9,7 @@ use crate::backend::WalkOutput;
 use crate::error::Error;
 use crate::npy;
 use crate::output;
-use crate::output::plot::{self, AxisInfo, MapLegendEntry, MapPixel};
+use crate::output::plot::{self, AxisInfo, LegendKey, MapLegendEntry, MapPixel, Neutral};
 use crate::output::progress::Progress;
 use crate::output::run_dir::RunDir;
 use crate::spec::slice::{AxisKind, Slice};
@@ -73,9 +73,13 @@ pub fn picture(
 ) -> (Vec<MapPixel>, Vec<MapLegendEntry>, Option<&'static str>) {
     let m = walked.status.len();
     let max_steps = walked.steps.iter().copied().max().unwrap_or(1).max(1) as f32;
-    let neutral = |w: usize| match Status::from_code(walked.status[w]) {
-        Some(Status::Diverged) => MapPixel::Diverged,
-        _ => MapPixel::Unassigned,
+    // A walker in no class: why, from its status.
+    let neutral = |w: usize| {
+        MapPixel::Neutral(match Status::from_code(walked.status[w]) {
+            Some(Status::Diverged) => Neutral::Diverged,
+            Some(Status::MaxSteps) => Neutral::Unconverged,
+            _ => Neutral::NoClass,
+        })
     };
     let mut legend = Vec::new();
     let pixels: Vec<MapPixel> = match color {
@@ -86,8 +90,7 @@ pub fn picture(
                     None => "a manifold".to_string(),
                 };
                 legend.push(MapLegendEntry {
-                    class: Some(c.id),
-                    neutral_diverged: false,
+                    key: LegendKey::Class(c.id),
                     text: format!(
                         "class {} · {} · L = {:.3e} · {copies} · {:.1}%",
                         c.id,
@@ -118,8 +121,7 @@ pub fn picture(
         ColorBy::Status => {
             for (class, name) in [(0, "converged"), (1, "max-steps")] {
                 legend.push(MapLegendEntry {
-                    class: Some(class),
-                    neutral_diverged: false,
+                    key: LegendKey::Class(class),
                     text: name.to_string(),
                 });
             }
@@ -160,20 +162,33 @@ pub fn picture(
             .map(|w| MapPixel::Scalar(walked.steps[w] as f32 / max_steps))
             .collect(),
     };
-    legend.push(MapLegendEntry {
-        class: None,
-        neutral_diverged: true,
-        text: format!("diverged · {}", report.unassigned.at_infinity),
-    });
-    let u = &report.unassigned;
-    legend.push(MapLegendEntry {
-        class: None,
-        neutral_diverged: false,
-        text: format!(
-            "no class (not stationary, non-finite) · {}",
-            u.not_stationary + u.non_finite + u.too_many_clusters
-        ),
-    });
+    // Neutral rows, counted from the pixels drawn: only the kinds that occur.
+    let mut counts = [0u64; 3];
+    for px in &pixels {
+        if let MapPixel::Neutral(n) = px {
+            counts[Neutral::ALL.iter().position(|k| k == n).unwrap_or(0)] += 1;
+        }
+    }
+    for (n, count) in Neutral::ALL.into_iter().zip(counts) {
+        if count == 0 {
+            continue;
+        }
+        let what = match (n, color) {
+            (Neutral::Diverged, _) => "diverged",
+            (Neutral::NoClass, ColorBy::Class | ColorBy::Copy) => {
+                "no class (stopped where nothing is stationary, or non-finite)"
+            }
+            (Neutral::NoClass, _) => "non-finite",
+            (Neutral::Unconverged, _) => "no class, still moving at the step budget",
+        };
+        legend.push(MapLegendEntry {
+            key: LegendKey::Neutral(n),
+            text: format!(
+                "{what} · {count} ({:.1}%)",
+                100.0 * count as f64 / m.max(1) as f64
+            ),
+        });
+    }
     let scalar = match color {
         ColorBy::Loss => Some("log10 L (normalised)"),
         ColorBy::Steps => Some("steps / max steps"),
@@ -327,4 +342,78 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         println!("{}", dir.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::basins::Unassigned;
+
+    /// A walker in class 0, one diverged, one still moving at the step budget, one non-finite.
+    fn walk_and_report() -> (WalkOutput, Report) {
+        let status = [
+            Status::Converged,
+            Status::Diverged,
+            Status::MaxSteps,
+            Status::NonFinite,
+        ];
+        let walked = WalkOutput {
+            endpoints: vec![0.0; 4],
+            loss: vec![0.0, 1.0, 0.5, f32::NAN],
+            grad_norm: vec![0.0; 4],
+            steps: vec![10, 3, 100, 7],
+            status: status.iter().map(|&s| s as u32).collect(),
+            trace: None,
+        };
+        let report = Report {
+            group_order: 1.0,
+            walkers: 4,
+            classes: Vec::new(),
+            unassigned: Unassigned {
+                at_infinity: 1,
+                non_finite: 1,
+                not_stationary: 1,
+                unconverged: 1,
+                ..Unassigned::default()
+            },
+            labels: vec![0, 0, -1, -1, -1, -1, -1, -1],
+        };
+        (walked, report)
+    }
+
+    #[test]
+    fn diverged_unconverged_and_unplaced_walkers_get_distinct_neutral_colours() {
+        let (walked, report) = walk_and_report();
+        let (px, legend, _) = picture(ColorBy::Class, false, &walked, &report);
+        assert!(matches!(px[0], MapPixel::Class { class: 0, .. }));
+        let neutral = [Neutral::Diverged, Neutral::Unconverged, Neutral::NoClass];
+        assert_eq!(px[1..], neutral.map(MapPixel::Neutral));
+        let colours: std::collections::HashSet<_> = neutral.iter().map(|n| n.color()).collect();
+        assert_eq!(colours.len(), 3);
+        let rows: Vec<_> = legend.iter().map(|e| (e.key, e.text.as_str())).collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    LegendKey::Neutral(Neutral::Diverged),
+                    "diverged · 1 (25.0%)"
+                ),
+                (
+                    LegendKey::Neutral(Neutral::NoClass),
+                    "no class (stopped where nothing is stationary, or non-finite) · 1 (25.0%)"
+                ),
+                (
+                    LegendKey::Neutral(Neutral::Unconverged),
+                    "no class, still moving at the step budget · 1 (25.0%)"
+                ),
+            ]
+        );
+        // By status, max-steps walkers have a colour of their own; only the non-finite one and
+        // the diverged one are neutral.
+        let (px, legend, _) = picture(ColorBy::Status, false, &walked, &report);
+        assert!(matches!(px[2], MapPixel::Class { class: 1, .. }));
+        assert_eq!(px[3], MapPixel::Neutral(Neutral::NoClass));
+        assert!(legend.iter().any(|e| e.text == "non-finite · 1 (25.0%)"));
+        assert!(!legend.iter().any(|e| e.text.contains("still moving")));
+    }
 }

@@ -22,8 +22,10 @@ const SWATCH: (f32, f32) = (20.0, 14.0);
 const TEXT_MAX_W: f32 = 420.0;
 /// Colour of diverged walkers.
 const DIVERGED: Color = [60, 60, 60];
-/// Colour of walkers that ended nowhere stationary.
-const UNASSIGNED: Color = [200, 200, 200];
+/// Colour of walkers that stopped (converged or non-finite) but belong to no class.
+const NO_CLASS: Color = [140, 140, 140];
+/// Colour of walkers still moving at the step budget that belong to no class.
+const UNCONVERGED: Color = [205, 205, 205];
 /// Largest darkening applied by `shade` = 1.
 const SHADE_MAX: f32 = 0.45;
 /// Colour of the legend's box.
@@ -49,19 +51,51 @@ pub enum MapPixel {
     },
     /// A value on a continuous colour scale (e.g. final loss or steps), already normalised to [0, 1]; NaN for missing.
     Scalar(f32),
-    /// A walker that diverged (neutral dark grey).
+    /// A walker in no class, drawn in one of three neutral greys.
+    Neutral(Neutral),
+}
+
+/// Why a walker has no colour of its own: each reason has its own neutral grey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Neutral {
+    /// The walker diverged (dark grey).
     Diverged,
-    /// A walker that ended nowhere stationary / ran out of steps / non-finite (neutral light grey).
-    Unassigned,
+    /// It stopped, but where it stopped is in no class: no stationary point nearby, or a
+    /// non-finite value (mid grey).
+    NoClass,
+    /// It was still moving when it reached the step budget, and its end is in no class: more
+    /// steps may place it (light grey).
+    Unconverged,
+}
+
+impl Neutral {
+    /// The three kinds, in legend order.
+    pub const ALL: [Neutral; 3] = [Neutral::Diverged, Neutral::NoClass, Neutral::Unconverged];
+
+    /// The grey this kind is drawn in.
+    pub fn color(self) -> Color {
+        match self {
+            Neutral::Diverged => DIVERGED,
+            Neutral::NoClass => NO_CLASS,
+            Neutral::Unconverged => UNCONVERGED,
+        }
+    }
+}
+
+/// What a legend row's swatch shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LegendKey {
+    /// A class (its base colour, or a strip of copy shades).
+    Class(usize),
+    /// One of the neutral greys.
+    Neutral(Neutral),
 }
 
 /// One legend row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapLegendEntry {
-    /// The class index this row describes (its base colour), or None for a neutral row (diverged / unassigned), whose colour is given by `neutral_diverged`.
-    pub class: Option<usize>,
-    /// True for the "diverged" neutral row, false for the "unassigned" neutral row (ignored when `class` is Some).
-    pub neutral_diverged: bool,
+    /// What the swatch shows.
+    pub key: LegendKey,
     /// Text, e.g. "class 0 · minimum · L = 1.2e-12 · 48 copies · 35.2%".
     pub text: String,
 }
@@ -128,8 +162,7 @@ fn pixel_color(p: MapPixel) -> Color {
         }
         MapPixel::Scalar(v) if v.is_nan() => MISSING,
         MapPixel::Scalar(v) => viridis(f64::from(v)),
-        MapPixel::Diverged => DIVERGED,
-        MapPixel::Unassigned => UNASSIGNED,
+        MapPixel::Neutral(n) => n.color(),
     }
 }
 
@@ -153,15 +186,16 @@ fn legend_rows(
     scalar: bool,
     copies: &HashMap<usize, usize>,
 ) -> Vec<(Vec<Color>, String)> {
-    let swatch = |e: &MapLegendEntry| match e.class {
+    let swatch = |e: &MapLegendEntry| match e.key {
         // A class with copies shows a strip of its first few copy shades.
-        Some(k) => (0..copies.get(&k).copied().unwrap_or(0).clamp(1, 5))
+        LegendKey::Class(k) => (0..copies.get(&k).copied().unwrap_or(0).clamp(1, 5))
             .map(|j| class_color(k, Some(j)))
             .collect(),
-        None if e.neutral_diverged => vec![DIVERGED],
-        None => vec![UNASSIGNED],
+        LegendKey::Neutral(n) => vec![n.color()],
     };
-    let (cls, neutral): (Vec<_>, Vec<_>) = legend.iter().partition(|e| e.class.is_some());
+    let (cls, neutral): (Vec<_>, Vec<_>) = legend
+        .iter()
+        .partition(|e| matches!(e.key, LegendKey::Class(_)));
     let cls = if scalar { Vec::new() } else { cls };
     let mut rows: Vec<(Vec<Color>, String)> = Vec::new();
     let keep = if cls.len() + neutral.len() > LEGEND_MAX {
@@ -315,24 +349,29 @@ mod tests {
         }
     }
 
-    /// Legend rows: classes for the first `n`, then a diverged and an unassigned row.
+    /// Legend rows: classes for the first `n`, then the neutral rows in order.
     fn legend(texts: &[&str], n: usize) -> Vec<MapLegendEntry> {
         let row = |(k, t): (usize, &&str)| MapLegendEntry {
-            class: (k < n).then_some(k),
-            neutral_diverged: k == n,
+            key: if k < n {
+                LegendKey::Class(k)
+            } else {
+                LegendKey::Neutral(Neutral::ALL[(k - n).min(2)])
+            },
             text: t.to_string(),
         };
         texts.iter().enumerate().map(row).collect()
     }
 
-    /// Three angular basins (class 0 with 12 copies), darker near their edges; a diverged rim; an unassigned seam.
+    /// Three angular basins (class 0 with 12 copies), darker near their edges; a diverged rim;
+    /// a seam of walkers in no class and one of walkers still moving.
     fn pixel(a: f64, b: f64) -> MapPixel {
         let f = (b.atan2(a) / std::f64::consts::TAU + 0.5) * 3.0;
         let (class, shade) = (f as usize % 3, 0.8 - 8.0 * (f - f.round()).abs());
         let copy = (class == 0).then_some((a.hypot(b) * 3.0 + f * 9.0) as usize % 12);
-        match (a.hypot(b) > 2.3, (a - b).abs() < 0.06) {
-            (true, _) => MapPixel::Diverged,
-            (_, true) => MapPixel::Unassigned,
+        match (a.hypot(b) > 2.3, (a - b).abs() < 0.06, (a + b).abs() < 0.06) {
+            (true, _, _) => MapPixel::Neutral(Neutral::Diverged),
+            (_, true, _) => MapPixel::Neutral(Neutral::NoClass),
+            (_, _, true) => MapPixel::Neutral(Neutral::Unconverged),
             _ => MapPixel::Class {
                 class,
                 copy,
@@ -354,7 +393,8 @@ mod tests {
             "class 1 · saddle (index 1) · L = 0.083 · 28.0%",
             "class 2 · minimum · L = 0.25 · 22.9%",
             "diverged · 11.6%",
-            "unassigned · 2.3%",
+            "no class · 2.3%",
+            "still moving at the step budget · 2.2%",
         ];
         map_png(
             &p,
@@ -373,7 +413,7 @@ mod tests {
         let seen: HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
         let (c1, c2) = (class_color(1, None), class_color(2, None));
         assert!(
-            [DIVERGED, UNASSIGNED, c1, c2]
+            [DIVERGED, NO_CLASS, UNCONVERGED, c1, c2]
                 .iter()
                 .all(|c| seen.contains(c))
         );
@@ -411,7 +451,10 @@ mod tests {
         let mut px: Vec<_> = (0..1200)
             .map(|k| MapPixel::Scalar(k as f32 / 1199.0))
             .collect();
-        (px[3], px[4]) = (MapPixel::Scalar(f32::NAN), MapPixel::Diverged);
+        (px[3], px[4]) = (
+            MapPixel::Scalar(f32::NAN),
+            MapPixel::Neutral(Neutral::Diverged),
+        );
         let texts: Vec<String> = (0..41).map(|k| format!("row {k}")).collect();
         let lg = legend(&texts.iter().map(String::as_str).collect::<Vec<_>>(), 40);
         map_png(
