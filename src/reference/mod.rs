@@ -4,7 +4,7 @@
 
 mod real;
 
-pub use real::{Dual, Real};
+pub use real::{Dual, Duals, Real};
 
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
@@ -180,23 +180,32 @@ pub fn loss_and_gradient<R: Real>(model: &Model, data: &Dataset, theta: &[R]) ->
     (total / n, grad)
 }
 
-/// The exact Hessian ∇²L(θ) (P × P, row-major), one column per forward-mode pass through the
-/// backpropagation: exact up to float64 rounding, with no finite differences.
+/// Directions one forward-mode pass of `hessian` carries.
+const HESSIAN_LANES: usize = 16;
+
+/// The exact Hessian ∇²L(θ) (P × P, row-major), by forward-mode passes through the
+/// backpropagation, each carrying `HESSIAN_LANES` columns: exact up to float64 rounding, with no
+/// finite differences, and the same numbers as one `Dual` pass per column.
 pub fn hessian(model: &Model, data: &Dataset, theta: &[f64]) -> Vec<f64> {
     let p = theta.len();
     let mut h = vec![0.0; p * p];
-    for col in 0..p {
-        let seeded: Vec<Dual> = theta
+    for first in (0..p).step_by(HESSIAN_LANES) {
+        let seeded: Vec<Duals<HESSIAN_LANES>> = theta
             .iter()
             .enumerate()
-            .map(|(q, &v)| Dual {
-                v,
-                d: if q == col { 1.0 } else { 0.0 },
+            .map(|(q, &v)| {
+                let mut d = [0.0; HESSIAN_LANES];
+                if (first..first + HESSIAN_LANES).contains(&q) {
+                    d[q - first] = 1.0;
+                }
+                Duals { v, d }
             })
             .collect();
         let (_, g) = loss_and_gradient(model, data, &seeded);
         for (row, gr) in g.iter().enumerate() {
-            h[row * p + col] = gr.d;
+            for (k, &dk) in gr.d.iter().enumerate().take(p - first) {
+                h[row * p + first + k] = dk;
+            }
         }
     }
     // Symmetric in exact arithmetic; average away the rounding.
@@ -354,6 +363,53 @@ mod tests {
                     assert!(
                         (fd - exact).abs() < 1e-7 * (1.0 + exact.abs()),
                         "{model}: H[{row},{col}] = {exact}, differences give {fd}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Several directions per pass change no bit: each column equals one plain `Dual` pass
+    /// (before symmetrisation), for widths below, at and above the lanes of a pass.
+    #[test]
+    fn hessian_columns_equal_single_direction_passes_bit_for_bit() {
+        for (widths, act) in [
+            ("1-1-1", Activation::Linear),
+            ("2-3-1", Activation::Tanh),
+            ("3-4-2", Activation::Sigmoid),
+            ("2-4-4-1", Activation::Softplus),
+            ("3-5-1", Activation::Relu),
+        ] {
+            let model = Model::new(widths, act, Activation::Linear, true).expect("valid");
+            let data = random_data(&model, 5, 21);
+            let theta: Vec<f64> = (0..model.parameter_count())
+                .map(|i| normal(22, Stream::Start, i as u64))
+                .collect();
+            let p = theta.len();
+            let h = hessian(&model, &data, &theta);
+            let mut single = vec![0.0; p * p];
+            for col in 0..p {
+                let seeded: Vec<Dual> = theta
+                    .iter()
+                    .enumerate()
+                    .map(|(q, &v)| Dual {
+                        v,
+                        d: f64::from(u8::from(q == col)),
+                    })
+                    .collect();
+                let (_, g) = loss_and_gradient(&model, &data, &seeded);
+                for (row, gr) in g.iter().enumerate() {
+                    single[row * p + col] = gr.d;
+                }
+            }
+            for i in 0..p {
+                for j in 0..p {
+                    let m = 0.5 * (single[i * p + j] + single[j * p + i]);
+                    let want = if i == j { single[i * p + i] } else { m };
+                    assert_eq!(
+                        h[i * p + j].to_bits(),
+                        want.to_bits(),
+                        "{model}: H[{i},{j}]"
                     );
                 }
             }
