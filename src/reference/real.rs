@@ -176,6 +176,7 @@ impl<const K: usize> Sub for Duals<K> {
 impl<const K: usize> Mul for Duals<K> {
     type Output = Self;
     #[inline(always)]
+    #[expect(clippy::suspicious_arithmetic_impl, reason = "the product rule")]
     fn mul(self, o: Self) -> Self {
         let (sv, ov) = (self.v, o.v);
         self.zip(o, sv * ov, |a, b| a * ov + sv * b)
@@ -184,6 +185,7 @@ impl<const K: usize> Mul for Duals<K> {
 impl<const K: usize> Div for Duals<K> {
     type Output = Self;
     #[inline(always)]
+    #[expect(clippy::suspicious_arithmetic_impl, reason = "the quotient rule")]
     fn div(self, o: Self) -> Self {
         let (sv, ov) = (self.v, o.v);
         self.zip(o, sv / ov, |a, b| (a * ov - sv * b) / (ov * ov))
