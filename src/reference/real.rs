@@ -1,6 +1,7 @@
 //! Scalars the float64 reference computes with: plain f64, and dual numbers a + b·ε (ε² = 0)
 //! whose ε part carries an exact directional derivative. Running the reference gradient on dual
-//! numbers gives one column of the exact Hessian per direction (forward over reverse mode).
+//! numbers gives one column of the exact Hessian per direction (forward over reverse mode);
+//! `Duals` carries several directions through one pass.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
