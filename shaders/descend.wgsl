@@ -46,7 +46,13 @@ fn classify(theta_finite: bool, max_abs: f32, loss: f32, grad_norm: f32, step: u
 }
 
 @compute @workgroup_size(WG)
-fn descend(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn descend(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Before any invocation returns: it ends in a barrier of the whole workgroup.
+    stage_data(lid);
     let w = gid.x + gid.y * groups.x * WG;
     if (w >= params.count || counters[params.count + w] != RUNNING) { return; }
     var theta: array<f32, P>;

@@ -48,7 +48,13 @@ fn lattice_point(g: u32, theta: ptr<function, array<f32, P>>) {
 }
 
 @compute @workgroup_size(WG)
-fn eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn eval(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Before any invocation returns: it ends in a barrier of the whole workgroup.
+    stage_data(lid);
     // A 2-D grid of workgroups covers chunks longer than one dispatch dimension allows.
     let k = gid.x + gid.y * groups.x * WG;
     if (k >= params.count) { return; }

@@ -29,6 +29,57 @@ pub struct BenchArgs {
     /// Print the measurements as a JSON list instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// GPU kernels' invocations per workgroup, comma-separated: one GPU backend is timed per
+    /// size (default: the adapter's, see README's "GPU kernels").
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub workgroup_size: Vec<u32>,
+    /// Whether GPU kernels copy the data set into workgroup memory, comma-separated on/off:
+    /// one GPU backend is timed per choice (default: on for hardware adapters, off for
+    /// software ones).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub staging: Vec<Staging>,
+}
+
+/// `--staging` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Staging {
+    /// Copy the data set into workgroup memory when it fits.
+    On,
+    /// Read the data set from its storage buffer.
+    Off,
+}
+
+/// The GPU backends to time on `ctx`'s adapter: one per workgroup size and staging choice
+/// named, or `ctx` as it opened.
+fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn Backend>>> {
+    if args.workgroup_size.is_empty() && args.staging.is_empty() {
+        return Ok(vec![Box::new(GpuBackend::new(ctx))]);
+    }
+    let sizes = if args.workgroup_size.is_empty() {
+        vec![ctx.workgroup_size]
+    } else {
+        args.workgroup_size.clone()
+    };
+    for &size in &sizes {
+        ctx.check_workgroup_size(size)?;
+    }
+    let staging = if args.staging.is_empty() {
+        vec![ctx.stage_data]
+    } else {
+        args.staging.iter().map(|&s| s == Staging::On).collect()
+    };
+    let mut out: Vec<Box<dyn Backend>> = Vec::new();
+    for &size in &sizes {
+        for &stage in &staging {
+            // One context each: pipelines are cached per context and variant.
+            let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
+            g.context_mut().workgroup_size = size;
+            g.context_mut().stage_data = stage;
+            g.name_variant = true;
+            out.push(Box::new(g));
+        }
+    }
+    Ok(out)
 }
 
 /// The backends to measure, CPU first. With the CPU backend comes a second CPU backend that
@@ -40,10 +91,10 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
     let cpu = || Box::new(CpuBackend::new()) as Box<dyn Backend>;
     match args.backend {
         Some(BackendChoice::Cpu) => out.push(cpu()),
-        Some(BackendChoice::Gpu) => out.push(Box::new(GpuBackend::new(GpuContext::new(
-            args.adapter.as_deref(),
-            false,
-        )?))),
+        Some(BackendChoice::Gpu) => out.extend(gpu_backends(
+            args,
+            GpuContext::new(args.adapter.as_deref(), false)?,
+        )?),
         Some(BackendChoice::Auto) => {
             let (b, note) = crate::backend::open(BackendChoice::Auto, args.adapter.as_deref())?;
             if let Some(note) = note {
@@ -54,7 +105,7 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
         None => {
             out.push(cpu());
             match GpuContext::new(args.adapter.as_deref(), false) {
-                Ok(ctx) => out.push(Box::new(GpuBackend::new(ctx))),
+                Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
                 Err(e) => eprintln!("note: no GPU backend: {e}"),
             }
         }
@@ -180,15 +231,16 @@ fn print_table(results: &[Measurement]) {
         let cpu = results
             .iter()
             .find(|m| m.workload == name && m.backend == "cpu");
-        let gpu = results
+        let gpus = results
             .iter()
-            .find(|m| m.workload == name && m.backend == "gpu");
+            .filter(|m| m.workload == name && m.backend == "gpu");
         let plain = results.iter().find(|m| {
             m.workload == name && m.backend == "cpu" && m.adapter.ends_with("no activation reuse")
         });
-        if let (Some(c), Some(g)) = (cpu, gpu) {
+        let Some(c) = cpu else { continue };
+        for g in gpus {
             println!(
-                "{name}: GPU/CPU = {:.2}{}{}",
+                "{name}: GPU/CPU = {:.2}{}{}{}",
                 g.rate / c.rate,
                 match plain {
                     // The GPU kernels compute every activation at every point.
@@ -202,6 +254,10 @@ fn print_table(results: &[Measurement]) {
                     " (software adapter: a CPU running shaders, not a GPU result)"
                 } else {
                     ""
+                },
+                match g.adapter.rfind(" [") {
+                    Some(at) => format!(" for {}", &g.adapter[at + 1..]),
+                    None => String::new(),
                 }
             );
         }

@@ -308,3 +308,62 @@ fn cpu_lattice_reuse_changes_no_bit() {
         }
     }
 }
+
+/// How the GPU kernels are compiled — workgroup size (including sizes that are not powers of
+/// two and a single invocation), data read from storage or staged in workgroup memory —
+/// changes no bit of the lattice or point evaluations: on several models and activations, with
+/// point counts that are not multiples of any of the sizes.
+#[test]
+fn gpu_kernel_variants_change_no_bit_of_evaluations() {
+    let Some(mut g) = gpu() else { return };
+    let variants = [
+        (64, false),
+        (64, true),
+        (32, true),
+        (100, true),
+        (256, false),
+        (1, true),
+    ];
+    let lattice_model = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let lattice_data = random_data(&lattice_model, 29, 5);
+    let slice = build_slice(
+        &lattice_model,
+        None,
+        Some("random:2"),
+        &["w1[0,0]=-3:3:23".into(), "w1[1,1]=-3:3:19".into()],
+        None,
+    )
+    .expect("slice");
+    let cases: Vec<(Model, Dataset, Vec<f64>)> = models()
+        .into_iter()
+        .step_by(3)
+        .enumerate()
+        .map(|(k, m)| {
+            let data = random_data(&m, 37, 40 + k as u64);
+            let points = random_points(&m, 157, 0.8, 60 + k as u64);
+            (m, data, points)
+        })
+        .collect();
+    let mut first = None;
+    for (size, stage) in variants {
+        let ctx = g.context_mut();
+        ctx.workgroup_size = size;
+        ctx.stage_data = stage;
+        // The data sets here are small enough to be staged whenever staging is on.
+        assert_eq!(ctx.variant(29 * 3).staged > 0, stage);
+        let lattice = g
+            .evaluate_lattice(&lattice_model, &lattice_data, &slice, 5..slice.len(), true)
+            .expect("lattice");
+        let points: Vec<_> = cases
+            .iter()
+            .map(|(m, data, points)| g.evaluate_points(m, data, points, true).expect("points"))
+            .collect();
+        match &first {
+            None => first = Some((lattice, points)),
+            Some((l0, p0)) => {
+                assert_eq!(&lattice, l0, "lattice, workgroup {size}, staged {stage}");
+                assert_eq!(&points, p0, "points, workgroup {size}, staged {stage}");
+            }
+        }
+    }
+}

@@ -1,8 +1,10 @@
-//! Every shader parses and validates with naga, without an adapter.
+//! Every shader parses and validates with naga, without an adapter, in both of its variants
+//! (data read from storage, data staged in workgroup memory; naga's uniformity analysis checks
+//! that the staging barrier is reached in uniform control flow).
 
 use crate::common::model;
 use landscape::backend::KernelModel;
-use landscape::backend::gpu::shader::{Kernel, source};
+use landscape::backend::gpu::shader::{Kernel, Variant, source};
 use landscape::spec::model::Activation;
 
 #[test]
@@ -16,11 +18,18 @@ fn every_shader_validates_with_naga_for_every_model_shape() {
     ] {
         for act in Activation::ALL {
             let m = model(widths, act, Activation::Sigmoid, bias);
-            for kernel in Kernel::ALL {
-                let src = source(kernel, &KernelModel::new(&m));
+            let staged = Variant {
+                workgroup_size: 96,
+                staged: 37,
+            };
+            for (kernel, variant) in Kernel::ALL
+                .into_iter()
+                .flat_map(|k| [(k, Variant::PORTABLE), (k, staged)])
+            {
+                let src = source(kernel, &KernelModel::new(&m), variant);
                 let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| {
                     panic!(
-                        "{} for {m} does not parse:\n{}",
+                        "{} ({variant:?}) for {m} does not parse:\n{}",
                         kernel.name(),
                         e.emit_to_string(&src)
                     )
@@ -30,7 +39,12 @@ fn every_shader_validates_with_naga_for_every_model_shape() {
                     naga::valid::Capabilities::default(),
                 )
                 .validate(&module)
-                .unwrap_or_else(|e| panic!("{} for {m} does not validate: {e:?}", kernel.name()));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{} ({variant:?}) for {m} does not validate: {e:?}",
+                        kernel.name()
+                    )
+                });
             }
         }
     }

@@ -342,3 +342,29 @@ fn float64_reference_walk_converges_on_linear_regression() {
     assert_eq!(end.status, Status::Converged);
     assert!(end.grad_norm < 1e-10);
 }
+
+/// How the GPU kernels are compiled (workgroup size, data staged in workgroup memory or not)
+/// changes no bit of the walks: 301 walkers, a count no workgroup size divides.
+#[test]
+fn gpu_kernel_variants_change_no_bit_of_walks() {
+    let Some(mut g) = gpu() else { return };
+    let (m, data, starts) = w1_like();
+    let s = WalkSettings {
+        steps: 400,
+        tol: 1e-4,
+        ..SETTINGS
+    };
+    let mut first = None;
+    for (size, stage) in [(64, false), (64, true), (96, true), (7, true), (128, false)] {
+        g.context_mut().workgroup_size = size;
+        g.context_mut().stage_data = stage;
+        g.descend_options.max_dispatch_steps = Some(150);
+        let out = g
+            .walk(&m, &data, &starts, &s, Some(100), &|_| {})
+            .expect("walk");
+        match &first {
+            None => first = Some(out),
+            Some(f) => assert_eq!(&out, f, "workgroup {size}, staged {stage}"),
+        }
+    }
+}

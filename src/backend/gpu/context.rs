@@ -1,6 +1,6 @@
 //! The GPU context: adapter, device, queue and compiled pipelines, created once and reused.
 
-use super::shader::{self, Kernel};
+use super::shader::{self, Kernel, Variant};
 use crate::backend::KernelModel;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -59,8 +59,12 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The device's limits (the adapter's own, all requested).
     pub limits: wgpu::Limits,
+    /// Invocations per workgroup of every kernel (by default [`default_workgroup_size`]).
+    pub workgroup_size: u32,
+    /// Whether kernels copy a data set that fits into workgroup memory (see [`Self::variant`]).
+    pub stage_data: bool,
     layout: wgpu::BindGroupLayout,
-    pipelines: HashMap<(Kernel, KernelModel), wgpu::ComputePipeline>,
+    pipelines: HashMap<(Kernel, KernelModel, Variant), wgpu::ComputePipeline>,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -137,11 +141,17 @@ impl GpuContext {
             }
         });
         let layout = bind_group_layout(&device);
+        let workgroup_size = default_workgroup_size(&info, &limits);
+        // Staging is measured slower on llvmpipe (8–12 % on W1 and W2: its barriers are costly
+        // and its "workgroup memory" is ordinary memory), so only hardware stages.
+        let stage_data = !is_software(&info);
         Ok(GpuContext {
             device,
             queue,
             info,
             limits,
+            workgroup_size,
+            stage_data,
             layout,
             pipelines: HashMap::new(),
             error,
@@ -198,17 +208,60 @@ impl GpuContext {
             .min(self.limits.max_buffer_size)
     }
 
-    /// The compiled pipeline of `kernel` for `km`, compiled on first use and cached.
-    pub fn pipeline(&mut self, kernel: Kernel, km: &KernelModel) -> Result<wgpu::ComputePipeline> {
-        if let Some(p) = self.pipelines.get(&(kernel, km.clone())) {
+    /// How kernels are compiled for a data set of `data_floats` floats on this adapter: the
+    /// context's workgroup size, and the data set staged in workgroup memory when that is on
+    /// and the data set takes at most a quarter of the workgroup memory one workgroup may use
+    /// (so that staging never leaves a compute unit fewer than four resident workgroups on its
+    /// account; real GPUs have at least that much per unit, usually several times more).
+    pub fn variant(&self, data_floats: usize) -> Variant {
+        let fits = (data_floats as u64) * 4
+            <= u64::from(self.limits.max_compute_workgroup_storage_size) / 4;
+        Variant {
+            workgroup_size: self.workgroup_size,
+            staged: if self.stage_data && fits && data_floats > 0 {
+                data_floats as u32
+            } else {
+                0
+            },
+        }
+    }
+
+    /// Checks a workgroup size against the adapter's limits.
+    pub fn check_workgroup_size(&self, size: u32) -> Result<()> {
+        let most = self
+            .limits
+            .max_compute_invocations_per_workgroup
+            .min(self.limits.max_compute_workgroup_size_x);
+        if size == 0 || size > most {
+            return Err(Error::spec(
+                "--workgroup-size",
+                format!(
+                    "{size} invocations per workgroup: {} allows 1 to {most}",
+                    self.info.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The compiled pipeline of `kernel` for `km` as `variant`, compiled on first use and
+    /// cached.
+    pub fn pipeline(
+        &mut self,
+        kernel: Kernel,
+        km: &KernelModel,
+        variant: Variant,
+    ) -> Result<wgpu::ComputePipeline> {
+        if let Some(p) = self.pipelines.get(&(kernel, km.clone(), variant)) {
             return Ok(p.clone());
         }
+        self.check_workgroup_size(variant.workgroup_size)?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(kernel.name()),
-                source: wgpu::ShaderSource::Wgsl(shader::source(kernel, km).into()),
+                source: wgpu::ShaderSource::Wgsl(shader::source(kernel, km, variant).into()),
             });
         let layout = self
             .device
@@ -234,21 +287,22 @@ impl GpuContext {
             )));
         }
         self.pipelines
-            .insert((kernel, km.clone()), pipeline.clone());
+            .insert((kernel, km.clone(), variant), pipeline.clone());
         Ok(pipeline)
     }
 
-    /// A command encoder holding one dispatch of `pipeline` over `invocations` invocations, as
-    /// a 2-D grid of workgroups when one dimension's limit is too small (the kernels fold the
-    /// grid back into one index).
+    /// A command encoder holding one dispatch of `pipeline` (compiled as `variant`) over
+    /// `invocations` invocations, as a 2-D grid of workgroups when one dimension's limit is
+    /// too small (the kernels fold the grid back into one index).
     pub fn encode_dispatch(
         &self,
         label: &str,
         pipeline: &wgpu::ComputePipeline,
+        variant: Variant,
         bind: &wgpu::BindGroup,
         invocations: usize,
     ) -> wgpu::CommandEncoder {
-        let groups = invocations.div_ceil(shader::WORKGROUP_SIZE as usize).max(1);
+        let groups = invocations.div_ceil(variant.workgroup_size as usize).max(1);
         let gx = groups.min(self.limits.max_compute_workgroups_per_dimension as usize);
         let gy = groups.div_ceil(gx);
         let mut enc = self
@@ -330,6 +384,25 @@ impl GpuContext {
         buffer.unmap();
         Ok(bytes)
     }
+}
+
+/// The workgroup size kernels get unless told otherwise: 64 invocations, rounded up to a whole
+/// number of the adapter's largest subgroup and kept within its limits.
+///
+/// Why 64: every walker and lattice point is independent and keeps θ, its velocity and ∇L in
+/// registers, so occupancy is set by registers and by how many workgroups a compute unit holds
+/// at once. NVIDIA GPUs hold 32 workgroups and 2 048 invocations per SM: 64 is the smallest
+/// size that can fill an SM (32 would cap it at half), and a small workgroup leaves the least
+/// idle tail per dispatch. AMD's 64-wide wavefronts take one wavefront per workgroup; adapters
+/// with wider subgroups get one whole subgroup. The staged data set is kept small enough
+/// ([`GpuContext::variant`]) not to limit resident workgroups. `landscape bench
+/// --workgroup-size` measures other sizes.
+pub fn default_workgroup_size(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> u32 {
+    let subgroup = info.subgroup_max_size.clamp(1, 128);
+    let size = 64u32.div_ceil(subgroup) * subgroup;
+    size.min(limits.max_compute_invocations_per_workgroup)
+        .min(limits.max_compute_workgroup_size_x)
+        .max(1)
 }
 
 /// One uniform and six storage buffers (read-only inputs 1–3, read-write outputs 4–6), the

@@ -2,7 +2,7 @@
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, loop_iterations};
+use super::shader::{Kernel, loop_iterations, staging_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
@@ -71,10 +71,12 @@ pub fn run(
     let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
     // Steps per dispatch that stay within a software adapter's loop cap (loads and stores of θ
     // and the velocity, then one evaluation per step plus the last).
+    let variant = ctx.variant(data.len());
     let budget_steps = match ctx.loop_budget() {
         Some(budget) => {
             let per_step = loop_iterations(Kernel::Descend, km, n_samples);
-            let steps = budget.saturating_sub(2 * p as u64 + 16) / per_step;
+            let fixed = 2 * p as u64 + 16 + staging_iterations(variant);
+            let steps = budget.saturating_sub(fixed) / per_step;
             if steps < 2 {
                 return Err(Error::Gpu(format!(
                     "{n_samples} samples exceed what the software adapter {} runs in one invocation; use --backend cpu",
@@ -85,7 +87,7 @@ pub fn run(
         }
         None => u32::MAX,
     };
-    let pipeline = ctx.pipeline(Kernel::Descend, km)?;
+    let pipeline = ctx.pipeline(Kernel::Descend, km, variant)?;
     let mut out = WalkOutput {
         endpoints: Vec::with_capacity(m * p),
         loss: Vec::with_capacity(m),
@@ -182,7 +184,7 @@ pub fn run(
             };
             ctx.queue
                 .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-            let enc = ctx.encode_dispatch("descend", &pipeline, &bind, len);
+            let enc = ctx.encode_dispatch("descend", &pipeline, variant, &bind, len);
             let index = ctx.queue.submit([enc.finish()]);
             let work = len as u64 * u64::from(until - done);
             if trace.is_some() || until == s.steps {

@@ -1,7 +1,7 @@
 //! Host side of `shaders/eval.wgsl`: uploads, chunking within the adapter's limits, read-back.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, WORKGROUP_SIZE, loop_iterations};
+use super::shader::{Kernel, loop_iterations, staging_iterations};
 use crate::backend::{Evaluation, KernelModel, LatticeF32};
 use crate::error::{Error, Result};
 use crate::spec::slice::MAX_AXES;
@@ -80,8 +80,9 @@ pub fn run(
             data.len() * 4
         )));
     }
+    let variant = ctx.variant(data.len());
     if let Some(budget) = ctx.loop_budget()
-        && loop_iterations(Kernel::Eval, km, n_samples) > budget
+        && loop_iterations(Kernel::Eval, km, n_samples) + staging_iterations(variant) > budget
     {
         return Err(Error::Gpu(format!(
             "{} samples exceed what the software adapter {} runs in one invocation (about {budget} loop iterations); use --backend cpu",
@@ -98,7 +99,7 @@ pub fn run(
         .max_chunk_points
         .unwrap_or(DEFAULT_CHUNK_POINTS)
         .min((limit / (4 * per_point_vectors as u64)) as usize)
-        .min(groups_limit * groups_limit * WORKGROUP_SIZE as usize)
+        .min(groups_limit * groups_limit * variant.workgroup_size as usize)
         .max(1);
     // Two chunks are in flight at once (one computing while the other is read back), each with
     // its own outputs: when there is more than one chunk, halve it so that the two take the
@@ -107,7 +108,7 @@ pub fn run(
         chunk = chunk.div_ceil(2);
     }
     chunk = chunk.min(count.max(1));
-    let pipeline = ctx.pipeline(Kernel::Eval, km)?;
+    let pipeline = ctx.pipeline(Kernel::Eval, km, variant)?;
 
     use wgpu::BufferUsages as U;
     let dev = &ctx.device;
@@ -231,7 +232,7 @@ pub fn run(
                     ctx.queue.write_buffer(&set.grad, 0, &nan_bytes(len * p));
                 }
             }
-            let mut enc = ctx.encode_dispatch("eval", &pipeline, &set.bind, len);
+            let mut enc = ctx.encode_dispatch("eval", &pipeline, variant, &set.bind, len);
             let bytes = (len * 4) as u64;
             enc.copy_buffer_to_buffer(&set.loss, 0, &set.staging, 0, bytes);
             enc.copy_buffer_to_buffer(&set.norm, 0, &set.staging, bytes, bytes);

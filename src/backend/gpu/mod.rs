@@ -28,6 +28,9 @@ pub struct GpuBackend {
     pub eval_options: EvalOptions,
     /// Options of the descend kernel (chunk size, steps per dispatch).
     pub descend_options: DescendOptions,
+    /// Whether [`Backend::info`] names the kernels' workgroup size and data staging after the
+    /// adapter (for `landscape bench`, which can time several of them).
+    pub name_variant: bool,
 }
 
 impl GpuBackend {
@@ -37,6 +40,7 @@ impl GpuBackend {
             ctx,
             eval_options: EvalOptions::default(),
             descend_options: DescendOptions::default(),
+            name_variant: false,
         }
     }
 
@@ -44,14 +48,33 @@ impl GpuBackend {
     pub fn context(&self) -> &GpuContext {
         &self.ctx
     }
+
+    /// The context, to change how kernels are compiled (workgroup size, data staging).
+    pub fn context_mut(&mut self) -> &mut GpuContext {
+        &mut self.ctx
+    }
 }
 
 impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         let i = &self.ctx.info;
+        let adapter = if self.name_variant {
+            format!(
+                "{} [wg {}, {}]",
+                i.name,
+                self.ctx.workgroup_size,
+                if self.ctx.stage_data {
+                    "staged"
+                } else {
+                    "unstaged"
+                }
+            )
+        } else {
+            i.name.clone()
+        };
         BackendInfo {
             backend: "gpu".into(),
-            adapter: i.name.clone(),
+            adapter,
             device_type: format!("{:?}", i.device_type),
             api: format!("{:?}", i.backend),
             software_adapter: is_software(i),

@@ -37,11 +37,49 @@ impl Kernel {
 /// The shared functions every kernel includes.
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 
-/// Invocations per workgroup for every kernel.
-pub const WORKGROUP_SIZE: u32 = 64;
+/// How a kernel is compiled for one adapter and one data set: the workgroup size, and whether
+/// each workgroup first copies the data set into workgroup memory. Results do not depend on
+/// it, bit for bit (tested); only speed does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Variant {
+    /// Invocations per workgroup.
+    pub workgroup_size: u32,
+    /// Floats of the data set (inputs, then targets) that every workgroup copies into
+    /// workgroup memory before its invocations start, so that the loop over samples reads
+    /// on-chip memory; 0 reads the storage buffer instead.
+    pub staged: u32,
+}
 
-/// The generated constants for `km`.
-pub fn header(km: &KernelModel) -> String {
+impl Variant {
+    /// 64 invocations per workgroup, data read from the storage buffer: runs on every adapter.
+    pub const PORTABLE: Variant = Variant {
+        workgroup_size: 64,
+        staged: 0,
+    };
+}
+
+/// `stage_data` for a data set of `STAGED` floats.
+const STAGE_DATA: &str = r"var<workgroup> staged_data: array<f32, STAGED>;
+// Every invocation copies every WG-th float; the trip count is the same for all of them, so
+// the barrier after the loop is reached in uniform control flow.
+fn stage_data(lid: u32) {
+    for (var k = 0u; k < (STAGED + WG - 1u) / WG; k++) {
+        let i = k * WG + lid;
+        if (i < STAGED) { staged_data[i] = data[i]; }
+    }
+    workgroupBarrier();
+}
+";
+
+/// The generated constants for `km`, and for `variant` the workgroup size, the workgroup copy
+/// of the data set (`staged_data`) and `stage_data`, which every kernel calls first, from
+/// uniform control flow, before any invocation may return.
+pub fn header(km: &KernelModel, variant: Variant) -> String {
+    let staging = if variant.staged > 0 {
+        format!("const STAGED: u32 = {}u;\n{STAGE_DATA}", variant.staged)
+    } else {
+        "// The data set is read from its storage buffer.\nfn stage_data(lid: u32) {}\n".into()
+    };
     format!(
         "// Generated for model {widths:?} (src/backend/gpu/shader.rs).\n\
          const P: u32 = {p}u;\n\
@@ -49,14 +87,15 @@ pub fn header(km: &KernelModel) -> String {
          const N_OUT: u32 = {no}u;\n\
          const HIDDEN_ACT: u32 = {act}u;\n\
          const OUT_ACT: u32 = {oact}u;\n\
-         const WG: u32 = {wg}u;\n",
+         const WG: u32 = {wg}u;\n\
+         {staging}",
         widths = km.widths,
         p = km.parameters,
         ni = km.inputs(),
         no = km.outputs(),
         act = km.act,
         oact = km.out_act,
-        wg = WORKGROUP_SIZE,
+        wg = variant.workgroup_size,
     )
 }
 
@@ -64,8 +103,14 @@ pub fn header(km: &KernelModel) -> String {
 /// index is a constant, so θ and ∇L stay in registers, and the only loop left is the one over
 /// samples (software adapters such as llvmpipe cap the loop iterations of an invocation). The
 /// operations and their order are those of the CPU twin, `cpu::common::loss_and_gradient`.
-pub fn network(km: &KernelModel) -> String {
+/// Samples come from `staged_data` when `variant` stages them, else from `data`.
+pub fn network(km: &KernelModel, variant: Variant) -> String {
     use std::fmt::Write;
+    let data = if variant.staged > 0 {
+        "staged_data"
+    } else {
+        "data"
+    };
     let layers = km.layers();
     // Activation of unit i of layer l (layer 0 is the input), its derivative, and δ.
     let a = |l: usize, i: usize| {
@@ -93,7 +138,7 @@ pub fn network(km: &KernelModel) -> String {
     let _ = writeln!(c, "    let y_base = n * N_IN;");
     let _ = writeln!(c, "    for (var s = 0u; s < n; s++) {{");
     for j in 0..km.inputs() {
-        let _ = writeln!(c, "        let x{j} = data[s * N_IN + {j}u];");
+        let _ = writeln!(c, "        let x{j} = {data}[s * N_IN + {j}u];");
     }
     for l in 1..=layers {
         let (ni, no, w) = (km.widths[l - 1], km.widths[l], km.w_offsets[l - 1]);
@@ -118,7 +163,7 @@ pub fn network(km: &KernelModel) -> String {
     for k in 0..km.outputs() {
         let _ = writeln!(
             c,
-            "        let e{k} = a{layers}_{k} - data[y_base + s * N_OUT + {k}u];"
+            "        let e{k} = a{layers}_{k} - {data}[y_base + s * N_OUT + {k}u];"
         );
         let _ = writeln!(c, "        total += e{k} * e{k};");
         let _ = writeln!(
@@ -173,6 +218,7 @@ pub fn network(km: &KernelModel) -> String {
 
 /// Loop iterations one invocation of `kernel` spends per sample and per walker step, on top of
 /// its fixed overhead (both estimates are upper bounds): the unit of the software adapters' cap.
+/// Copying the data set into workgroup memory adds [`staging_iterations`] once per dispatch.
 pub fn loop_iterations(kernel: Kernel, km: &KernelModel, n_samples: usize) -> u64 {
     let (n, p) = (n_samples as u64, km.parameters as u64);
     match kernel {
@@ -183,13 +229,18 @@ pub fn loop_iterations(kernel: Kernel, km: &KernelModel, n_samples: usize) -> u6
     }
 }
 
-/// The complete WGSL source of `kernel` for `km`.
-pub fn source(kernel: Kernel, km: &KernelModel) -> String {
+/// Loop iterations of `stage_data` in one invocation.
+pub fn staging_iterations(variant: Variant) -> u64 {
+    u64::from(variant.staged.div_ceil(variant.workgroup_size))
+}
+
+/// The complete WGSL source of `kernel` for `km`, compiled as `variant`.
+pub fn source(kernel: Kernel, km: &KernelModel, variant: Variant) -> String {
     format!(
         "{}\n{}\n{}\n{}",
-        header(km),
+        header(km, variant),
         COMMON,
-        network(km),
+        network(km, variant),
         kernel.body()
     )
 }
