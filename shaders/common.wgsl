@@ -1,6 +1,7 @@
 // Shared by every kernel: the activations. The model's constants (P, N_IN, N_OUT, HIDDEN_ACT,
-// OUT_ACT, WG) and its `loss_and_gradient` function come from src/backend/gpu/shader.rs, which
-// generates them per model; the kernel declares `data`: inputs (N × N_IN) then targets
+// OUT_ACT, WG), its `loss_and_gradient` function and `stage_data` (which copies the data set
+// into workgroup memory, or does nothing) come from src/backend/gpu/shader.rs, which generates
+// them per model and variant; the kernel declares `data`: inputs (N × N_IN) then targets
 // (N × N_OUT). CPU twin: src/backend/cpu/common.rs (keep in sync).
 
 // Activation codes (keep in sync with Activation::code).

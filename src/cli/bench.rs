@@ -30,7 +30,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// GPU kernels' invocations per workgroup, comma-separated: one GPU backend is timed per
-    /// size (default: the adapter's, see README's "GPU kernels").
+    /// size (default: 64, rounded up to a whole subgroup of the adapter).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub workgroup_size: Vec<u32>,
     /// Whether GPU kernels copy the data set into workgroup memory, comma-separated on/off:
