@@ -1,5 +1,7 @@
 // L, ‖∇L‖ and optionally ∇L at many points: lattice points of a slice (mode 0) or explicit
-// points (mode 1). One invocation per point. CPU twin: src/backend/cpu/eval.rs.
+// points (mode 1). One invocation per point; with ROW_SHARING (lattices), workgroups tile the
+// lattice's rows and share the hidden units a row leaves unchanged. CPU twin:
+// src/backend/cpu/eval.rs.
 
 // Keep in sync with EvalParams in src/backend/gpu/eval.rs.
 struct EvalParams {
@@ -9,8 +11,9 @@ struct EvalParams {
     count: u32,
     n_axes: u32,
     save_grad: u32,
-    pad0: u32,
-    pad1: u32,
+    // With ROW_SHARING: the lattice row of the first workgroup, and workgroups per row.
+    row0: u32,
+    segments: u32,
     axis_n: vec4<u32>,
     axis_param: vec4<i32>,
     axis_offset: vec4<u32>,
@@ -51,18 +54,34 @@ fn lattice_point(g: u32, theta: ptr<function, array<f32, P>>) {
 fn eval(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     // Before any invocation returns: it ends in a barrier of the whole workgroup.
     stage_data(lid);
-    // A 2-D grid of workgroups covers chunks longer than one dispatch dimension allows.
-    let k = gid.x + gid.y * groups.x * WG;
-    if (k >= params.count) { return; }
     var theta: array<f32, P>;
-    if (params.mode == 0u) {
-        lattice_point(params.first + k, &theta);
+    var k: u32;
+    if (ROW_SHARING) {
+        // Workgroups tile lattice rows (points that differ in the last axis only), `segments`
+        // per row, so that every invocation of a workgroup shares the row's hidden units.
+        // Invocations past the row's end or outside the range help, then return.
+        let row_len = params.axis_n[params.n_axes - 1u];
+        let group = wid.x + wid.y * groups.x;
+        let col = (group % params.segments) * WG + lid;
+        let g = (params.row0 + group / params.segments) * row_len + min(col, row_len - 1u);
+        lattice_point(g, &theta);
+        share_units(&theta, lid);
+        if (col >= row_len || g < params.first || g - params.first >= params.count) { return; }
+        k = g - params.first;
     } else {
-        for (var p = 0u; p < P; p++) { theta[p] = points[k * P + p]; }
+        // A 2-D grid of workgroups covers chunks longer than one dispatch dimension allows.
+        k = gid.x + gid.y * groups.x * WG;
+        if (k >= params.count) { return; }
+        if (params.mode == 0u) {
+            lattice_point(params.first + k, &theta);
+        } else {
+            for (var p = 0u; p < P; p++) { theta[p] = points[k * P + p]; }
+        }
     }
     var grad: array<f32, P>;
     let loss = loss_and_gradient(&theta, &grad, params.n_samples);

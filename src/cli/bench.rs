@@ -37,22 +37,27 @@ pub struct BenchArgs {
     /// one GPU backend is timed per choice (default: on for hardware adapters, off for
     /// software ones).
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub staging: Vec<Staging>,
+    pub staging: Vec<Switch>,
+    /// Whether GPU lattice evaluation shares the hidden units a lattice row leaves unchanged
+    /// between a workgroup's invocations, comma-separated on/off: one GPU backend is timed per
+    /// choice (default: on for hardware adapters, off for software ones).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub row_sharing: Vec<Switch>,
 }
 
-/// `--staging` values.
+/// Values of `--staging` and `--row-sharing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Staging {
-    /// Copy the data set into workgroup memory when it fits.
+pub enum Switch {
+    /// Use workgroup memory this way where it fits.
     On,
-    /// Read the data set from its storage buffer.
+    /// Do not.
     Off,
 }
 
-/// The GPU backends to time on `ctx`'s adapter: one per workgroup size and staging choice
-/// named, or `ctx` as it opened.
+/// The GPU backends to time on `ctx`'s adapter: one per combination of the workgroup sizes,
+/// staging and row-sharing choices named, or `ctx` as it opened.
 fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn Backend>>> {
-    if args.workgroup_size.is_empty() && args.staging.is_empty() {
+    if args.workgroup_size.is_empty() && args.staging.is_empty() && args.row_sharing.is_empty() {
         return Ok(vec![Box::new(GpuBackend::new(ctx))]);
     }
     let sizes = if args.workgroup_size.is_empty() {
@@ -63,20 +68,27 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
     for &size in &sizes {
         ctx.check_workgroup_size(size)?;
     }
-    let staging = if args.staging.is_empty() {
-        vec![ctx.stage_data]
-    } else {
-        args.staging.iter().map(|&s| s == Staging::On).collect()
+    let choices = |named: &[Switch], default: bool| -> Vec<bool> {
+        if named.is_empty() {
+            vec![default]
+        } else {
+            named.iter().map(|&s| s == Switch::On).collect()
+        }
     };
+    let staging = choices(&args.staging, ctx.stage_data);
+    let sharing = choices(&args.row_sharing, ctx.share_rows);
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
     for &size in &sizes {
         for &stage in &staging {
-            // One context each: pipelines are cached per context and variant.
-            let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
-            g.context_mut().workgroup_size = size;
-            g.context_mut().stage_data = stage;
-            g.name_variant = true;
-            out.push(Box::new(g));
+            for &share in &sharing {
+                // One context each: pipelines are cached per context and variant.
+                let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
+                g.context_mut().workgroup_size = size;
+                g.context_mut().stage_data = stage;
+                g.context_mut().share_rows = share;
+                g.name_variant = true;
+                out.push(Box::new(g));
+            }
         }
     }
     Ok(out)
@@ -125,6 +137,13 @@ fn without_reuse(b: &dyn Backend) -> bool {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.repeats == Some(0) {
         return Err(crate::Error::spec("--repeats", "0 is not a positive number of runs").into());
+    }
+    if args.workgroup_size.contains(&0) {
+        return Err(crate::Error::spec(
+            "--workgroup-size",
+            "0 is not a positive number of invocations",
+        )
+        .into());
     }
     let named = !args.workload.is_empty();
     let mut workloads = if named {

@@ -547,6 +547,12 @@ fn bad_bench_flags_are_refused() {
         ("--repeats many", "--repeats"),
         ("--workload W9", "--workload"),
         ("--backend tpu", "--backend"),
+        ("--workgroup-size 0", "--workgroup-size"),
+        ("--workgroup-size 64,0", "--workgroup-size"),
+        ("--workgroup-size -64", "--workgroup-size"),
+        ("--workgroup-size big", "--workgroup-size"),
+        ("--staging maybe", "--staging"),
+        ("--row-sharing 1", "--row-sharing"),
     ]
     .iter()
     .filter_map(|(case, names)| {

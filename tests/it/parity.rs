@@ -310,30 +310,56 @@ fn cpu_lattice_reuse_changes_no_bit() {
 }
 
 /// How the GPU kernels are compiled — workgroup size (including sizes that are not powers of
-/// two and a single invocation), data read from storage or staged in workgroup memory —
-/// changes no bit of the lattice or point evaluations: on several models and activations, with
-/// point counts that are not multiples of any of the sizes.
+/// two and a single invocation), data read from storage or staged in workgroup memory, hidden
+/// units shared along lattice rows or computed per point — changes no bit of the lattice or
+/// point evaluations: on several models and activations, lattices whose rows are not multiples
+/// of the workgroup sizes, ranges and chunks that start and end inside rows.
 #[test]
 fn gpu_kernel_variants_change_no_bit_of_evaluations() {
     let Some(mut g) = gpu() else { return };
+    // (workgroup size, staging, row sharing); the first is the portable reference.
     let variants = [
-        (64, false),
-        (64, true),
-        (32, true),
-        (100, true),
-        (256, false),
-        (1, true),
+        (64, false, false),
+        (64, false, true),
+        (64, true, true),
+        (32, true, true),
+        (100, false, true),
+        (256, true, false),
+        (1, true, true),
     ];
-    let lattice_model = model("2-3-1", Activation::Tanh, Activation::Linear, true);
-    let lattice_data = random_data(&lattice_model, 29, 5);
-    let slice = build_slice(
-        &lattice_model,
-        None,
-        Some("random:2"),
-        &["w1[0,0]=-3:3:23".into(), "w1[1,1]=-3:3:19".into()],
-        None,
-    )
-    .expect("slice");
+    // Rows of 250 points: sharing applies at every size above (at most a quarter idle).
+    let tanh = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let sigmoid = model("3-4-1", Activation::Sigmoid, Activation::Linear, true);
+    let lattices = [
+        // W2's plane: units 0 and 2 shared along rows, unit 1 per point.
+        (
+            tanh.clone(),
+            build_slice(
+                &tanh,
+                None,
+                Some("random:2"),
+                &["w1[0,0]=-3:3:9".into(), "w1[1,1]=-3:3:250".into()],
+                None,
+            )
+            .expect("slice"),
+        ),
+        // Three axes, one a random direction: units 0, 1 and 3 shared, unit 2 per point.
+        (
+            sigmoid.clone(),
+            build_slice(
+                &sigmoid,
+                None,
+                Some("random:3"),
+                &[
+                    "b1[0]=-1:1:3".into(),
+                    "random:1=-1:1:4".into(),
+                    "w1[2,0]=-2:2:250".into(),
+                ],
+                None,
+            )
+            .expect("slice"),
+        ),
+    ];
     let cases: Vec<(Model, Dataset, Vec<f64>)> = models()
         .into_iter()
         .step_by(3)
@@ -345,24 +371,36 @@ fn gpu_kernel_variants_change_no_bit_of_evaluations() {
         })
         .collect();
     let mut first = None;
-    for (size, stage) in variants {
-        let ctx = g.context_mut();
-        ctx.workgroup_size = size;
-        ctx.stage_data = stage;
-        // The data sets here are small enough to be staged whenever staging is on.
-        assert_eq!(ctx.variant(29 * 3).staged > 0, stage);
-        let lattice = g
-            .evaluate_lattice(&lattice_model, &lattice_data, &slice, 5..slice.len(), true)
-            .expect("lattice");
-        let points: Vec<_> = cases
-            .iter()
-            .map(|(m, data, points)| g.evaluate_points(m, data, points, true).expect("points"))
-            .collect();
-        match &first {
-            None => first = Some((lattice, points)),
-            Some((l0, p0)) => {
-                assert_eq!(&lattice, l0, "lattice, workgroup {size}, staged {stage}");
-                assert_eq!(&points, p0, "points, workgroup {size}, staged {stage}");
+    for (size, stage, share) in variants {
+        for chunk in [None, Some(333)] {
+            let ctx = g.context_mut();
+            ctx.workgroup_size = size;
+            ctx.stage_data = stage;
+            ctx.share_rows = share;
+            // The data sets here are small enough to be staged whenever staging is on.
+            assert_eq!(ctx.variant(29 * 4).staged > 0, stage);
+            g.eval_options.max_chunk_points = chunk;
+            let lattice: Vec<_> = lattices
+                .iter()
+                .enumerate()
+                .map(|(k, (m, slice))| {
+                    let data = random_data(m, 29, 5 + k as u64);
+                    g.evaluate_lattice(m, &data, slice, 5..slice.len() - 7, true)
+                        .expect("lattice")
+                })
+                .collect();
+            let points: Vec<_> = cases
+                .iter()
+                .map(|(m, data, points)| g.evaluate_points(m, data, points, true).expect("points"))
+                .collect();
+            let what =
+                format!("workgroup {size}, staged {stage}, shared rows {share}, chunk {chunk:?}");
+            match &first {
+                None => first = Some((lattice, points)),
+                Some((l0, p0)) => {
+                    assert_eq!(&lattice, l0, "lattices, {what}");
+                    assert_eq!(&points, p0, "points, {what}");
+                }
             }
         }
     }

@@ -18,15 +18,29 @@ fn every_shader_validates_with_naga_for_every_model_shape() {
     ] {
         for act in Activation::ALL {
             let m = model(widths, act, Activation::Sigmoid, bias);
+            let km = KernelModel::new(&m);
             let staged = Variant {
                 workgroup_size: 96,
                 staged: 37,
+                ..Variant::PORTABLE
             };
+            let mut variants = vec![Variant::PORTABLE, staged];
+            // Units shared along lattice rows: one-hidden-layer networks only.
+            if km.widths.len() == 3 {
+                let mask = 0b101 & ((1u32 << km.widths[1]) - 1);
+                for base in [Variant::PORTABLE, staged] {
+                    variants.push(Variant {
+                        shared_units: mask,
+                        samples: 23,
+                        ..base
+                    });
+                }
+            }
             for (kernel, variant) in Kernel::ALL
                 .into_iter()
-                .flat_map(|k| [(k, Variant::PORTABLE), (k, staged)])
+                .flat_map(|k| variants.iter().map(move |&v| (k, v)))
             {
-                let src = source(kernel, &KernelModel::new(&m), variant);
+                let src = source(kernel, &km, variant);
                 let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| {
                     panic!(
                         "{} ({variant:?}) for {m} does not parse:\n{}",

@@ -63,6 +63,9 @@ pub struct GpuContext {
     pub workgroup_size: u32,
     /// Whether kernels copy a data set that fits into workgroup memory (see [`Self::variant`]).
     pub stage_data: bool,
+    /// Whether lattice evaluation shares the hidden units that are the same along a row
+    /// between a workgroup's invocations (see [`super::shader::Variant::shared_units`]).
+    pub share_rows: bool,
     layout: wgpu::BindGroupLayout,
     pipelines: HashMap<(Kernel, KernelModel, Variant), wgpu::ComputePipeline>,
     error: Arc<Mutex<Option<String>>>,
@@ -142,8 +145,9 @@ impl GpuContext {
         });
         let layout = bind_group_layout(&device);
         let workgroup_size = default_workgroup_size(&info, &limits);
-        // Staging is measured slower on llvmpipe (8–12 % on W1 and W2: its barriers are costly
-        // and its "workgroup memory" is ordinary memory), so only hardware stages.
+        // Workgroup memory is measured slower on llvmpipe (its loads cost more than the storage
+        // buffer's or than recomputing): staging the data set makes W1 and W2 8–12 % slower
+        // there, sharing row units makes W2 2× slower. Only hardware adapters use it.
         let stage_data = !is_software(&info);
         Ok(GpuContext {
             device,
@@ -152,6 +156,7 @@ impl GpuContext {
             limits,
             workgroup_size,
             stage_data,
+            share_rows: stage_data,
             layout,
             pipelines: HashMap::new(),
             error,
@@ -223,6 +228,7 @@ impl GpuContext {
             } else {
                 0
             },
+            ..Variant::PORTABLE
         }
     }
 

@@ -1,7 +1,8 @@
 //! Host side of `shaders/eval.wgsl`: uploads, chunking within the adapter's limits, read-back.
 
 use super::context::GpuContext;
-use super::shader::{Kernel, loop_iterations, staging_iterations};
+use super::shader::{Kernel, Variant, loop_iterations, staging_iterations};
+use crate::backend::cpu::eval::{Reuse, Unit};
 use crate::backend::{Evaluation, KernelModel, LatticeF32};
 use crate::error::{Error, Result};
 use crate::spec::slice::MAX_AXES;
@@ -17,7 +18,8 @@ struct EvalParams {
     count: u32,
     n_axes: u32,
     save_grad: u32,
-    pad: [u32; 2],
+    row0: u32,
+    segments: u32,
     axis_n: [u32; MAX_AXES],
     axis_param: [i32; MAX_AXES],
     axis_offset: [u32; MAX_AXES],
@@ -57,6 +59,48 @@ fn nan_bytes(count: usize) -> Vec<u8> {
     bytemuck::cast_slice(&vec![f32::NAN; count]).to_vec()
 }
 
+/// The hidden units of a one-hidden-layer `km` that `lattice` leaves the same along each row
+/// (bit i for unit i), as the CPU's activation reuse classifies them; `None` when there are
+/// none, or more than 32 hidden units.
+fn row_units(km: &KernelModel, lattice: &LatticeF32) -> Option<u32> {
+    let reuse = Reuse::new(km, lattice)?;
+    if reuse.units.len() > 32 {
+        return None;
+    }
+    let mask = reuse
+        .units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| **u == Unit::Row)
+        .fold(0u32, |m, (i, _)| m | (1 << i));
+    (mask != 0).then_some(mask)
+}
+
+/// `variant` with the row units of `lattice` shared, the points per row and the workgroups per
+/// row, when sharing applies: some hidden unit is the same along rows, at most a quarter of the
+/// invocations would idle past rows' ends, and the workgroup memory stays within a quarter of
+/// `workgroup_bytes` (the bound staging keeps, `GpuContext::variant`).
+pub fn plan_rows(
+    km: &KernelModel,
+    lattice: &LatticeF32,
+    variant: Variant,
+    n_samples: usize,
+    workgroup_bytes: u32,
+) -> Option<(Variant, u64, u64)> {
+    let mask = row_units(km, lattice)?;
+    let row_len = u64::from(lattice.n[lattice.axes - 1]);
+    let wg = u64::from(variant.workgroup_size);
+    let segments = row_len.div_ceil(wg);
+    let shared = Variant {
+        shared_units: mask,
+        samples: u32::try_from(n_samples).ok()?,
+        ..variant
+    };
+    let idle_ok = segments * wg * 4 <= row_len * 5;
+    let memory_ok = shared.workgroup_floats() * 4 <= u64::from(workgroup_bytes) / 4;
+    (idle_ok && memory_ok).then_some((shared, row_len, segments))
+}
+
 /// Evaluates L, ‖∇L‖ and optionally ∇L at `count` points.
 #[expect(
     clippy::too_many_arguments,
@@ -80,7 +124,22 @@ pub fn run(
             data.len() * 4
         )));
     }
-    let variant = ctx.variant(data.len());
+    let mut variant = ctx.variant(data.len());
+    // Points per lattice row and workgroups per row, when workgroups share a row's units.
+    let mut rows: Option<(u64, u64)> = None;
+    if let Source::Lattice(l, _) = &source
+        && ctx.share_rows
+        && let Some((shared, row_len, segments)) = plan_rows(
+            km,
+            l,
+            variant,
+            n_samples,
+            ctx.limits.max_compute_workgroup_storage_size,
+        )
+    {
+        variant = shared;
+        rows = Some((row_len, segments));
+    }
     if let Some(budget) = ctx.loop_budget()
         && loop_iterations(Kernel::Eval, km, n_samples) + staging_iterations(variant) > budget
     {
@@ -202,7 +261,8 @@ pub fn run(
                 count: len as u32,
                 n_axes: 0,
                 save_grad: u32::from(save_grad),
-                pad: [0; 2],
+                row0: 0,
+                segments: 0,
                 axis_n: [1; MAX_AXES],
                 axis_param: [-1; MAX_AXES],
                 axis_offset: [0; MAX_AXES],
@@ -214,6 +274,10 @@ pub fn run(
                     params.axis_n = l.n;
                     params.axis_param = l.param;
                     params.axis_offset = l.offset;
+                    if let Some((row_len, segments)) = rows {
+                        params.row0 = (u64::from(params.first) / row_len) as u32;
+                        params.segments = segments as u32;
+                    }
                 }
                 Source::Points(pts) => {
                     ctx.queue.write_buffer(
@@ -232,7 +296,17 @@ pub fn run(
                     ctx.queue.write_buffer(&set.grad, 0, &nan_bytes(len * p));
                 }
             }
-            let mut enc = ctx.encode_dispatch("eval", &pipeline, variant, &set.bind, len);
+            let invocations = match rows {
+                // Whole rows from the one holding the chunk's first point to its last's.
+                Some((row_len, segments)) => {
+                    let first = u64::from(params.first);
+                    let last = first + len as u64 - 1;
+                    let spanned = last / row_len - first / row_len + 1;
+                    (spanned * segments * u64::from(variant.workgroup_size)) as usize
+                }
+                None => len,
+            };
+            let mut enc = ctx.encode_dispatch("eval", &pipeline, variant, &set.bind, invocations);
             let bytes = (len * 4) as u64;
             enc.copy_buffer_to_buffer(&set.loss, 0, &set.staging, 0, bytes);
             enc.copy_buffer_to_buffer(&set.norm, 0, &set.staging, bytes, bytes);
@@ -259,4 +333,50 @@ pub fn run(
         }
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::{Activation, Model};
+    use crate::spec::slice::build_slice;
+
+    /// The shared units, points per row and workgroups per row `plan_rows` picks.
+    fn plan(axes: &[&str], wg: u32, samples: usize) -> Option<(u32, u64, u64)> {
+        let m = Model::new("2-3-1", Activation::Tanh, Activation::Linear, true).expect("model");
+        let axes: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+        let slice = build_slice(&m, None, Some("random:1"), &axes, None).expect("slice");
+        let variant = Variant {
+            workgroup_size: wg,
+            ..Variant::PORTABLE
+        };
+        plan_rows(
+            &KernelModel::new(&m),
+            &LatticeF32::new(&slice),
+            variant,
+            samples,
+            16384,
+        )
+        .map(|(v, row, segments)| (v.shared_units, row, segments))
+    }
+
+    #[test]
+    fn rows_are_shared_only_where_it_saves_work_within_bounds() {
+        // W2: units 0 and 2 are the same along rows; 1024 points per row, 16 workgroups of 64.
+        let w2 = ["w1[0,0]=-3:3:1024", "w1[1,1]=-3:3:1024"];
+        assert_eq!(plan(&w2, 64, 256), Some((0b101, 1024, 16)));
+        // Rows of 250: 4 workgroups of 64 (6 idle invocations), or 1 of 256.
+        let rows250 = ["w1[0,0]=-3:3:9", "w1[1,1]=-3:3:250"];
+        assert_eq!(plan(&rows250, 64, 29), Some((0b101, 250, 4)));
+        assert_eq!(plan(&rows250, 256, 29), Some((0b101, 250, 1)));
+        // Rows of 19 in workgroups of 64: most invocations would idle.
+        assert_eq!(plan(&["w1[0,0]=-3:3:9", "w1[1,1]=-3:3:19"], 64, 29), None);
+        // 2 units × 2 arrays × 2000 samples × 4 bytes exceed a quarter of 16 KiB.
+        assert_eq!(plan(&w2, 64, 2000), None);
+        // Every unit moves with the last axis and another: nothing to share.
+        assert_eq!(
+            plan(&["random:3=-1:1:8", "random:2=-1:1:256"], 64, 29),
+            None
+        );
+    }
 }

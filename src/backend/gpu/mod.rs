@@ -60,13 +60,18 @@ impl Backend for GpuBackend {
         let i = &self.ctx.info;
         let adapter = if self.name_variant {
             format!(
-                "{} [wg {}, {}]",
+                "{} [wg {}, {}, {}]",
                 i.name,
                 self.ctx.workgroup_size,
                 if self.ctx.stage_data {
                     "staged"
                 } else {
                     "unstaged"
+                },
+                if self.ctx.share_rows {
+                    "rows shared"
+                } else {
+                    "rows unshared"
                 }
             )
         } else {

@@ -48,6 +48,14 @@ pub struct Variant {
     /// workgroup memory before its invocations start, so that the loop over samples reads
     /// on-chip memory; 0 reads the storage buffer instead.
     pub staged: u32,
+    /// Lattice evaluation of a one-hidden-layer network only: the hidden units (bit i for unit
+    /// i) whose inputs no axis but possibly the slower ones moves, so that they are the same
+    /// along each lattice row. Workgroups then tile rows, and each workgroup computes these
+    /// units' activations for every sample once, cooperatively, into workgroup memory, instead
+    /// of once per point. 0: every invocation computes every unit.
+    pub shared_units: u32,
+    /// Samples in the data set, when `shared_units` is not 0 (it sizes the shared arrays).
+    pub samples: u32,
 }
 
 impl Variant {
@@ -55,7 +63,15 @@ impl Variant {
     pub const PORTABLE: Variant = Variant {
         workgroup_size: 64,
         staged: 0,
+        shared_units: 0,
+        samples: 0,
     };
+
+    /// Floats of workgroup memory one workgroup of this variant uses.
+    pub fn workgroup_floats(&self) -> u64 {
+        u64::from(self.staged)
+            + 2 * u64::from(self.shared_units.count_ones()) * u64::from(self.samples)
+    }
 }
 
 /// `stage_data` for a data set of `STAGED` floats.
@@ -80,6 +96,7 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
     } else {
         "// The data set is read from its storage buffer.\nfn stage_data(lid: u32) {}\n".into()
     };
+    let sharing = share_units(km, variant);
     format!(
         "// Generated for model {widths:?} (src/backend/gpu/shader.rs).\n\
          const P: u32 = {p}u;\n\
@@ -88,7 +105,7 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
          const HIDDEN_ACT: u32 = {act}u;\n\
          const OUT_ACT: u32 = {oact}u;\n\
          const WG: u32 = {wg}u;\n\
-         {staging}",
+         {staging}{sharing}",
         widths = km.widths,
         p = km.parameters,
         ni = km.inputs(),
@@ -99,27 +116,123 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
     )
 }
 
+/// Where `loss_and_gradient` reads the data set in `variant`.
+fn data_array(variant: Variant) -> &'static str {
+    if variant.staged > 0 {
+        "staged_data"
+    } else {
+        "data"
+    }
+}
+
+/// Name of the activation of unit `i` of layer `l` (layer 0 is the input).
+fn activation_name(l: usize, i: usize) -> String {
+    if l == 0 {
+        format!("x{i}")
+    } else {
+        format!("a{l}_{i}")
+    }
+}
+
+/// The pre-activation of unit `i` of layer `l`, as one expression: bias first, then the inputs
+/// in order (the order of the CPU twin).
+fn pre_activation(km: &KernelModel, l: usize, i: usize) -> String {
+    use std::fmt::Write;
+    let th = |q: usize| format!("(*theta)[{q}]");
+    let (ni, w) = (km.widths[l - 1], km.w_offsets[l - 1]);
+    let mut z = if km.bias {
+        th(km.b_offsets[l - 1] + i)
+    } else {
+        "0.0".to_string()
+    };
+    for j in 0..ni {
+        let _ = write!(
+            z,
+            " + {} * {}",
+            th(w + i * ni + j),
+            activation_name(l - 1, j)
+        );
+    }
+    z
+}
+
+/// `ROW_SHARING` and `share_units(theta, lid)`: with `variant.shared_units`, the workgroup's
+/// invocations split the samples between them, each writing a(z) and a'(z) of every shared
+/// unit into `shared_a`/`shared_d` (slot r of the r-th shared unit, n samples each), then meet
+/// at a barrier. Without, an empty function that the kernel never calls.
+fn share_units(km: &KernelModel, variant: Variant) -> String {
+    use std::fmt::Write;
+    let mut c = String::new();
+    if variant.shared_units == 0 {
+        let _ = writeln!(c, "const ROW_SHARING: bool = false;");
+        let _ = writeln!(
+            c,
+            "fn share_units(theta: ptr<function, array<f32, P>>, lid: u32) {{}}"
+        );
+        return c;
+    }
+    let n = variant.samples;
+    let slots = variant.shared_units.count_ones();
+    let data = data_array(variant);
+    let _ = writeln!(c, "const ROW_SHARING: bool = true;");
+    let _ = writeln!(c, "const SHARED_SAMPLES: u32 = {n}u;");
+    let _ = writeln!(c, "var<workgroup> shared_a: array<f32, {}>;", slots * n);
+    let _ = writeln!(c, "var<workgroup> shared_d: array<f32, {}>;", slots * n);
+    let _ = writeln!(
+        c,
+        "// Activations of the hidden units that are the same along a lattice row, for every\n\
+         // sample, computed once per workgroup (its invocations share a row). Same trip count for\n\
+         // every invocation: the barrier is reached in uniform control flow."
+    );
+    let _ = writeln!(
+        c,
+        "fn share_units(theta: ptr<function, array<f32, P>>, lid: u32) {{"
+    );
+    let _ = writeln!(
+        c,
+        "    for (var k = 0u; k < (SHARED_SAMPLES + WG - 1u) / WG; k++) {{"
+    );
+    let _ = writeln!(c, "        let s = k * WG + lid;");
+    let _ = writeln!(c, "        if (s < SHARED_SAMPLES) {{");
+    for j in 0..km.inputs() {
+        let _ = writeln!(c, "            let x{j} = {data}[s * N_IN + {j}u];");
+    }
+    let mut slot = 0;
+    for i in 0..km.widths[1] {
+        if variant.shared_units & (1 << i) == 0 {
+            continue;
+        }
+        let _ = writeln!(c, "            let z1_{i} = {};", pre_activation(km, 1, i));
+        let _ = writeln!(c, "            let a1_{i} = act(HIDDEN_ACT, z1_{i});");
+        let _ = writeln!(
+            c,
+            "            shared_a[{slot}u * SHARED_SAMPLES + s] = a1_{i};"
+        );
+        let _ = writeln!(
+            c,
+            "            shared_d[{slot}u * SHARED_SAMPLES + s] = act_deriv(HIDDEN_ACT, z1_{i}, a1_{i});"
+        );
+        slot += 1;
+    }
+    let _ = writeln!(c, "        }}");
+    let _ = writeln!(c, "    }}");
+    let _ = writeln!(c, "    workgroupBarrier();");
+    let _ = writeln!(c, "}}");
+    c
+}
+
 /// `loss_and_gradient` for `km` as straight-line code inside one loop over the samples: every
 /// index is a constant, so θ and ∇L stay in registers, and the only loop left is the one over
 /// samples (software adapters such as llvmpipe cap the loop iterations of an invocation). The
 /// operations and their order are those of the CPU twin, `cpu::common::loss_and_gradient`.
-/// Samples come from `staged_data` when `variant` stages them, else from `data`.
+/// Samples come from `staged_data` when `variant` stages them, else from `data`; the hidden
+/// units in `variant.shared_units` come from `share_units`'s workgroup arrays.
 pub fn network(km: &KernelModel, variant: Variant) -> String {
     use std::fmt::Write;
-    let data = if variant.staged > 0 {
-        "staged_data"
-    } else {
-        "data"
-    };
+    let data = data_array(variant);
     let layers = km.layers();
     // Activation of unit i of layer l (layer 0 is the input), its derivative, and δ.
-    let a = |l: usize, i: usize| {
-        if l == 0 {
-            format!("x{i}")
-        } else {
-            format!("a{l}_{i}")
-        }
-    };
+    let a = activation_name;
     let th = |q: usize| format!("(*theta)[{q}]");
     let mut c = String::new();
     let _ = writeln!(
@@ -141,18 +254,23 @@ pub fn network(km: &KernelModel, variant: Variant) -> String {
         let _ = writeln!(c, "        let x{j} = {data}[s * N_IN + {j}u];");
     }
     for l in 1..=layers {
-        let (ni, no, w) = (km.widths[l - 1], km.widths[l], km.w_offsets[l - 1]);
+        let no = km.widths[l];
         let code = if l == layers { "OUT_ACT" } else { "HIDDEN_ACT" };
+        let mut slot = 0;
         for i in 0..no {
-            let mut z = if km.bias {
-                th(km.b_offsets[l - 1] + i)
-            } else {
-                "0.0".to_string()
-            };
-            for j in 0..ni {
-                let _ = write!(z, " + {} * {}", th(w + i * ni + j), a(l - 1, j));
+            if l == 1 && variant.shared_units & (1 << i) != 0 {
+                let _ = writeln!(
+                    c,
+                    "        let a1_{i} = shared_a[{slot}u * SHARED_SAMPLES + s];"
+                );
+                let _ = writeln!(
+                    c,
+                    "        let d1_{i} = shared_d[{slot}u * SHARED_SAMPLES + s];"
+                );
+                slot += 1;
+                continue;
             }
-            let _ = writeln!(c, "        let z{l}_{i} = {z};");
+            let _ = writeln!(c, "        let z{l}_{i} = {};", pre_activation(km, l, i));
             let _ = writeln!(c, "        let a{l}_{i} = act({code}, z{l}_{i});");
             let _ = writeln!(
                 c,
@@ -229,9 +347,14 @@ pub fn loop_iterations(kernel: Kernel, km: &KernelModel, n_samples: usize) -> u6
     }
 }
 
-/// Loop iterations of `stage_data` in one invocation.
+/// Loop iterations of `stage_data` and `share_units` in one invocation.
 pub fn staging_iterations(variant: Variant) -> u64 {
-    u64::from(variant.staged.div_ceil(variant.workgroup_size))
+    let shared = if variant.shared_units != 0 {
+        variant.samples.div_ceil(variant.workgroup_size)
+    } else {
+        0
+    };
+    u64::from(variant.staged.div_ceil(variant.workgroup_size) + shared)
 }
 
 /// The complete WGSL source of `kernel` for `km`, compiled as `variant`.
