@@ -107,13 +107,13 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             args,
             GpuContext::new(args.adapter.as_deref(), false)?,
         )?),
-        Some(BackendChoice::Auto) => {
-            let (b, note) = crate::backend::open(BackendChoice::Auto, args.adapter.as_deref())?;
-            if let Some(note) = note {
-                eprintln!("note: {note}");
+        Some(BackendChoice::Auto) => match GpuContext::new(args.adapter.as_deref(), true) {
+            Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
+            Err(e) => {
+                eprintln!("note: using the CPU backend: {e}");
+                out.push(cpu());
             }
-            out.push(b);
-        }
+        },
         None => {
             out.push(cpu());
             match GpuContext::new(args.adapter.as_deref(), false) {

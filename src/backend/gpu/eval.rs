@@ -129,16 +129,20 @@ pub fn run(
     let mut rows: Option<(u64, u64)> = None;
     if let Source::Lattice(l, _) = &source
         && ctx.share_rows
-        && let Some((shared, row_len, segments)) = plan_rows(
-            km,
-            l,
-            variant,
-            n_samples,
-            ctx.limits.max_compute_workgroup_storage_size,
-        )
     {
-        variant = shared;
-        rows = Some((row_len, segments));
+        let bytes = ctx.limits.max_compute_workgroup_storage_size;
+        // Sharing saves more than staging: where both do not fit, share and read the data set
+        // from storage.
+        let unstaged = Variant {
+            staged: 0,
+            ..variant
+        };
+        if let Some((shared, row_len, segments)) = plan_rows(km, l, variant, n_samples, bytes)
+            .or_else(|| plan_rows(km, l, unstaged, n_samples, bytes))
+        {
+            variant = shared;
+            rows = Some((row_len, segments));
+        }
     }
     if let Some(budget) = ctx.loop_budget()
         && loop_iterations(Kernel::Eval, km, n_samples) + staging_iterations(variant) > budget
