@@ -1,6 +1,7 @@
 //! Criterion benches of the kernels on the standard workloads of SPEC, so that regressions show:
 //! W1 (walkers) and W2 (grid), on the CPU backend for every instruction set this processor
-//! runs and, when an adapter exists, the GPU backend. `landscape bench` reports the same
+//! runs and, when an adapter exists, the GPU backend (on a GPU both with and without workgroup
+//! memory). `landscape bench` reports the same
 //! workloads with agreement checks and effective GFLOP/s; the inputs are built by the same code
 //! (`landscape::bench::Prepared`).
 
@@ -23,8 +24,18 @@ fn backends() -> Vec<(String, Box<dyn Backend>)> {
         .collect();
     match GpuContext::new(None, false) {
         Ok(ctx) => {
+            let hardware = !landscape::backend::gpu::is_software(&ctx.info);
             let b = GpuBackend::new(ctx);
             out.push((format!("gpu ({})", b.info().adapter), Box::new(b)));
+            // On a GPU, the kernels without workgroup memory too, so that a regression of
+            // either form shows (software adapters run that form by default).
+            if hardware && let Ok(ctx) = GpuContext::new(None, false) {
+                let mut b = GpuBackend::new(ctx);
+                b.context_mut().stage_data = false;
+                b.context_mut().share_rows = false;
+                b.name_variant = true;
+                out.push((format!("gpu ({})", b.info().adapter), Box::new(b)));
+            }
         }
         Err(e) => eprintln!("no GPU backend: {e}"),
     }

@@ -58,7 +58,10 @@ pub enum Switch {
 /// staging and row-sharing choices named, or `ctx` as it opened.
 fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn Backend>>> {
     if args.workgroup_size.is_empty() && args.staging.is_empty() && args.row_sharing.is_empty() {
-        return Ok(vec![Box::new(GpuBackend::new(ctx))]);
+        // Named all the same, so that every figure says how its kernels were compiled.
+        let mut g = GpuBackend::new(ctx);
+        g.name_variant = true;
+        return Ok(vec![Box::new(g)]);
     }
     let sizes = if args.workgroup_size.is_empty() {
         vec![ctx.workgroup_size]
