@@ -10,10 +10,30 @@ const ACT_SIGMOID: u32 = 1u;
 const ACT_RELU: u32 = 2u;
 const ACT_SOFTPLUS: u32 = 3u;
 
+// tanh(z) ≈ z·P(z²)/Q(z²), the minimax rational approximation of degrees 13/6 that the CPU
+// backend uses (src/backend/cpu/common.rs, `tanh`; coefficients from scripts/fit-tanh.py):
+// within 6 ulp in float32, odd, exact near 0, |tanh| ≤ 1. Drivers' built-in tanh differ in
+// accuracy and cost (NVIDIA's is several times slower); this one is the same everywhere.
+fn tanh_rational(z: f32) -> f32 {
+    let x = clamp(z, -8.139846, 8.139846);
+    let t = x * x;
+    var p = -8.9972924e-14;
+    p = fma(p, t, 5.493377e-11);
+    p = fma(p, t, -2.0709072e-8);
+    p = fma(p, t, 1.1281332e-5);
+    p = fma(p, t, 0.0031165725);
+    p = fma(p, t, 0.13095449);
+    p = fma(p, t, 1.0);
+    var q = 2.5642331e-4;
+    q = fma(q, t, 0.024545874);
+    q = fma(q, t, 0.46428782);
+    q = fma(q, t, 1.0);
+    return clamp(x * p / q, -1.0, 1.0);
+}
+
 fn act(code: u32, z: f32) -> f32 {
     switch code {
-        // Clamped: tanh(±15) is ±1 in float32, and some drivers' tanh overflows to NaN beyond.
-        case ACT_TANH: { return tanh(clamp(z, -15.0, 15.0)); }
+        case ACT_TANH: { return tanh_rational(z); }
         case ACT_SIGMOID: { return 1.0 / (1.0 + exp(-clamp(z, -80.0, 80.0))); }
         case ACT_RELU: { return max(z, 0.0); }
         case ACT_SOFTPLUS: { return max(z, 0.0) + log(1.0 + exp(-abs(z))); }

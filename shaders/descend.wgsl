@@ -12,6 +12,12 @@ struct DescendParams {
     momentum: f32,
     tol: f32,
     diverge: f32,
+    // 1 on a chunk's first dispatch: θ is the start, the velocity 0, no step taken, running
+    // (only θ is uploaded).
+    fresh: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // Status codes (keep in sync with Status and RUNNING in src/).
@@ -54,17 +60,22 @@ fn descend(
     // Before any invocation returns: it ends in a barrier of the whole workgroup.
     stage_data(lid);
     let w = gid.x + gid.y * groups.x * WG;
-    if (w >= params.count || counters[params.count + w] != RUNNING) { return; }
+    let fresh = params.fresh != 0u;
+    if (w >= params.count || (!fresh && counters[params.count + w] != RUNNING)) { return; }
     var theta: array<f32, P>;
     var velocity: array<f32, P>;
     var grad: array<f32, P>;
     let base = w * P;
     let vbase = params.count * P + w * P;
+    var step = 0u;
     for (var p = 0u; p < P; p++) {
         theta[p] = state[base + p];
-        velocity[p] = state[vbase + p];
+        velocity[p] = 0.0;
     }
-    var step = counters[w];
+    if (!fresh) {
+        for (var p = 0u; p < P; p++) { velocity[p] = state[vbase + p]; }
+        step = counters[w];
+    }
     var status = RUNNING;
     var loss = 0.0;
     var norm = 0.0;

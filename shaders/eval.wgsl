@@ -28,25 +28,28 @@ struct EvalParams {
 @group(0) @binding(5) var<storage, read_write> grad_norm_out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> grad_out: array<f32>;
 
-// θ at global lattice index g: sets first, then offsets, in axis order.
+// θ at global lattice index g: sets first, then offsets, in axis order. Written parameter by
+// parameter, so that θ is indexed by the loop variable only (a constant once unrolled).
 fn lattice_point(g: u32, theta: ptr<function, array<f32, P>>) {
-    for (var p = 0u; p < P; p++) { (*theta)[p] = vectors[p]; }
     var idx = vec4<u32>(0u);
     var rest = g;
     for (var j = i32(params.n_axes) - 1; j >= 0; j--) {
         idx[j] = rest % params.axis_n[j];
         rest = rest / params.axis_n[j];
     }
-    for (var j = 0u; j < params.n_axes; j++) {
-        if (params.axis_param[j] >= 0) {
-            (*theta)[u32(params.axis_param[j])] = vectors[params.axis_offset[j] + idx[j]];
+    for (var p = 0u; p < P; p++) {
+        var v = vectors[p];
+        for (var j = 0u; j < params.n_axes; j++) {
+            if (params.axis_param[j] == i32(p)) {
+                v = vectors[params.axis_offset[j] + idx[j]];
+            }
         }
-    }
-    for (var j = 0u; j < params.n_axes; j++) {
-        if (params.axis_param[j] < 0) {
-            let t = vectors[params.axis_offset[j] + idx[j]];
-            for (var p = 0u; p < P; p++) { (*theta)[p] += t * vectors[P * (1u + j) + p]; }
+        for (var j = 0u; j < params.n_axes; j++) {
+            if (params.axis_param[j] < 0) {
+                v += vectors[params.axis_offset[j] + idx[j]] * vectors[P * (1u + j) + p];
+            }
         }
+        (*theta)[p] = v;
     }
 }
 

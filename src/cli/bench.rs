@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// choice (default: on for hardware adapters, off for software ones).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub row_sharing: Vec<Switch>,
+    /// Whether GPU kernels have their loops over the parameters written out, so that the
+    /// parameters and the gradient stay in registers, comma-separated on/off: one GPU backend
+    /// is timed per choice (default: on).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub unroll: Vec<Switch>,
 }
 
 /// Values of `--staging` and `--row-sharing`.
@@ -55,9 +60,13 @@ pub enum Switch {
 }
 
 /// The GPU backends to time on `ctx`'s adapter: one per combination of the workgroup sizes,
-/// staging and row-sharing choices named, or `ctx` as it opened.
+/// staging, row-sharing and unrolling choices named, or `ctx` as it opened.
 fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn Backend>>> {
-    if args.workgroup_size.is_empty() && args.staging.is_empty() && args.row_sharing.is_empty() {
+    if args.workgroup_size.is_empty()
+        && args.staging.is_empty()
+        && args.row_sharing.is_empty()
+        && args.unroll.is_empty()
+    {
         // Named all the same, so that every figure says how its kernels were compiled.
         let mut g = GpuBackend::new(ctx);
         g.name_variant = true;
@@ -80,17 +89,22 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
     };
     let staging = choices(&args.staging, ctx.stage_data);
     let sharing = choices(&args.row_sharing, ctx.share_rows);
+    let unrolling = choices(&args.unroll, ctx.unroll_loops);
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
     for &size in &sizes {
         for &stage in &staging {
             for &share in &sharing {
-                // One context each: pipelines are cached per context and variant.
-                let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
-                g.context_mut().workgroup_size = size;
-                g.context_mut().stage_data = stage;
-                g.context_mut().share_rows = share;
-                g.name_variant = true;
-                out.push(Box::new(g));
+                for &unroll in &unrolling {
+                    // One context each: pipelines are cached per context and variant.
+                    let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
+                    let c = g.context_mut();
+                    c.workgroup_size = size;
+                    c.stage_data = stage;
+                    c.share_rows = share;
+                    c.unroll_loops = unroll;
+                    g.name_variant = true;
+                    out.push(Box::new(g));
+                }
             }
         }
     }

@@ -553,6 +553,7 @@ fn bad_bench_flags_are_refused() {
         ("--workgroup-size big", "--workgroup-size"),
         ("--staging maybe", "--staging"),
         ("--row-sharing 1", "--row-sharing"),
+        ("--unroll yes", "--unroll"),
     ]
     .iter()
     .filter_map(|(case, names)| {

@@ -24,11 +24,15 @@ fn every_shader_validates_with_naga_for_every_model_shape() {
                 staged: 37,
                 ..Variant::PORTABLE
             };
-            let mut variants = vec![Variant::PORTABLE, staged];
+            let unrolled = Variant {
+                unrolled: true,
+                ..staged
+            };
+            let mut variants = vec![Variant::PORTABLE, staged, unrolled];
             // Units shared along lattice rows: one-hidden-layer networks only.
             if km.widths.len() == 3 {
                 let mask = 0b101 & ((1u32 << km.widths[1]) - 1);
-                for base in [Variant::PORTABLE, staged] {
+                for base in [Variant::PORTABLE, staged, unrolled] {
                     variants.push(Variant {
                         shared_units: mask,
                         samples: 23,

@@ -92,7 +92,8 @@ pub fn sigmoid<const L: usize, S: Simd<L>>(z: S) -> S {
 }
 
 /// a(z) and a'(z) as common.wgsl's `act` and `act_deriv` (codes from `Activation::code`); tanh
-/// and the sigmoid by the functions above, which agree with the shaders' built-ins to a few ulp.
+/// by the rational approximation above, which the shaders use too (`tanh_rational`), and the
+/// sigmoid by `sigmoid`, which agrees with the shaders' built-in exp to a few ulp.
 #[inline(always)]
 pub fn activate<const L: usize, S: Simd<L>>(code: u32, z: S) -> (S, S) {
     let one = S::splat(1.0);

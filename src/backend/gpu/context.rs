@@ -66,6 +66,9 @@ pub struct GpuContext {
     /// Whether lattice evaluation shares the hidden units that are the same along a row
     /// between a workgroup's invocations (see [`super::shader::Variant::shared_units`]).
     pub share_rows: bool,
+    /// Whether kernels have their loops over the parameters written out (see
+    /// [`super::shader::Variant::unrolled`]); on by default.
+    pub unroll_loops: bool,
     layout: wgpu::BindGroupLayout,
     pipelines: HashMap<(Kernel, KernelModel, Variant), wgpu::ComputePipeline>,
     error: Arc<Mutex<Option<String>>>,
@@ -157,6 +160,7 @@ impl GpuContext {
             workgroup_size,
             stage_data,
             share_rows: stage_data,
+            unroll_loops: true,
             layout,
             pipelines: HashMap::new(),
             error,
@@ -228,6 +232,7 @@ impl GpuContext {
             } else {
                 0
             },
+            unrolled: self.unroll_loops,
             ..Variant::PORTABLE
         }
     }
@@ -358,17 +363,20 @@ impl GpuContext {
 
     /// Copies `size` bytes of `buffer` back to the host.
     pub fn read(&self, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
-        self.read_after(buffer, size, None)
+        self.read_with(buffer, size, None, |bytes| bytes.to_vec())
     }
 
-    /// Copies `size` bytes of `buffer` back to the host once submission `index` (by default
-    /// the latest) has run; submissions queued after it may go on running meanwhile.
-    pub fn read_after(
+    /// Maps the first `size` bytes of `buffer` once submission `index` (by default the latest)
+    /// has run, and hands them to `take` (submissions queued after it may go on running
+    /// meanwhile): the caller copies what it keeps straight out of the mapped memory, with no
+    /// intermediate copy.
+    pub fn read_with<T>(
         &self,
         buffer: &wgpu::Buffer,
         size: u64,
         index: Option<wgpu::SubmissionIndex>,
-    ) -> Result<Vec<u8>> {
+        take: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::channel();
         buffer
             .slice(..size)
@@ -382,13 +390,15 @@ impl GpuContext {
         rx.recv()
             .map_err(|_| Error::Gpu("the device dropped a read-back".into()))?
             .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;
-        let bytes = buffer
-            .slice(..size)
-            .get_mapped_range()
-            .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?
-            .to_vec();
+        let out = {
+            let view = buffer
+                .slice(..size)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?;
+            take(&view)
+        };
         buffer.unmap();
-        Ok(bytes)
+        Ok(out)
     }
 }
 
@@ -438,4 +448,58 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             entry(6, write),
         ],
     })
+}
+
+/// Where the host's time goes in one GPU run, by phase, printed to stderr when it ends if the
+/// environment variable `LANDSCAPE_GPU_TIMING` is set: a diagnostic for telling kernel time
+/// (the host waiting for the device) from uploads, read-backs and set-up.
+pub struct PhaseClock {
+    what: &'static str,
+    enabled: bool,
+    last: std::time::Instant,
+    phases: Vec<(&'static str, f64)>,
+}
+
+impl PhaseClock {
+    /// Starts the clock for a run described as `what`.
+    pub fn new(what: &'static str) -> Self {
+        PhaseClock {
+            what,
+            enabled: std::env::var_os("LANDSCAPE_GPU_TIMING").is_some(),
+            last: std::time::Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// Charges the time since the last lap to `phase`.
+    pub fn lap(&mut self, phase: &'static str) {
+        if !self.enabled {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, t)) => *t += dt,
+            None => self.phases.push((phase, dt)),
+        }
+    }
+}
+
+impl Drop for PhaseClock {
+    fn drop(&mut self) {
+        if self.enabled {
+            let total: f64 = self.phases.iter().map(|(_, t)| t).sum();
+            let parts: Vec<String> = self
+                .phases
+                .iter()
+                .map(|(p, t)| format!("{p} {t:.4} s"))
+                .collect();
+            eprintln!(
+                "gpu timing, {}: {total:.4} s = {}",
+                self.what,
+                parts.join(", ")
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Host side of `shaders/descend.wgsl`: walkers in chunks within the adapter's limits, each chunk
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
-use super::context::GpuContext;
+use super::context::{GpuContext, PhaseClock};
 use super::shader::{Kernel, loop_iterations, staging_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
@@ -19,6 +19,10 @@ struct DescendParams {
     momentum: f32,
     tol: f32,
     diverge: f32,
+    /// 1 on a chunk's first dispatch: every walker starts at θ with zero velocity, 0 steps,
+    /// running (so that only θ is uploaded); 0 after.
+    fresh: u32,
+    _pad: [u32; 3],
 }
 
 /// Knobs for tests and small GPUs.
@@ -53,6 +57,7 @@ pub fn run(
     progress: &(dyn Fn(u64) + Sync),
     opts: DescendOptions,
 ) -> Result<WalkOutput> {
+    let mut clock = PhaseClock::new("walk");
     let p = km.parameters;
     let m = starts.len() / p;
     let limit = ctx.max_binding_bytes();
@@ -126,19 +131,17 @@ pub fn run(
         ],
     );
     ctx.check()?;
+    clock.lap("set-up");
 
     let mut start = 0;
     while start < m {
         let len = chunk.min(m - start);
-        // Fresh walkers: θ = start, velocity 0, 0 steps, running.
-        let mut init = starts[start * p..(start + len) * p].to_vec();
-        init.resize(2 * len * p, 0.0);
-        ctx.queue
-            .write_buffer(&state, 0, bytemuck::cast_slice(&init));
-        let mut c = vec![0u32; len];
-        c.resize(2 * len, RUNNING);
-        ctx.queue
-            .write_buffer(&counters, 0, bytemuck::cast_slice(&c));
+        // Fresh walkers: θ = start; the first dispatch sets velocity 0, 0 steps, running.
+        ctx.queue.write_buffer(
+            &state,
+            0,
+            bytemuck::cast_slice(&starts[start * p..(start + len) * p]),
+        );
         let per_dispatch = (SAMPLE_STEPS_PER_DISPATCH / (len as u64 * n_samples.max(1) as u64))
             .clamp(1, u64::from(s.steps)) as u32;
         let per_dispatch = opts
@@ -159,7 +162,9 @@ pub fn run(
         if trace.is_some() {
             read_theta(ctx, 0, &mut out)?;
         }
+        clock.lap("upload");
         let mut done = 0u32;
+        let mut first_dispatch = true;
         // Without a trace, the next dispatch is queued before the host waits for the previous
         // one, so the GPU never idles between dispatches; the host only waits to report
         // progress. (Queued parameter writes are ordered with the dispatches.)
@@ -181,7 +186,10 @@ pub fn run(
                 momentum: s.momentum,
                 tol: s.tol,
                 diverge: s.diverge,
+                fresh: u32::from(first_dispatch),
+                _pad: [0; 3],
             };
+            first_dispatch = false;
             ctx.queue
                 .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
             let enc = ctx.encode_dispatch("descend", &pipeline, variant, &bind, len);
@@ -208,6 +216,7 @@ pub fn run(
             }
             done = until;
         }
+        clock.lap("kernels");
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         let theta_bytes = (len * p * 4) as u64;
         enc.copy_buffer_to_buffer(&state, 0, &staging, 0, theta_bytes);
@@ -220,15 +229,19 @@ pub fn run(
             (len * 8) as u64,
         );
         ctx.queue.submit([enc.finish()]);
-        let raw = ctx.read(&staging, theta_bytes + (len * 16) as u64)?;
-        let floats: &[f32] = bytemuck::cast_slice(&raw);
-        out.endpoints.extend_from_slice(&floats[..len * p]);
-        out.loss.extend_from_slice(&floats[len * p..len * p + len]);
-        out.grad_norm
-            .extend_from_slice(&floats[len * p + len..len * p + 2 * len]);
-        let ints: &[u32] = bytemuck::cast_slice(&raw[(len * p + 2 * len) * 4..]);
-        out.steps.extend_from_slice(&ints[..len]);
-        out.status.extend_from_slice(&ints[len..2 * len]);
+        ctx.read_with(&staging, theta_bytes + (len * 16) as u64, None, |raw| {
+            let floats: &[f32] = bytemuck::cast_slice(raw);
+            let ints: &[u32] = bytemuck::cast_slice(&raw[(len * p + 2 * len) * 4..]);
+            copy_out(&mut out.endpoints, &floats[..len * p]);
+            copy_out(&mut out.loss, &floats[len * p..len * p + len]);
+            copy_out(
+                &mut out.grad_norm,
+                &floats[len * p + len..len * p + 2 * len],
+            );
+            copy_out(&mut out.steps, &ints[..len]);
+            copy_out(&mut out.status, &ints[len..2 * len]);
+        })?;
+        clock.lap("read-back");
         start += len;
     }
     if out.status.contains(&RUNNING) {
@@ -239,4 +252,17 @@ pub fn run(
         )));
     }
     Ok(out)
+}
+
+/// Appends `from` (mapped read-back memory) to `to`, on every core: copying results out is what
+/// bounds large GPU runs, and a single thread writing fresh host memory is far slower than the
+/// bus (measured 1–2 GB/s on a virtual machine, mostly first-touch page faults).
+pub fn copy_out<T: Copy + Send + Sync>(to: &mut Vec<T>, from: &[T]) {
+    use rayon::prelude::*;
+    const SERIAL: usize = 1 << 16;
+    if from.len() <= SERIAL {
+        to.extend_from_slice(from);
+    } else {
+        to.par_extend(from.par_iter().copied().with_min_len(SERIAL));
+    }
 }

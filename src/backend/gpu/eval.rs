@@ -1,6 +1,7 @@
 //! Host side of `shaders/eval.wgsl`: uploads, chunking within the adapter's limits, read-back.
 
-use super::context::GpuContext;
+use super::context::{GpuContext, PhaseClock};
+use super::descend::copy_out;
 use super::shader::{Kernel, Variant, loop_iterations, staging_iterations};
 use crate::backend::cpu::eval::{Reuse, Unit};
 use crate::backend::{Evaluation, KernelModel, LatticeF32};
@@ -171,6 +172,7 @@ pub fn run(
         chunk = chunk.div_ceil(2);
     }
     chunk = chunk.min(count.max(1));
+    let mut clock = PhaseClock::new("evaluate");
     let pipeline = ctx.pipeline(Kernel::Eval, km, variant)?;
 
     use wgpu::BufferUsages as U;
@@ -242,6 +244,7 @@ pub fn run(
         })
         .collect();
     ctx.check()?;
+    clock.lap("set-up");
 
     let mut result = Evaluation {
         loss: Vec::with_capacity(count),
@@ -318,6 +321,7 @@ pub fn run(
                 enc.copy_buffer_to_buffer(&set.grad, 0, &set.staging, 2 * bytes, bytes * p as u64);
             }
             let index = ctx.queue.submit([enc.finish()]);
+            clock.lap("queue");
             start += len;
             k += 1;
             Some((k - 1, len, index))
@@ -327,13 +331,17 @@ pub fn run(
         if let Some((earlier, len, index)) = std::mem::replace(&mut pending, queued) {
             let set = &sets[earlier % 2];
             let total = (len * 4 * (2 + if save_grad { p } else { 0 })) as u64;
-            let raw = ctx.read_after(&set.staging, total, Some(index))?;
-            let floats: &[f32] = bytemuck::cast_slice(&raw);
-            result.loss.extend_from_slice(&floats[..len]);
-            result.grad_norm.extend_from_slice(&floats[len..2 * len]);
-            if let Some(g) = result.grad.as_mut() {
-                g.extend_from_slice(&floats[2 * len..]);
-            }
+            ctx.wait_for(index.clone())?;
+            clock.lap("kernels and copies");
+            ctx.read_with(&set.staging, total, Some(index), |raw| {
+                let floats: &[f32] = bytemuck::cast_slice(raw);
+                copy_out(&mut result.loss, &floats[..len]);
+                copy_out(&mut result.grad_norm, &floats[len..2 * len]);
+                if let Some(g) = result.grad.as_mut() {
+                    copy_out(g, &floats[2 * len..]);
+                }
+            })?;
+            clock.lap("read-back");
         }
     }
     Ok(result)

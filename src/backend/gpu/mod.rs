@@ -60,7 +60,7 @@ impl Backend for GpuBackend {
         let i = &self.ctx.info;
         let adapter = if self.name_variant {
             format!(
-                "{} [wg {}, {}, {}]",
+                "{} [wg {}, {}, {}, {}]",
                 i.name,
                 self.ctx.workgroup_size,
                 if self.ctx.stage_data {
@@ -72,6 +72,11 @@ impl Backend for GpuBackend {
                     "rows shared"
                 } else {
                     "rows unshared"
+                },
+                if self.ctx.unroll_loops {
+                    "unrolled"
+                } else {
+                    "loops"
                 }
             )
         } else {

@@ -56,6 +56,10 @@ pub struct Variant {
     pub shared_units: u32,
     /// Samples in the data set, when `shared_units` is not 0 (it sizes the shared arrays).
     pub samples: u32,
+    /// Every loop over the P parameters written out as P statements (`unroll_parameter_loops`),
+    /// so that θ, the velocity and ∇L are only ever indexed by constants and a driver can keep
+    /// them in registers instead of (slow, per-thread) local memory.
+    pub unrolled: bool,
 }
 
 impl Variant {
@@ -65,6 +69,7 @@ impl Variant {
         staged: 0,
         shared_units: 0,
         samples: 0,
+        unrolled: false,
     };
 
     /// Floats of workgroup memory one workgroup of this variant uses.
@@ -359,11 +364,113 @@ pub fn staging_iterations(variant: Variant) -> u64 {
 
 /// The complete WGSL source of `kernel` for `km`, compiled as `variant`.
 pub fn source(kernel: Kernel, km: &KernelModel, variant: Variant) -> String {
-    format!(
+    let text = format!(
         "{}\n{}\n{}\n{}",
         header(km, variant),
         COMMON,
         network(km, variant),
         kernel.body()
-    )
+    );
+    if variant.unrolled {
+        unroll_parameter_loops(&text, km.parameters)
+    } else {
+        text
+    }
+}
+
+/// `text` with every loop of the form `for (var i = 0u; i < P; i++) { body }` replaced by P
+/// copies of its body, each in its own block with `i` replaced by the constant `0u`, `1u`, ….
+/// (Drivers unroll such loops themselves only when they can prove the trip count; the loop
+/// counters that wgpu adds to every loop against infinite loops can keep them from it, and a
+/// loop that stays leaves the arrays it indexes in local memory.) Loops of any other form are
+/// left as they are; so is a loop whose braces do not balance.
+pub fn unroll_parameter_loops(text: &str, p: usize) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut rest = text;
+    while let Some(at) = rest.find("for (var ") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        match parameter_loop(tail) {
+            Some((var, body, len)) => {
+                // The body may hold loops over P itself: unroll those in every copy too.
+                let body = unroll_parameter_loops(body, p);
+                for k in 0..p {
+                    out.push('{');
+                    out.push_str(&replace_identifier(&body, var, &format!("{k}u")));
+                    out.push('}');
+                }
+                rest = &tail[len..];
+            }
+            None => {
+                out.push_str("for (var ");
+                rest = &tail["for (var ".len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// For `text` starting `for (var i = 0u; i < P; i++) {`: the variable, the loop's body and the
+/// length of the whole loop up to its closing brace.
+fn parameter_loop(text: &str) -> Option<(&str, &str, usize)> {
+    let after = text.strip_prefix("for (var ")?;
+    let var_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    let var = &after[..var_len];
+    let head = format!("for (var {var} = 0u; {var} < P; {var}++) {{");
+    if var.is_empty() || !text.starts_with(&head) {
+        return None;
+    }
+    let mut depth = 1;
+    for (i, c) in text[head.len()..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = head.len() + i;
+                    return Some((var, &text[head.len()..end], end + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `text` with the identifier `name` (not a part of a longer identifier, nor a member after
+/// '.') replaced by `with`.
+fn replace_identifier(text: &str, name: &str, with: &str) -> String {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().last().or_else(|| out.chars().last());
+        let after = rest[at + name.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        let whole = !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident);
+        out.push_str(if whole { with } else { name });
+        rest = &rest[at + name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loops_over_parameters_are_written_out_and_others_left() {
+        let text = "a; for (var p = 0u; p < P; p++) { x[p] = y.p + p2 * p; if (p > 0u) { z += 1.0; } } \
+                    for (var s = 0u; s < n; s++) { for (var q = 0u; q < P; q++) { g[q] = 0.0; } } \
+                    for (var p = 0u; p < P; p++) { unbalanced";
+        let out = unroll_parameter_loops(text, 2);
+        assert_eq!(
+            out,
+            "a; { x[0u] = y.p + p2 * 0u; if (0u > 0u) { z += 1.0; } }{ x[1u] = y.p + p2 * 1u; \
+             if (1u > 0u) { z += 1.0; } } for (var s = 0u; s < n; s++) { { g[0u] = 0.0; }\
+             { g[1u] = 0.0; } } for (var p = 0u; p < P; p++) { unbalanced"
+        );
+    }
 }
