@@ -34,8 +34,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub workgroup_size: Vec<u32>,
     /// Whether GPU kernels copy the data set into workgroup memory, comma-separated on/off:
-    /// one GPU backend is timed per choice (default: on for hardware adapters, off for
-    /// software ones).
+    /// one GPU backend is timed per choice (default: off).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub staging: Vec<Switch>,
     /// Whether GPU lattice evaluation shares the hidden units a lattice row leaves unchanged

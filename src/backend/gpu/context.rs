@@ -148,18 +148,21 @@ impl GpuContext {
         });
         let layout = bind_group_layout(&device);
         let workgroup_size = default_workgroup_size(&info, &limits);
-        // Workgroup memory is measured slower on llvmpipe (its loads cost more than the storage
-        // buffer's or than recomputing): staging the data set makes W1 and W2 8–12 % slower
-        // there, sharing row units makes W2 2× slower. Only hardware adapters use it.
-        let stage_data = !is_software(&info);
+        // Measured (BENCHMARKS.md): on an H100, sharing row units makes W2-XL 1.3× faster and
+        // staging the data set gains nothing (W1-XL the same, W2-XL 11 % slower next to row
+        // sharing: the data set is small and every invocation reads the same sample at once,
+        // which the caches serve as well). On llvmpipe workgroup memory is slower than the
+        // storage buffer or recomputing (staging −8–12 %, row sharing W2 2× slower). So rows
+        // are shared on hardware adapters only, and data is staged only when asked.
+        let share_rows = !is_software(&info);
         Ok(GpuContext {
             device,
             queue,
             info,
             limits,
             workgroup_size,
-            stage_data,
-            share_rows: stage_data,
+            stage_data: false,
+            share_rows,
             unroll_loops: true,
             layout,
             pipelines: HashMap::new(),
