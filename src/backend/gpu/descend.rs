@@ -37,9 +37,15 @@ pub struct DescendOptions {
 /// Default upper bound on walkers per chunk.
 const DEFAULT_CHUNK_WALKERS: usize = 1 << 20;
 
-/// Sample-steps per dispatch (walkers × steps × samples): bounds one dispatch to a fraction of
-/// a second on a software adapter and far below any driver watchdog on a GPU.
-const SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
+/// Sample-steps per dispatch (walkers × steps × samples) on a software adapter: a fraction of a
+/// second there.
+const SOFTWARE_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
+
+/// Sample-steps per dispatch on a GPU: 2³² is a million walkers on 4 samples for 1 024 steps,
+/// about 25 ms on an H100 (still far below any driver's watchdog on GPUs ten times slower), so
+/// that walkers stay in registers for thousands of steps and a dispatch's last partial wave of
+/// workgroups, where the GPU idles, comes rarely: W1-XL measured 64 steps per dispatch before.
+const GPU_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 32;
 
 /// Walks `starts` (M × P) on the GPU; see `Backend::walk`.
 #[expect(
@@ -142,7 +148,12 @@ pub fn run(
             0,
             bytemuck::cast_slice(&starts[start * p..(start + len) * p]),
         );
-        let per_dispatch = (SAMPLE_STEPS_PER_DISPATCH / (len as u64 * n_samples.max(1) as u64))
+        let sample_steps = if super::is_software(&ctx.info) {
+            SOFTWARE_SAMPLE_STEPS_PER_DISPATCH
+        } else {
+            GPU_SAMPLE_STEPS_PER_DISPATCH
+        };
+        let per_dispatch = (sample_steps / (len as u64 * n_samples.max(1) as u64))
             .clamp(1, u64::from(s.steps)) as u32;
         let per_dispatch = opts
             .max_dispatch_steps
