@@ -52,7 +52,7 @@ if [[ $STEPS == *2* ]]; then
   peer scripts/peers_torch_cuda.py grid --G 8192 --variant compile --chunk 1048576
   peer "$PEERS_DIR/walkers_jax.py" --M 4194304 --variant dot
   peer "$PEERS_DIR/walkers_jax.py" --M 4194304 --variant dot-axis1
-  peer "$PEERS_DIR/grid_jax.py" --G 8192 --variant map --chunk 1048576
+  peer "$PEERS_DIR/grid_jax.py" --G 8192 --variant map --chunk 262144
 fi
 
 if [[ $STEPS == *3* ]]; then
