@@ -277,3 +277,22 @@ pub fn copy_out<T: Copy + Send + Sync>(to: &mut Vec<T>, from: &[T]) {
         to.par_extend(from.par_iter().copied().with_min_len(SERIAL));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::copy_out;
+
+    #[test]
+    fn read_backs_append_in_order_whether_copied_on_one_core_or_all() {
+        for n in [0usize, 1, 1000, (1 << 16) + 1, 3 << 18] {
+            let from: Vec<u32> = (0..n as u32).collect();
+            let mut to = vec![7u32, 8];
+            copy_out(&mut to, &from);
+            copy_out(&mut to, &from[..n / 2]);
+            assert_eq!(to.len(), 2 + n + n / 2, "{n}");
+            assert_eq!(&to[..2], &[7, 8]);
+            assert_eq!(&to[2..2 + n], &from[..]);
+            assert_eq!(&to[2 + n..], &from[..n / 2]);
+        }
+    }
+}
