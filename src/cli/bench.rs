@@ -1,7 +1,7 @@
 //! `landscape bench`: the standard workloads on every available backend, timed, checked against
 //! each other, and expressed in effective GFLOP/s.
 
-use crate::backend::cpu::CpuBackend;
+use crate::backend::cpu::{CpuBackend, Isa};
 use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::{Backend, BackendChoice};
 use crate::bench::{Measurement, Prepared, Workload, agreement, measure};
@@ -47,6 +47,59 @@ pub struct BenchArgs {
     /// is timed per choice (default: on).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub unroll: Vec<Switch>,
+    /// CPU kernels' instruction sets, comma-separated: one CPU backend is timed per set, each
+    /// of which the processor must support (default: the widest it supports).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub isa: Vec<IsaChoice>,
+}
+
+/// Values of `--isa`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IsaChoice {
+    /// AVX-512 (F, VL, DQ, BW) with FMA, 16 lanes.
+    Avx512,
+    /// AVX2 with FMA, 8 lanes twice.
+    Avx2,
+    /// The target's baseline (SSE2 on x86-64), products not fused.
+    Baseline,
+}
+
+impl IsaChoice {
+    fn isa(self) -> Isa {
+        match self {
+            IsaChoice::Avx512 => Isa::Avx512,
+            IsaChoice::Avx2 => Isa::Avx2,
+            IsaChoice::Baseline => Isa::Baseline,
+        }
+    }
+}
+
+/// The instruction sets `--isa` names (the widest available when none), each checked against
+/// the processor.
+fn isas(args: &BenchArgs) -> crate::Result<Vec<Isa>> {
+    let available = Isa::available();
+    if args.isa.is_empty() {
+        return Ok(vec![Isa::best()]);
+    }
+    let mut out = Vec::new();
+    for choice in &args.isa {
+        let isa = choice.isa();
+        if !available.contains(&isa) {
+            let names: Vec<&str> = available.iter().map(|i| i.name()).collect();
+            return Err(crate::Error::spec(
+                "--isa",
+                format!(
+                    "this processor does not run {} (it runs {})",
+                    isa.name(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        if !out.contains(&isa) {
+            out.push(isa);
+        }
+    }
+    Ok(out)
 }
 
 /// Values of `--staging` and `--row-sharing`.
@@ -116,9 +169,14 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
 /// the kernel's speed.
 fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
-    let cpu = || Box::new(CpuBackend::new()) as Box<dyn Backend>;
+    let isas = isas(args)?;
+    let cpu = || {
+        isas.iter()
+            .map(|&isa| Box::new(CpuBackend::with_options(0, isa)) as Box<dyn Backend>)
+            .collect::<Vec<_>>()
+    };
     match args.backend {
-        Some(BackendChoice::Cpu) => out.push(cpu()),
+        Some(BackendChoice::Cpu) => out.extend(cpu()),
         Some(BackendChoice::Gpu) => out.extend(gpu_backends(
             args,
             GpuContext::new(args.adapter.as_deref(), false)?,
@@ -127,11 +185,11 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
             Err(e) => {
                 eprintln!("note: using the CPU backend: {e}");
-                out.push(cpu());
+                out.extend(cpu());
             }
         },
         None => {
-            out.push(cpu());
+            out.extend(cpu());
             match GpuContext::new(args.adapter.as_deref(), false) {
                 Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
                 Err(e) => eprintln!("note: no GPU backend: {e}"),
@@ -139,7 +197,11 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
         }
     }
     if out[0].info().backend == "cpu" {
-        out.insert(1, Box::new(CpuBackend::new().with_reuse(false)));
+        let n = out.iter().filter(|b| b.info().backend == "cpu").count();
+        out.insert(
+            n,
+            Box::new(CpuBackend::with_options(0, isas[0]).with_reuse(false)),
+        );
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! and leave no output directory (or, for `basins`, no analysis files) behind.
 
 use crate::common::{landscape, scratch};
+use landscape::backend::cpu::Isa;
 use landscape::npy;
 use std::path::{Path, PathBuf};
 
@@ -554,8 +555,17 @@ fn bad_bench_flags_are_refused() {
         ("--staging maybe", "--staging"),
         ("--row-sharing 1", "--row-sharing"),
         ("--unroll yes", "--unroll"),
+        ("--isa avx3", "--isa"),
+        ("--isa avx2,", "--isa"),
     ]
     .iter()
+    .copied()
+    .chain(
+        // An instruction set this processor lacks (none is lacking on an AVX-512 machine).
+        [("--isa avx512 --workload W1", "--isa")]
+            .into_iter()
+            .filter(|_| !Isa::available().contains(&Isa::Avx512)),
+    )
     .filter_map(|(case, names)| {
         let mut args = vec!["bench".to_string()];
         args.extend(case.split(' ').map(str::to_string));

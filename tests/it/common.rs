@@ -38,6 +38,16 @@ pub fn cpu(threads: usize) -> CpuBackend {
     CpuBackend::with_threads(threads)
 }
 
+/// The bits of `x`, every NaN as one (instruction sets may keep either operand's NaN payload
+/// where an operation has two NaN inputs; the kernels give no meaning to payloads).
+pub fn canonical_bits(x: f32) -> u32 {
+    if x.is_nan() {
+        f32::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
 /// A model from its flags.
 pub fn model(widths: &str, act: Activation, out_act: Activation, bias: bool) -> Model {
     Model::new(widths, act, out_act, bias).expect("valid model")

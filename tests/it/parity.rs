@@ -1,6 +1,8 @@
 //! The CPU and GPU backends against the float64 reference, on random models, data and points.
 
-use crate::common::{Tol, assert_close, cpu, gpu, model, random_data, random_points};
+use crate::common::{
+    Tol, assert_close, canonical_bits, cpu, gpu, model, random_data, random_points,
+};
 use landscape::backend::cpu::{CpuBackend, Isa};
 use landscape::backend::{Backend, Evaluation};
 use landscape::reference;
@@ -128,6 +130,49 @@ fn cpu_variants() -> Vec<CpuBackend> {
 fn cpu_evaluation_should_match_reference_backend() {
     for mut b in cpu_variants() {
         check_points(&mut b);
+    }
+}
+
+#[test]
+fn fused_instruction_sets_evaluate_bit_for_bit_alike() {
+    // AVX-512 and AVX2 run the same operations per lane (see walk.rs): every model, points and
+    // lattices, with and without activation reuse, must give the same bits on both.
+    let fused: Vec<Isa> = Isa::available().into_iter().filter(|i| i.fused()).collect();
+    let bits = |e: &Evaluation| -> Vec<u32> {
+        [&e.loss, &e.grad_norm, e.grad.as_ref().expect("grad")]
+            .into_iter()
+            .flatten()
+            .map(|&x| canonical_bits(x))
+            .collect()
+    };
+    for (k, m) in models().iter().enumerate() {
+        let data = random_data(m, 19, 200 + k as u64);
+        let points = random_points(m, 53, 2.0, 300 + k as u64);
+        let axes = ["w1[0,0]=-2:2:9".to_string(), "random:4=-1:1:11".to_string()];
+        let slice = build_slice(m, None, Some("random:5"), &axes, None).expect("slice");
+        let mut first: Option<(Isa, Vec<u32>)> = None;
+        for &isa in &fused {
+            let mut got = Vec::new();
+            for reuse in [true, false] {
+                let mut b = CpuBackend::with_options(0, isa).with_reuse(reuse);
+                got.extend(bits(
+                    &b.evaluate_points(m, &data, &points, true).expect("points"),
+                ));
+                let lattice = b
+                    .evaluate_lattice(m, &data, &slice, 0..slice.len(), true)
+                    .expect("lattice");
+                got.extend(bits(&lattice));
+            }
+            match &first {
+                None => first = Some((isa, got)),
+                Some((isa0, want)) => assert!(
+                    &got == want,
+                    "{m}: {} and {} evaluations differ",
+                    isa.name(),
+                    isa0.name()
+                ),
+            }
+        }
     }
 }
 

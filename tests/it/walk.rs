@@ -1,7 +1,9 @@
 //! Walkers on both backends: trajectories against float64, determinism under chunking and
 //! threads, every status reachable, traces.
 
-use crate::common::{Tol, assert_close, cpu, gpu, model, random_data, random_points};
+use crate::common::{
+    Tol, assert_close, canonical_bits, cpu, gpu, model, random_data, random_points,
+};
 use landscape::backend::cpu::{CpuBackend, Isa};
 use landscape::backend::{Backend, WalkOutput};
 use landscape::reference;
@@ -90,6 +92,71 @@ fn cpu_walkers_should_match_reference_backend() {
     // and the general one (the others).
     for isa in Isa::available() {
         trajectories_match_reference(&mut CpuBackend::with_options(0, isa));
+    }
+}
+
+/// Bits of every number a walk returns (NaN-safe, unlike `==` on floats).
+fn walk_bits(out: &WalkOutput) -> Vec<u32> {
+    let mut bits: Vec<u32> = [&out.endpoints, &out.loss, &out.grad_norm]
+        .into_iter()
+        .flatten()
+        .map(|x| canonical_bits(*x))
+        .collect();
+    bits.extend(&out.steps);
+    bits.extend(&out.status);
+    bits
+}
+
+#[test]
+fn fused_instruction_sets_walk_bit_for_bit_alike() {
+    // AVX-512 and AVX2 (16 lanes per call either way, written with each set's intrinsics) run
+    // the same operations per lane: where the processor has both, every bit must agree, on the
+    // shape-specialised kernels (2-3-1, 3-5-1) and the general one.
+    let fused: Vec<Isa> = Isa::available().into_iter().filter(|i| i.fused()).collect();
+    let cases = [
+        ("2-3-1", Activation::Tanh, Activation::Linear, true, 0.0),
+        (
+            "3-5-1",
+            Activation::Softplus,
+            Activation::Linear,
+            false,
+            0.5,
+        ),
+        ("3-4-3-1", Activation::Sigmoid, Activation::Tanh, true, 0.9),
+        ("2-6-2", Activation::Relu, Activation::Linear, true, 0.0),
+    ];
+    for (k, (widths, act, out_act, bias, momentum)) in cases.into_iter().enumerate() {
+        let m = model(widths, act, out_act, bias);
+        let data = random_data(&m, 11, 70 + k as u64);
+        // 45 walkers, some of them far out so that a few diverge or stall.
+        let mut starts = f32s(&random_points(&m, 45, 1.5, 80 + k as u64));
+        starts[..m.parameter_count()].fill(40.0);
+        let s = WalkSettings {
+            momentum,
+            lr: 0.1,
+            steps: 400,
+            tol: 1e-4,
+            ..SETTINGS
+        };
+        let runs: Vec<(Isa, Vec<u32>)> = fused
+            .iter()
+            .map(|&isa| {
+                let out = CpuBackend::with_options(0, isa)
+                    .walk(&m, &data, &starts, &s, Some(100), &|_| {})
+                    .expect("walk");
+                let mut bits = walk_bits(&out);
+                bits.extend(out.trace.expect("trace").iter().map(|&x| canonical_bits(x)));
+                (isa, bits)
+            })
+            .collect();
+        for (isa, bits) in &runs[1..] {
+            assert!(
+                bits == &runs[0].1,
+                "{m}: {} and {} walks differ",
+                isa.name(),
+                runs[0].0.name()
+            );
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use super::eval::{self, Block};
 use super::net::{General, Net, OneHidden};
 use super::simd::Arr;
 #[cfg(target_arch = "x86_64")]
-use super::simd::{Avx2, Multi};
+use super::simd::{Avx2, Avx512, Multi};
 use crate::backend::KernelModel;
 
 /// An instruction-set variant of the CPU kernels.
@@ -66,6 +66,13 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Baseline => "baseline",
         }
+    }
+
+    /// Whether its kernels fuse products and sums (one rounding). The fused variants run the
+    /// same IEEE operations in the same order on every lane, so they give the same bits; the
+    /// baseline rounds products separately.
+    pub fn fused(self) -> bool {
+        !matches!(self, Isa::Baseline)
     }
 
     /// Lanes (points or walkers) per kernel call.
@@ -143,7 +150,7 @@ macro_rules! variant {
 variant!(
     avx512,
     16,
-    Arr<16, true>,
+    Avx512,
     "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"
 );
 #[cfg(target_arch = "x86_64")]

@@ -1,12 +1,14 @@
 //! Vectors of float32 lanes for the specialised kernels: a portable implementation on arrays,
 //! which the compiler vectorises for whatever instruction set the calling function enables, and
-//! one on AVX2 + FMA registers written with intrinsics, because the compiler's vectoriser does
-//! not reliably turn the activation functions into full-width code on arrays of eight lanes.
+//! ones on AVX2 + FMA and AVX-512 registers written with intrinsics, because the compiler's
+//! vectoriser does not reliably turn the kernels into full-width code on arrays (on 16 lanes with
+//! AVX-512 enabled it produced gathers, scatters and scalar FMAs in the walker kernels).
 //!
-//! The AVX2 type's operations are safe functions around `unsafe` intrinsic calls. They are
-//! sound only on a processor with AVX2 and FMA, so the type is private to the CPU backend and is
-//! used only inside the `#[target_feature(enable = "avx2,fma")]` kernels that `isa::Kernels`
-//! hands out after `is_x86_feature_detected!` confirmed both.
+//! The intrinsic types' operations are safe functions around `unsafe` intrinsic calls. They are
+//! sound only on a processor with the instruction set, so the types are private to the CPU
+//! backend and are used only inside the `#[target_feature]` kernels that `isa::Kernels` hands
+//! out after `is_x86_feature_detected!` confirmed it. Each operation gives the bits of the
+//! portable fused type's (tested on every type the processor runs).
 
 #![allow(unsafe_code)]
 
@@ -293,6 +295,126 @@ mod avx2 {
     }
 }
 
+/// Sixteen lanes in one AVX-512 register, products fused. Each operation is the AVX-512 form of
+/// the `Avx2` one (the same IEEE operations, the same treatment of NaN in `min` and `max`), so
+/// the two types give the same bits lane for lane (`agree_bitwise` below tests it where the
+/// processor has both).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub struct Avx512(std::arch::x86_64::__m512);
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Avx512, Lanes, Simd};
+    use std::arch::x86_64::*;
+
+    // SAFETY (every block below): `Avx512` values exist only inside kernels compiled with
+    // AVX-512 F, VL, DQ and BW enabled, which run only on processors that have them (module
+    // documentation; `isa::Isa::available`).
+    impl Simd<16> for Avx512 {
+        const FUSED: bool = true;
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Avx512(unsafe { _mm512_set1_ps(v) })
+        }
+        #[inline(always)]
+        fn load(a: &Lanes<16>) -> Self {
+            Avx512(unsafe { _mm512_loadu_ps(a.as_ptr()) })
+        }
+        #[inline(always)]
+        fn store(self) -> Lanes<16> {
+            let mut out = [0.0f32; 16];
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), self.0) };
+            out
+        }
+        #[inline(always)]
+        fn add(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_add_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn sub(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_sub_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_mul_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn div(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_div_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn fma(self, b: Self, c: Self) -> Self {
+            Avx512(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        fn fnma(self, b: Self, c: Self) -> Self {
+            Avx512(unsafe { _mm512_fnmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        fn min(self, b: Self) -> Self {
+            // As vminps on 256 bits: the second operand when either is NaN.
+            Avx512(unsafe { _mm512_min_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_max_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn abs(self) -> Self {
+            Avx512(unsafe { _mm512_andnot_ps(_mm512_set1_ps(-0.0), self.0) })
+        }
+        #[inline(always)]
+        fn copysign(self, sign: Self) -> Self {
+            unsafe {
+                let m = _mm512_set1_ps(-0.0);
+                Avx512(_mm512_or_ps(
+                    _mm512_andnot_ps(m, self.0),
+                    _mm512_and_ps(m, sign.0),
+                ))
+            }
+        }
+        #[inline(always)]
+        fn positive(self) -> Self {
+            unsafe {
+                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(self.0, _mm512_setzero_ps());
+                Avx512(_mm512_maskz_mov_ps(gt, _mm512_set1_ps(1.0)))
+            }
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            Avx512(unsafe { _mm512_sqrt_ps(self.0) })
+        }
+        #[inline(always)]
+        fn le(self, b: Self) -> Self {
+            unsafe {
+                let le = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(self.0, b.0);
+                Avx512(_mm512_castsi512_ps(_mm512_movm_epi32(le)))
+            }
+        }
+        #[inline(always)]
+        fn and(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_and_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn andnot(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_andnot_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn any(self) -> bool {
+            unsafe { _mm512_movepi32_mask(_mm512_castps_si512(self.0)) != 0 }
+        }
+        #[inline(always)]
+        fn pow2_from_rounded(self) -> Self {
+            unsafe {
+                let bits = _mm512_castps_si512(self.0);
+                let n = _mm512_sub_epi32(bits, _mm512_set1_epi32(0x4B40_0000 - 127));
+                Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(n)))
+            }
+        }
+    }
+}
+
 /// Several vectors of `S` treated as one of `L` lanes: each operation is issued on every part,
 /// so the processor works on independent dependency chains at once. The kernels are otherwise
 /// bound by the latency of one chain (the activation's polynomial, the division).
@@ -427,3 +549,143 @@ macro_rules! multi {
 multi!(Avx2, 8, 2, 16);
 #[cfg(target_arch = "x86_64")]
 multi!(Avx2, 8, 4, 32);
+#[cfg(target_arch = "x86_64")]
+multi!(Avx512, 16, 2, 32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::common::{activate, expm1};
+
+    /// Arguments for the operations: signed zeros, infinities, NaN, subnormals, ones, the ends of
+    /// tanh's clamp, and values spread over every binade (a fixed pseudo-random sequence).
+    fn arguments() -> Vec<f32> {
+        let mut out = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            -1e-40,
+            1e-45,
+            8.139_846,
+            -8.139_846,
+            f32::MAX,
+            -f32::MAX,
+            0.5,
+            3.0,
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        while out.len() < 16 * 64 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let word = (state >> 32) as u32;
+            // Half of them of order one, half anywhere in the float32 range.
+            let x = if word & 1 == 0 {
+                (word >> 8) as f32 / (1u32 << 22) as f32 - 2.0
+            } else {
+                f32::from_bits(word)
+            };
+            out.push(x);
+        }
+        out
+    }
+
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// Every operation of `S` against the portable fused type, lane for lane and bit for bit.
+    fn agree_bitwise<S: Simd<16>>(name: &str) {
+        type P = Arr<16, true>;
+        let xs = arguments();
+        let chunks: Vec<Lanes<16>> = xs
+            .chunks_exact(16)
+            .map(|c| c.try_into().expect("16"))
+            .collect();
+        let check = |what: &str, got: Lanes<16>, want: Lanes<16>| {
+            for k in 0..16 {
+                assert!(
+                    same(got[k], want[k]),
+                    "{name} {what}, lane {k}: {} against {}",
+                    got[k],
+                    want[k]
+                );
+            }
+        };
+        for (i, a) in chunks.iter().enumerate() {
+            let b = &chunks[(i * 7 + 3) % chunks.len()];
+            let c = &chunks[(i * 13 + 5) % chunks.len()];
+            let (sa, sb, sc) = (S::load(a), S::load(b), S::load(c));
+            let (pa, pb, pc) = (P::load(a), P::load(b), P::load(c));
+            check("load/store", sa.store(), *a);
+            check("splat", S::splat(a[3]).store(), P::splat(a[3]).store());
+            check("add", sa.add(sb).store(), pa.add(pb).store());
+            check("sub", sa.sub(sb).store(), pa.sub(pb).store());
+            check("mul", sa.mul(sb).store(), pa.mul(pb).store());
+            check("div", sa.div(sb).store(), pa.div(pb).store());
+            check("fma", sa.fma(sb, sc).store(), pa.fma(pb, pc).store());
+            check("fnma", sa.fnma(sb, sc).store(), pa.fnma(pb, pc).store());
+            // NaN is never the second operand of min and max in the kernels.
+            let nb = if b.iter().any(|x| x.is_nan()) {
+                S::splat(0.25)
+            } else {
+                sb
+            };
+            let npb = if b.iter().any(|x| x.is_nan()) {
+                P::splat(0.25)
+            } else {
+                pb
+            };
+            check("min", sa.min(nb).store(), pa.min(npb).store());
+            check("max", sa.max(nb).store(), pa.max(npb).store());
+            check("abs", sa.abs().store(), pa.abs().store());
+            check("copysign", sa.copysign(sb).store(), pa.copysign(pb).store());
+            check("positive", sa.positive().store(), pa.positive().store());
+            check("sqrt", sa.sqrt().store(), pa.sqrt().store());
+            let (sl, pl) = (sa.le(sb), pa.le(pb));
+            check("le", sl.store(), pl.store());
+            assert_eq!(sl.any(), pl.any(), "{name} any");
+            check("and", sl.and(sc).store(), pl.and(pc).store());
+            check("andnot", sl.andnot(sc).store(), pl.andnot(pc).store());
+            // 2ⁿ and e^y − 1 on their documented domains.
+            let y = pa.max(P::splat(-87.0)).min(P::splat(88.0)).store();
+            check(
+                "expm1",
+                expm1::<16, S>(S::load(&y)).store(),
+                expm1::<16, P>(P::load(&y)).store(),
+            );
+            let n: Lanes<16> = std::array::from_fn(|k| (y[k] * 1.4).round() + 12_582_912.0);
+            check(
+                "pow2",
+                S::load(&n).pow2_from_rounded().store(),
+                P::load(&n).pow2_from_rounded().store(),
+            );
+            for code in 0..5 {
+                let (sv, sd) = activate::<16, S>(code, sa);
+                let (pv, pd) = activate::<16, P>(code, pa);
+                check(&format!("activation {code}"), sv.store(), pv.store());
+                check(&format!("derivative {code}"), sd.store(), pd.store());
+            }
+        }
+    }
+
+    #[test]
+    fn intrinsic_types_agree_bitwise_with_the_portable_fused_type() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::super::isa::Isa;
+            let available = Isa::available();
+            if available.contains(&Isa::Avx2) {
+                agree_bitwise::<Multi<Avx2, 2>>("avx2");
+            }
+            if available.contains(&Isa::Avx512) {
+                agree_bitwise::<Avx512>("avx512");
+            }
+        }
+    }
+}
