@@ -3,7 +3,7 @@
 //! parameters and activations then live in registers. Both compute the same sums in the same
 //! order (the shaders' order: biases first, then inputs in index order).
 
-use super::common::{Lanes, activate, fma_as};
+use super::common::{Lanes, activate};
 use super::simd::Simd;
 use crate::backend::KernelModel;
 
@@ -107,7 +107,7 @@ impl<const L: usize> Net<L> for General {
         for g in grad.iter_mut() {
             *g = [0.0; L];
         }
-        let mut total = [0.0f32; L];
+        let mut total = S::splat(0.0);
         for smp in 0..n {
             for j in 0..ni_all {
                 a[j] = [data[smp * ni_all + j]; L];
@@ -118,29 +118,23 @@ impl<const L: usize> Net<L> for General {
                 let (ui, uo, w) = (km.unit_offsets[l], km.unit_offsets[l + 1], km.w_offsets[l]);
                 for i in 0..no {
                     let mut z = if km.bias {
-                        theta[km.b_offsets[l] + i]
+                        S::load(&theta[km.b_offsets[l] + i])
                     } else {
-                        [0.0; L]
+                        S::splat(0.0)
                     };
                     for j in 0..ni {
-                        let (wt, aj) = (&theta[w + i * ni + j], &a[ui + j]);
-                        for k in 0..L {
-                            z[k] = fma_as::<L, S>(wt[k], aj[k], z[k]);
-                        }
+                        z = S::load(&theta[w + i * ni + j]).fma(S::load(&a[ui + j]), z);
                     }
-                    let (v, dv) = activate::<L, S>(code, S::load(&z));
+                    let (v, dv) = activate::<L, S>(code, z);
                     a[uo + i] = v.store();
                     d[uo + i] = dv.store();
                 }
             }
             let lo = km.unit_offsets[layers];
             for o in 0..no_all {
-                let y = data[y_base + smp * no_all + o];
-                for k in 0..L {
-                    let e = a[lo + o][k] - y;
-                    total[k] = fma_as::<L, S>(e, e, total[k]);
-                    d[lo + o][k] *= 2.0 * e;
-                }
+                let e = S::load(&a[lo + o]).sub(S::splat(data[y_base + smp * no_all + o]));
+                total = e.fma(e, total);
+                d[lo + o] = S::load(&d[lo + o]).mul(S::splat(2.0).mul(e)).store();
             }
             for l in (1..=layers).rev() {
                 let (ni, no) = (km.widths[l - 1], km.widths[l]);
@@ -150,43 +144,32 @@ impl<const L: usize> Net<L> for General {
                     km.w_offsets[l - 1],
                 );
                 for i in 0..no {
-                    let delta = d[uo + i];
+                    let delta = S::load(&d[uo + i]);
                     for j in 0..ni {
-                        let (g, aj) = (&mut grad[w + i * ni + j], &a[ui + j]);
-                        for k in 0..L {
-                            g[k] = fma_as::<L, S>(delta[k], aj[k], g[k]);
-                        }
+                        let g = &mut grad[w + i * ni + j];
+                        *g = delta.fma(S::load(&a[ui + j]), S::load(g)).store();
                     }
                     if km.bias {
                         let g = &mut grad[km.b_offsets[l - 1] + i];
-                        for k in 0..L {
-                            g[k] += delta[k];
-                        }
+                        *g = S::load(g).add(delta).store();
                     }
                 }
                 if l > 1 {
                     for j in 0..ni {
-                        let mut back = [0.0f32; L];
+                        let mut back = S::splat(0.0);
                         for i in 0..no {
-                            let (wt, di) = (&theta[w + i * ni + j], &d[uo + i]);
-                            for k in 0..L {
-                                back[k] = fma_as::<L, S>(wt[k], di[k], back[k]);
-                            }
+                            back = S::load(&theta[w + i * ni + j]).fma(S::load(&d[uo + i]), back);
                         }
-                        for k in 0..L {
-                            d[ui + j][k] *= back[k];
-                        }
+                        d[ui + j] = S::load(&d[ui + j]).mul(back).store();
                     }
                 }
             }
         }
-        let inv = 1.0 / n as f32;
+        let inv = S::splat(1.0 / n as f32);
         for g in grad.iter_mut() {
-            for v in g.iter_mut() {
-                *v *= inv;
-            }
+            *g = S::load(g).mul(inv).store();
         }
-        total.map(|t| t * inv)
+        total.mul(inv).store()
     }
 }
 
