@@ -48,7 +48,7 @@ impl Activation {
     }
 
     /// The integer code the shaders and the CPU kernels switch on (keep in sync with common.wgsl).
-    pub fn code(self) -> u32 {
+    pub const fn code(self) -> u32 {
         match self {
             Activation::Tanh => 0,
             Activation::Sigmoid => 1,

@@ -161,6 +161,52 @@ fn fused_instruction_sets_walk_bit_for_bit_alike() {
 }
 
 #[test]
+fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
+    // Without a trace, the tanh–linear networks' walkers on the fused instruction sets step in
+    // the network's own loop (θ in registers, samples in blocks of four) until one of them
+    // would stop; with a trace, every step goes through the general loop. Both must give the
+    // same bits: walkers that converge, stall, diverge or start non-finite at different steps
+    // (45 walkers, not a multiple of the 16 lanes; 11 samples, not a multiple of the block),
+    // plain descent and momentum, with and without biases.
+    let cases = [
+        ("2-3-1", true, 0.0),
+        ("2-3-1", true, 0.9),
+        ("3-5-1", false, 0.5),
+        ("1-2-1", true, 0.0),
+    ];
+    for (k, (widths, bias, momentum)) in cases.into_iter().enumerate() {
+        let m = model(widths, Activation::Tanh, Activation::Linear, bias);
+        let p = m.parameter_count();
+        let data = random_data(&m, 11, 90 + k as u64);
+        let mut starts = f32s(&random_points(&m, 45, 1.5, 95 + k as u64));
+        starts[..p].fill(40.0);
+        starts[p] = f32::NAN;
+        starts[2 * p + 1] = f32::INFINITY;
+        let s = WalkSettings {
+            momentum,
+            lr: 0.2,
+            steps: 400,
+            tol: 1e-3,
+            diverge: 60.0,
+        };
+        for isa in Isa::available() {
+            let mut b = CpuBackend::with_options(0, isa);
+            let plain = b.walk(&m, &data, &starts, &s, None, &|_| {}).expect("walk");
+            let traced = b
+                .walk(&m, &data, &starts, &s, Some(7), &|_| {})
+                .expect("walk");
+            assert!(
+                walk_bits(&plain) == walk_bits(&traced),
+                "{m}, momentum {momentum}, {}: walks with and without a trace differ",
+                isa.name()
+            );
+            let statuses: std::collections::BTreeSet<u32> = plain.status.iter().copied().collect();
+            assert!(statuses.len() >= 3, "{m}: statuses {statuses:?}");
+        }
+    }
+}
+
+#[test]
 fn gpu_walkers_should_match_reference_backend() {
     if let Some(mut g) = gpu() {
         trajectories_match_reference(&mut g);

@@ -122,6 +122,12 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
     let mut all_running = true;
     let mut step = 0u32;
     loop {
+        if trace.is_none() {
+            // Steps on which no walker stops, taken by the network's own loop where it has one
+            // (θ in registers); it stops before the step at which one would, which is then
+            // evaluated again below.
+            step = N::advance::<S>(km, n, data, &mut theta, &mut velocity, &running, s, step);
+        }
         let loss = N::loss_and_gradient::<S>(km, n, data, &theta, &mut grad, &mut scratch);
         let norm = norms::<L, S>(&grad);
         if let Some(every) = trace
@@ -139,18 +145,12 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
         let (mut max_abs, mut nan) = (S::splat(0.0), S::splat(0.0));
         for t in &theta {
             let t = S::load(t);
-            // `max` keeps max_abs where |t| is NaN; `nan` catches that.
+            // `max` keeps max_abs where |t| is NaN; `nan` catches that: t − t is 0 for a finite
+            // t and NaN otherwise (additions, which leave the multipliers to the kernel).
             max_abs = t.abs().max(max_abs);
-            nan = t.fma(S::splat(0.0), nan);
+            nan = nan.add(t.sub(t));
         }
-        // A lane keeps running while θ is finite and within the divergence bound, the loss is
-        // finite and tol ≤ ‖∇L‖ < ∞ (comparisons with NaN are false, so NaN stops).
-        let keep = max_abs
-            .le(S::splat(s.diverge))
-            .and(nan.le(S::splat(0.0)))
-            .and(S::load(&loss).abs().le(S::splat(f32::MAX)))
-            .and(S::splat(s.tol).le(S::load(&norm)))
-            .and(S::load(&norm).le(S::splat(f32::MAX)));
+        let keep = keeps::<L, S>(max_abs, nan, S::load(&loss), S::load(&norm), s);
         let live = S::splat(1.0).le(S::load(&running));
         let stops = step >= s.steps || keep.andnot(live).any();
         let (max_abs, nan) = (max_abs.store(), nan.store());
@@ -186,27 +186,68 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
                 return g;
             }
         }
-        if all_running {
-            let (momentum, lr) = (S::splat(s.momentum), S::splat(s.lr));
-            for q in 0..p {
-                let v = momentum
-                    .mul(S::load(&velocity[q]))
-                    .sub(lr.mul(S::load(&grad[q])));
-                velocity[q] = v.store();
-                theta[q] = S::load(&theta[q]).add(v).store();
-            }
-        } else {
-            for q in 0..p {
-                let (v, t, gr) = (&mut velocity[q], &mut theta[q], &grad[q]);
-                for k in 0..L {
-                    let nv = s.momentum * v[k] - s.lr * gr[k];
-                    if running[k] != 0.0 {
-                        v[k] = nv;
-                        t[k] += nv;
-                    }
-                }
-            }
+        let live = S::splat(1.0).le(S::load(&running));
+        let lr = S::splat(s.lr);
+        for q in 0..p {
+            let (t, v) = update::<L, S>(
+                S::load(&theta[q]),
+                S::load(&velocity[q]),
+                S::load(&grad[q]),
+                live,
+                all_running,
+                s.momentum,
+                lr,
+            );
+            theta[q] = t.store();
+            velocity[q] = v.store();
         }
         step += 1;
     }
+}
+
+/// One parameter's step of heavy-ball descent for the lanes in `live` (a mask from `le`; all of
+/// them when `all_live`): v ← β·v − lr·∇L, θ ← θ + v, and the unchanged θ and v in the others.
+/// For plain gradient descent (β = 0) the step is 0 − lr·∇L, which differs from 0·v − lr·∇L at
+/// most in the sign of a zero step (leaving θ's value as it is), and v is left as it is.
+#[inline(always)]
+pub fn update<const L: usize, S: Simd<L>>(
+    theta: S,
+    velocity: S,
+    grad: S,
+    live: S,
+    all_live: bool,
+    momentum: f32,
+    lr: S,
+) -> (S, S) {
+    let v = if momentum == 0.0 {
+        S::splat(0.0).sub(lr.mul(grad))
+    } else {
+        S::splat(momentum).mul(velocity).sub(lr.mul(grad))
+    };
+    let t = theta.add(v);
+    match (all_live, momentum == 0.0) {
+        (true, true) => (t, velocity),
+        (true, false) => (t, v),
+        (false, true) => (S::select(live, t, theta), velocity),
+        (false, false) => (S::select(live, t, theta), S::select(live, v, velocity)),
+    }
+}
+
+/// Whether a walker keeps running after an evaluation, per lane (a mask as from `le`): θ finite
+/// (`nan`, a sum of t − t over θ, is 0) and within the divergence bound, the loss finite, and
+/// tol ≤ ‖∇L‖ < ∞; comparisons with NaN are false, so NaN stops.
+#[inline(always)]
+pub fn keeps<const L: usize, S: Simd<L>>(
+    max_abs: S,
+    nan: S,
+    loss: S,
+    norm: S,
+    s: &DescendSettings,
+) -> S {
+    max_abs
+        .le(S::splat(s.diverge))
+        .and(nan.le(S::splat(0.0)))
+        .and(loss.abs().le(S::splat(f32::MAX)))
+        .and(S::splat(s.tol).le(norm))
+        .and(norm.le(S::splat(f32::MAX)))
 }

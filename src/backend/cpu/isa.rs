@@ -106,15 +106,19 @@ pub struct Kernels {
 /// Picks `$make::<N>()` for the network type matching `$km`'s shape: a specialised kernel for
 /// one-hidden-layer networks with up to 4 inputs, up to 6 hidden units and one output, else the
 /// general one. (Each shape compiled costs build time; these cover the common small problems.)
+/// The shapes with up to 2 inputs and 4 hidden units are also compiled in the fast form of
+/// `OneHidden` (about a minute of build time each).
 macro_rules! by_shape {
     ($km:expr, $make:ident) => {
         by_shape!(@arms $km, $make;
-            (1,1,1) (1,2,1) (1,3,1) (1,4,1) (1,5,1) (1,6,1) (2,1,1) (2,2,1) (2,3,1) (2,4,1) (2,5,1) (2,6,1)
-            (3,1,1) (3,2,1) (3,3,1) (3,4,1) (3,5,1) (3,6,1) (4,1,1) (4,2,1) (4,3,1) (4,4,1) (4,5,1) (4,6,1))
+            (1,1,1,true) (1,2,1,true) (1,3,1,true) (1,4,1,true) (1,5,1,false) (1,6,1,false)
+            (2,1,1,true) (2,2,1,true) (2,3,1,true) (2,4,1,true) (2,5,1,false) (2,6,1,false)
+            (3,1,1,false) (3,2,1,false) (3,3,1,false) (3,4,1,false) (3,5,1,false) (3,6,1,false)
+            (4,1,1,false) (4,2,1,false) (4,3,1,false) (4,4,1,false) (4,5,1,false) (4,6,1,false))
     };
-    (@arms $km:expr, $make:ident; $(($i:literal, $h:literal, $o:literal))*) => {
+    (@arms $km:expr, $make:ident; $(($i:literal, $h:literal, $o:literal, $f:literal))*) => {
         match $km.widths.as_slice() {
-            $([$i, $h, $o] => $make::<OneHidden<$i, $h, $o>>(true),)*
+            $([$i, $h, $o] => $make::<OneHidden<$i, $h, $o, $f>>(true),)*
             _ => $make::<General>(false),
         }
     };
@@ -125,7 +129,7 @@ macro_rules! by_shape {
 macro_rules! variant {
     ($name:ident, $lanes:literal, $simd:ty, $($features:literal)?) => {
         #[allow(unused_unsafe)]
-        fn $name<N: Net<$lanes>>(specialised: bool) -> Kernels {
+        pub(super) fn $name<N: Net<$lanes>>(specialised: bool) -> Kernels {
             $(#[target_feature(enable = $features)])?
             fn walk<N: Net<$lanes>>(p: &descend::Problem<'_>, starts: &[f32]) -> Group {
                 descend::walk_group::<$lanes, $simd, N>(p, starts)
@@ -146,16 +150,30 @@ macro_rules! variant {
     };
 }
 
+// One module per variant, so that the compiler builds them in parallel (codegen units follow
+// modules).
 #[cfg(target_arch = "x86_64")]
-variant!(
-    avx512,
-    16,
-    Avx512,
-    "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"
-);
+mod avx512_kernels {
+    use super::*;
+    variant!(
+        avx512,
+        16,
+        Avx512,
+        "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"
+    );
+}
 #[cfg(target_arch = "x86_64")]
-variant!(avx2, 16, Multi<Avx2, 2>, "avx2,fma");
-variant!(baseline, 8, Arr<8, false>,);
+mod avx2_kernels {
+    use super::*;
+    variant!(avx2, 16, Multi<Avx2, 2>, "avx2,fma");
+}
+mod baseline_kernels {
+    use super::*;
+    variant!(baseline, 8, Arr<8, false>,);
+}
+use baseline_kernels::baseline;
+#[cfg(target_arch = "x86_64")]
+use {avx2_kernels::avx2, avx512_kernels::avx512};
 
 impl Kernels {
     /// The kernels of `km` on `isa`, which must be one of `Isa::available()` (else the

@@ -4,8 +4,10 @@
 //! order (the shaders' order: biases first, then inputs in index order).
 
 use super::common::{Lanes, activate};
+use super::descend::{keeps, update};
 use super::simd::Simd;
-use crate::backend::KernelModel;
+use crate::backend::{DescendSettings, KernelModel};
+use crate::spec::model::Activation;
 
 /// Loss and gradient of one network shape for `L` points (`theta[p][k]` is parameter p of point
 /// k), with ∇L written into `grad` alike. `data` holds inputs (n × in) then targets (n × out).
@@ -45,6 +47,27 @@ pub trait Net<const L: usize> {
 
     /// Whether `loss_and_gradient_with` reads `hidden`.
     const REUSES: bool = false;
+
+    /// Takes steps of `descend::walk_group` from `step` for the walkers in `running` (1 for a
+    /// lane still running, 0 for one that has stopped) while none of them would stop and fewer
+    /// than `settings.steps` are taken, updating `theta` and `velocity` as that loop does, bit
+    /// for bit; returns the step it got to, which the caller evaluates again and classifies.
+    /// Networks without a loop of their own take no step.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn advance<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &mut [Lanes<L>],
+        velocity: &mut [Lanes<L>],
+        running: &Lanes<L>,
+        settings: &DescendSettings,
+        step: u32,
+    ) -> u32 {
+        let _ = (km, n, data, theta, velocity, running, settings);
+        step
+    }
 }
 
 /// Where the kernel finds one hidden unit's activation a(z) and derivative a'(z) for sample s.
@@ -175,9 +198,423 @@ impl<const L: usize> Net<L> for General {
 
 /// A network with one hidden layer of `H` units, `I` inputs and `O` outputs, its shape known at
 /// compile time: every loop unrolls and θ, the activations and the gradient stay in registers.
-pub struct OneHidden<const I: usize, const H: usize, const O: usize>;
+///
+/// Samples are taken `BLOCK` at a time, their forward passes interleaved unit by unit: each
+/// sample's chain of dependent operations (the activation's polynomial and division, then the
+/// output and the backward pass) is long, and interleaving gives the processor independent
+/// chains to overlap. The sums still take the samples in index order, so the bits are those of
+/// one sample at a time.
+///
+/// With `F` (and a fused instruction set, and tanh hidden units with a linear output), the
+/// kernel takes the samples in blocks and the walkers step in a loop of their own (`Net::advance`);
+/// otherwise it takes one sample at a time. Each fast shape costs about a minute of build time,
+/// so `isa::by_shape` makes only the small common ones fast.
+pub struct OneHidden<const I: usize, const H: usize, const O: usize, const F: bool = false>;
 
-impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for OneHidden<I, H, O> {
+/// Samples interleaved per block by the specialised kernel (the rest are taken one at a time).
+const BLOCK: usize = 4;
+
+/// Runs `$body` with `$i` = 0, 1, …, `$n` − 1 written out, for a constant `$n` of at most 6: the
+/// compiler's unroller leaves a loop whose body is large rolled, and the arrays it indexes then
+/// live in memory instead of registers.
+macro_rules! unroll {
+    ($n:expr, |$i:ident| $body:block) => {{
+        const { assert!($n <= 6) };
+        unroll!(@each $n, $i, $body, 0 1 2 3 4 5)
+    }};
+    (@each $n:expr, $i:ident, $body:block, $($k:literal)*) => {{
+        $(
+            if $k < $n {
+                let $i: usize = $k;
+                $body
+            }
+        )*
+    }};
+}
+
+/// The parameters of a one-hidden-layer network, or the running sums of their gradient.
+#[derive(Clone, Copy)]
+struct Params<S, const I: usize, const H: usize, const O: usize> {
+    w1: [[S; I]; H],
+    b1: [S; H],
+    w2: [[S; H]; O],
+    b2: [S; O],
+}
+
+impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O> {
+    /// (θ, v) ← `f`(θ, v, g) for every parameter θ of `self`, with its velocity v and
+    /// gradient g.
+    #[inline(always)]
+    fn update(&mut self, v: &mut Self, g: &Self, f: impl Fn(S, S, S) -> (S, S)) {
+        for i in 0..H {
+            for j in 0..I {
+                (self.w1[i][j], v.w1[i][j]) = f(self.w1[i][j], v.w1[i][j], g.w1[i][j]);
+            }
+            (self.b1[i], v.b1[i]) = f(self.b1[i], v.b1[i], g.b1[i]);
+        }
+        for o in 0..O {
+            for i in 0..H {
+                (self.w2[o][i], v.w2[o][i]) = f(self.w2[o][i], v.w2[o][i], g.w2[o][i]);
+            }
+            (self.b2[o], v.b2[o]) = f(self.b2[o], v.b2[o], g.b2[o]);
+        }
+    }
+
+    #[inline(always)]
+    fn splat(v: S) -> Self {
+        Params {
+            w1: [[v; I]; H],
+            b1: [v; H],
+            w2: [[v; H]; O],
+            b2: [v; O],
+        }
+    }
+}
+
+/// Activation codes fixed at compile time (`ACT`, `OUT` ≥ 0) or read from the model (−1): the
+/// common tanh–linear network gets a kernel with no branch on the activation.
+#[inline(always)]
+fn code(fixed: i32, model: u32) -> u32 {
+    if fixed >= 0 { fixed as u32 } else { model }
+}
+
+impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I, H, O, F> {
+    /// Samples `smp..smp + U` (inputs `x`, U × I, and targets `y`, U × O) added to `sums` and
+    /// `total`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn block<const L: usize, S: Simd<L>, const U: usize, const ACT: i32, const OUT: i32>(
+        km: &KernelModel,
+        p: &Params<S, I, H, O>,
+        sums: &mut Params<S, I, H, O>,
+        total: &mut S,
+        x: &[f32],
+        y: &[f32],
+        smp: usize,
+        hidden: &[Hidden<'_>],
+    ) {
+        let (act, out_act) = (code(ACT, km.act), code(OUT, km.out_act));
+        let zero = S::splat(0.0);
+        let mut xs = [[zero; I]; U];
+        for u in 0..U {
+            for j in 0..I {
+                xs[u][j] = S::splat(x[u * I + j]);
+            }
+        }
+        let mut h = [[zero; H]; U];
+        let mut dh = [[zero; H]; U];
+        unroll!(H, |i| {
+            for u in 0..U {
+                (h[u][i], dh[u][i]) = match hidden[i] {
+                    Hidden::Compute => {
+                        let mut z = p.b1[i];
+                        for j in 0..I {
+                            z = p.w1[i][j].fma(xs[u][j], z);
+                        }
+                        activate::<L, S>(act, z)
+                    }
+                    Hidden::Splat { h, dh } => (S::splat(h[smp + u]), S::splat(dh[smp + u])),
+                    Hidden::Lanes { h, dh, stride, at } => {
+                        let k = (smp + u) * stride + at;
+                        (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]))
+                    }
+                };
+            }
+        });
+        let mut delta = [[zero; O]; U];
+        for u in 0..U {
+            for o in 0..O {
+                let mut z = p.b2[o];
+                for i in 0..H {
+                    z = p.w2[o][i].fma(h[u][i], z);
+                }
+                let (v, dv) = activate::<L, S>(out_act, z);
+                let e = v.sub(S::splat(y[u * O + o]));
+                *total = e.fma(e, *total);
+                delta[u][o] = dv.mul(e.add(e));
+            }
+        }
+        for u in 0..U {
+            for o in 0..O {
+                for i in 0..H {
+                    sums.w2[o][i] = delta[u][o].fma(h[u][i], sums.w2[o][i]);
+                }
+                sums.b2[o] = sums.b2[o].add(delta[u][o]);
+            }
+            for i in 0..H {
+                let mut back = zero;
+                for o in 0..O {
+                    back = p.w2[o][i].fma(delta[u][o], back);
+                }
+                let di = dh[u][i].mul(back);
+                for j in 0..I {
+                    sums.w1[i][j] = di.fma(xs[u][j], sums.w1[i][j]);
+                }
+                sums.b1[i] = sums.b1[i].add(di);
+            }
+        }
+    }
+
+    /// θ in the layout of `Model::layout` (w1 as H × I, b1, w2 as O × H, b2; biases zero when
+    /// the model has none).
+    #[inline(always)]
+    fn load<const L: usize, S: Simd<L>>(bias: bool, theta: &[Lanes<L>]) -> Params<S, I, H, O> {
+        let mut p = Params::splat(S::splat(0.0));
+        // Plain loops rather than closures or iterator adaptors throughout: a closure is a
+        // function of its own, compiled without the caller's instruction set unless inlined.
+        let mut q = 0;
+        for i in 0..H {
+            for j in 0..I {
+                p.w1[i][j] = S::load(&theta[q]);
+                q += 1;
+            }
+        }
+        if bias {
+            for i in 0..H {
+                p.b1[i] = S::load(&theta[q]);
+                q += 1;
+            }
+        }
+        for o in 0..O {
+            for i in 0..H {
+                p.w2[o][i] = S::load(&theta[q]);
+                q += 1;
+            }
+        }
+        if bias {
+            for o in 0..O {
+                p.b2[o] = S::load(&theta[q]);
+                q += 1;
+            }
+        }
+        p
+    }
+
+    /// `p` written into `theta` in the layout of `load`.
+    #[inline(always)]
+    fn store<const L: usize, S: Simd<L>>(bias: bool, p: &Params<S, I, H, O>, out: &mut [Lanes<L>]) {
+        let mut q = 0;
+        for i in 0..H {
+            for j in 0..I {
+                out[q] = p.w1[i][j].store();
+                q += 1;
+            }
+        }
+        if bias {
+            for i in 0..H {
+                out[q] = p.b1[i].store();
+                q += 1;
+            }
+        }
+        for o in 0..O {
+            for i in 0..H {
+                out[q] = p.w2[o][i].store();
+                q += 1;
+            }
+        }
+        if bias {
+            for o in 0..O {
+                out[q] = p.b2[o].store();
+                q += 1;
+            }
+        }
+    }
+
+    /// The summed squared error and the summed gradient over all samples, in blocks of `U`
+    /// samples, with the activation codes `ACT`, `OUT` (see `code`).
+    #[inline(always)]
+    fn sums<const L: usize, S: Simd<L>, const U: usize, const ACT: i32, const OUT: i32>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        p: &Params<S, I, H, O>,
+        hidden: &[Hidden<'_>],
+    ) -> (Params<S, I, H, O>, S) {
+        debug_assert_eq!(km.widths, [I, H, O]);
+        debug_assert_eq!(hidden.len(), H);
+        let zero = S::splat(0.0);
+        let mut sums = Params::splat(zero);
+        let mut total = zero;
+        let (inputs, targets) = data.split_at(n * I);
+        let blocked = n - n % U;
+        let mut smp = 0;
+        while smp < blocked {
+            Self::block::<L, S, U, ACT, OUT>(
+                km,
+                p,
+                &mut sums,
+                &mut total,
+                &inputs[smp * I..(smp + U) * I],
+                &targets[smp * O..(smp + U) * O],
+                smp,
+                hidden,
+            );
+            smp += U;
+        }
+        while smp < n {
+            Self::block::<L, S, 1, ACT, OUT>(
+                km,
+                p,
+                &mut sums,
+                &mut total,
+                &inputs[smp * I..(smp + 1) * I],
+                &targets[smp * O..(smp + 1) * O],
+                smp,
+                hidden,
+            );
+            smp += 1;
+        }
+        (sums, total)
+    }
+
+    /// The mean of summed gradients (each part times `inv` = 1/n).
+    #[inline(always)]
+    fn mean<const L: usize, S: Simd<L>>(sums: &Params<S, I, H, O>, inv: S) -> Params<S, I, H, O> {
+        let mut g = *sums;
+        for i in 0..H {
+            for j in 0..I {
+                g.w1[i][j] = sums.w1[i][j].mul(inv);
+            }
+            g.b1[i] = sums.b1[i].mul(inv);
+        }
+        for o in 0..O {
+            for i in 0..H {
+                g.w2[o][i] = sums.w2[o][i].mul(inv);
+            }
+            g.b2[o] = sums.b2[o].mul(inv);
+        }
+        g
+    }
+
+    /// `loss_and_gradient_with` in blocks of `U` samples, with the activation codes `ACT`, `OUT`.
+    #[inline(always)]
+    fn with_codes<const L: usize, S: Simd<L>, const U: usize, const ACT: i32, const OUT: i32>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
+        hidden: &[Hidden<'_>],
+    ) -> Lanes<L> {
+        let p = Self::load::<L, S>(km.bias, theta);
+        let (sums, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, hidden);
+        let inv = S::splat(1.0 / n as f32);
+        Self::store::<L, S>(km.bias, &Self::mean::<L, S>(&sums, inv), grad);
+        total.mul(inv).store()
+    }
+
+    /// `Net::advance` in blocks of `U` samples, with the activation codes `ACT`, `OUT`: the
+    /// parameters, the velocity and the gradient stay in registers from step to step.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn advance_with<const L: usize, S: Simd<L>, const U: usize, const ACT: i32, const OUT: i32>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &mut [Lanes<L>],
+        velocity: &mut [Lanes<L>],
+        running: &Lanes<L>,
+        s: &DescendSettings,
+        mut step: u32,
+    ) -> u32 {
+        let bias = km.bias;
+        let zero = S::splat(0.0);
+        let mut p = Self::load::<L, S>(bias, theta);
+        let mut v = Self::load::<L, S>(bias, velocity);
+        let live = S::splat(1.0).le(S::load(running));
+        let all_live = running.iter().all(|&r| r != 0.0);
+        let plain_all_live = all_live && s.momentum == 0.0;
+        let (inv, lr) = (S::splat(1.0 / n as f32), S::splat(s.lr));
+        let compute = [Hidden::Compute; H];
+        while step < s.steps {
+            let (sums, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
+            let g = Self::mean::<L, S>(&sums, inv);
+            let loss = total.mul(inv);
+            // ‖∇L‖ summed in parameter order, as `common::norms`; ‖θ‖∞ and finiteness as
+            // `descend::walk_group` (zero biases of a model without them change neither).
+            let mut sq = zero;
+            let (mut max_abs, mut nan) = (zero, zero);
+            for i in 0..H {
+                for j in 0..I {
+                    sq = g.w1[i][j].fma(g.w1[i][j], sq);
+                }
+            }
+            if bias {
+                for i in 0..H {
+                    sq = g.b1[i].fma(g.b1[i], sq);
+                }
+            }
+            for o in 0..O {
+                for i in 0..H {
+                    sq = g.w2[o][i].fma(g.w2[o][i], sq);
+                }
+            }
+            if bias {
+                for o in 0..O {
+                    sq = g.b2[o].fma(g.b2[o], sq);
+                }
+            }
+            let mut check = |t: S| {
+                max_abs = t.abs().max(max_abs);
+                nan = nan.add(t.sub(t));
+            };
+            for i in 0..H {
+                for j in 0..I {
+                    check(p.w1[i][j]);
+                }
+                check(p.b1[i]);
+            }
+            for o in 0..O {
+                for i in 0..H {
+                    check(p.w2[o][i]);
+                }
+                check(p.b2[o]);
+            }
+            let keep = keeps::<L, S>(max_abs, nan, loss, sq.sqrt(), s);
+            if keep.andnot(live).any() {
+                break;
+            }
+            // The common case, every lane running with plain descent, has its constants written
+            // in: no branch per parameter.
+            if plain_all_live {
+                p.update(&mut v, &g, |t, v, g| {
+                    update::<L, S>(t, v, g, live, true, 0.0, lr)
+                });
+            } else {
+                p.update(&mut v, &g, |t, v, g| {
+                    update::<L, S>(t, v, g, live, all_live, s.momentum, lr)
+                });
+            }
+            step += 1;
+        }
+        Self::store::<L, S>(bias, &p, theta);
+        Self::store::<L, S>(bias, &v, velocity);
+        step
+    }
+}
+
+/// Activation codes of the network with a kernel of its own: tanh hidden units, linear output.
+const TANH: i32 = Activation::Tanh.code() as i32;
+/// See `TANH`.
+const LINEAR: i32 = Activation::Linear.code() as i32;
+
+impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I, H, O, F> {
+    /// Whether this is a fast shape (`F`), `km` the tanh–linear network and `S` a fused
+    /// instruction set: those get the kernels in blocks and the walkers' own loop. The others
+    /// (other activations, the baseline instruction set) take one sample at a time, each
+    /// activation chosen at run time, which keeps the number of compiled kernels, and the
+    /// build time, in bounds.
+    #[inline(always)]
+    fn fast<const L: usize, S: Simd<L>>(km: &KernelModel) -> bool {
+        F && S::FUSED
+            && km.act == Activation::Tanh.code()
+            && km.out_act == Activation::Linear.code()
+    }
+}
+
+impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bool> Net<L>
+    for OneHidden<I, H, O, F>
+{
     type Scratch = ();
 
     fn scratch(_: &KernelModel) {}
@@ -189,10 +626,15 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for 
         data: &[f32],
         theta: &[Lanes<L>],
         grad: &mut [Lanes<L>],
-        scratch: &mut (),
+        _: &mut (),
     ) -> Lanes<L> {
         // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
-        Self::loss_and_gradient_with::<S>(km, n, data, theta, grad, scratch, &[Hidden::Compute; H])
+        let compute = [Hidden::Compute; H];
+        if Self::fast::<L, S>(km) {
+            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, &compute)
+        } else {
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, &compute)
+        }
     }
 
     const REUSES: bool = true;
@@ -207,130 +649,33 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize> Net<L> for 
         _: &mut (),
         hidden: &[Hidden<'_>],
     ) -> Lanes<L> {
-        debug_assert_eq!(km.widths, [I, H, O]);
-        debug_assert_eq!(hidden.len(), H);
-        let (bias, act, out_act) = (km.bias, km.act, km.out_act);
-        let zero = S::splat(0.0);
-        // θ in the layout of `Model::layout`: w1 (H × I), b1, w2 (O × H), b2.
-        let mut w1 = [[zero; I]; H];
-        let mut b1 = [zero; H];
-        let mut w2 = [[zero; H]; O];
-        let mut b2 = [zero; O];
-        // Plain loops rather than closures or iterator adaptors throughout: a closure is a
-        // function of its own, compiled without the caller's instruction set unless inlined.
-        let mut q = 0;
-        for i in 0..H {
-            for j in 0..I {
-                w1[i][j] = S::load(&theta[q]);
-                q += 1;
-            }
+        // One sample at a time: where activations are read (`eval::Reuse`) the chains are
+        // short, and a block would only add register pressure.
+        if Self::fast::<L, S>(km) {
+            Self::with_codes::<L, S, 1, TANH, LINEAR>(km, n, data, theta, grad, hidden)
+        } else {
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, hidden)
         }
-        if bias {
-            for i in 0..H {
-                b1[i] = S::load(&theta[q]);
-                q += 1;
-            }
+    }
+
+    #[inline(always)]
+    fn advance<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &mut [Lanes<L>],
+        velocity: &mut [Lanes<L>],
+        running: &Lanes<L>,
+        s: &DescendSettings,
+        step: u32,
+    ) -> u32 {
+        if Self::fast::<L, S>(km) {
+            Self::advance_with::<L, S, BLOCK, TANH, LINEAR>(
+                km, n, data, theta, velocity, running, s, step,
+            )
+        } else {
+            step
         }
-        for o in 0..O {
-            for i in 0..H {
-                w2[o][i] = S::load(&theta[q]);
-                q += 1;
-            }
-        }
-        if bias {
-            for o in 0..O {
-                b2[o] = S::load(&theta[q]);
-                q += 1;
-            }
-        }
-        let (mut gw1, mut gb1) = ([[zero; I]; H], [zero; H]);
-        let (mut gw2, mut gb2) = ([[zero; H]; O], [zero; O]);
-        let mut total = zero;
-        let (inputs, targets) = data.split_at(n * I);
-        for (smp, (x, y)) in inputs
-            .chunks_exact(I)
-            .zip(targets.chunks_exact(O))
-            .enumerate()
-        {
-            let mut xs = [zero; I];
-            for j in 0..I {
-                xs[j] = S::splat(x[j]);
-            }
-            let x = xs;
-            let mut h = [zero; H];
-            let mut dh = [zero; H];
-            for i in 0..H {
-                (h[i], dh[i]) = match hidden[i] {
-                    Hidden::Compute => {
-                        let mut z = b1[i];
-                        for j in 0..I {
-                            z = w1[i][j].fma(x[j], z);
-                        }
-                        activate::<L, S>(act, z)
-                    }
-                    Hidden::Splat { h, dh } => (S::splat(h[smp]), S::splat(dh[smp])),
-                    Hidden::Lanes { h, dh, stride, at } => {
-                        let k = smp * stride + at;
-                        (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]))
-                    }
-                };
-            }
-            let mut delta = [zero; O];
-            for o in 0..O {
-                let mut z = b2[o];
-                for i in 0..H {
-                    z = w2[o][i].fma(h[i], z);
-                }
-                let (v, dv) = activate::<L, S>(out_act, z);
-                let e = v.sub(S::splat(y[o]));
-                total = e.fma(e, total);
-                delta[o] = dv.mul(e.add(e));
-            }
-            for o in 0..O {
-                for i in 0..H {
-                    gw2[o][i] = delta[o].fma(h[i], gw2[o][i]);
-                }
-                gb2[o] = gb2[o].add(delta[o]);
-            }
-            for i in 0..H {
-                let mut back = zero;
-                for o in 0..O {
-                    back = w2[o][i].fma(delta[o], back);
-                }
-                let di = dh[i].mul(back);
-                for j in 0..I {
-                    gw1[i][j] = di.fma(x[j], gw1[i][j]);
-                }
-                gb1[i] = gb1[i].add(di);
-            }
-        }
-        let inv = S::splat(1.0 / n as f32);
-        let mut q = 0;
-        for i in 0..H {
-            for j in 0..I {
-                grad[q] = gw1[i][j].mul(inv).store();
-                q += 1;
-            }
-        }
-        if bias {
-            for i in 0..H {
-                grad[q] = gb1[i].mul(inv).store();
-                q += 1;
-            }
-        }
-        for o in 0..O {
-            for i in 0..H {
-                grad[q] = gw2[o][i].mul(inv).store();
-                q += 1;
-            }
-        }
-        if bias {
-            for o in 0..O {
-                grad[q] = gb2[o].mul(inv).store();
-                q += 1;
-            }
-        }
-        total.mul(inv).store()
     }
 }
 
@@ -370,6 +715,16 @@ mod tests {
                 &mut g1,
                 &mut (),
             );
+            // The fast form (samples in blocks of 4, 7 = 4 + 3 of them) gives the same bits.
+            let mut g0 = vec![[0.0; 8]; p];
+            let l0 = <OneHidden<3, 4, 1, true> as Net<8>>::loss_and_gradient::<S>(
+                &km,
+                n,
+                &data,
+                &theta,
+                &mut g0,
+                &mut (),
+            );
             let mut scratch = <General as Net<8>>::scratch(&km);
             let l2 = <General as Net<8>>::loss_and_gradient::<S>(
                 &km,
@@ -380,6 +735,12 @@ mod tests {
                 &mut scratch,
             );
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&l0), bits(&l2), "{model}: loss, fast form");
+            assert_eq!(
+                bits(g0.as_flattened()),
+                bits(g2.as_flattened()),
+                "{model}: gradient, fast form"
+            );
             assert_eq!(bits(&l1), bits(&l2), "{model}: loss");
             assert_eq!(
                 bits(g1.as_flattened()),

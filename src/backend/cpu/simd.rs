@@ -61,6 +61,8 @@ pub trait Simd<const L: usize>: Copy {
     fn and(self, b: Self) -> Self;
     /// Bitwise (NOT a) AND b.
     fn andnot(self, b: Self) -> Self;
+    /// `a` in the lanes where `mask` (from `le`) is set, `b` in the others.
+    fn select(mask: Self, a: Self, b: Self) -> Self;
     /// Whether any lane has its sign bit set (any lane of a mask from `le`).
     fn any(self) -> bool;
     /// 2ⁿ from t = n + 1.5·2²³ for an integer n in [−126, 127] (the bits of t hold n).
@@ -168,6 +170,18 @@ impl<const L: usize, const F: bool> Simd<L> for Arr<L, F> {
     #[inline(always)]
     fn andnot(self, b: Self) -> Self {
         lanewise!(self, b, |x, y| f32::from_bits(!x.to_bits() & y.to_bits()))
+    }
+    #[inline(always)]
+    fn select(mask: Self, a: Self, b: Self) -> Self {
+        let mut out = [0.0f32; L];
+        for k in 0..L {
+            out[k] = if mask.0[k].is_sign_negative() {
+                a.0[k]
+            } else {
+                b.0[k]
+            };
+        }
+        Arr(out)
     }
     #[inline(always)]
     fn any(self) -> bool {
@@ -279,6 +293,11 @@ mod avx2 {
         #[inline(always)]
         fn andnot(self, b: Self) -> Self {
             Avx2(unsafe { _mm256_andnot_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn select(mask: Self, a: Self, b: Self) -> Self {
+            // Takes the second operand where the mask's sign bit is set.
+            Avx2(unsafe { _mm256_blendv_ps(b.0, a.0, mask.0) })
         }
         #[inline(always)]
         fn any(self) -> bool {
@@ -401,6 +420,14 @@ mod avx512 {
             Avx512(unsafe { _mm512_andnot_ps(self.0, b.0) })
         }
         #[inline(always)]
+        fn select(mask: Self, a: Self, b: Self) -> Self {
+            unsafe {
+                let k = _mm512_movepi32_mask(_mm512_castps_si512(mask.0));
+                // Takes the second operand where k is set.
+                Avx512(_mm512_mask_blend_ps(k, b.0, a.0))
+            }
+        }
+        #[inline(always)]
         fn any(self) -> bool {
             unsafe { _mm512_movepi32_mask(_mm512_castps_si512(self.0)) != 0 }
         }
@@ -514,6 +541,14 @@ macro_rules! multi {
             #[inline(always)]
             fn andnot(self, b: Self) -> Self {
                 multi!(@zip self, b, andnot)
+            }
+            #[inline(always)]
+            fn select(mask: Self, a: Self, b: Self) -> Self {
+                let mut out = b.0;
+                for i in 0..$k {
+                    out[i] = <$inner>::select(mask.0[i], a.0[i], b.0[i]);
+                }
+                Multi(out)
             }
             #[inline(always)]
             fn any(self) -> bool {
@@ -652,6 +687,11 @@ mod tests {
             assert_eq!(sl.any(), pl.any(), "{name} any");
             check("and", sl.and(sc).store(), pl.and(pc).store());
             check("andnot", sl.andnot(sc).store(), pl.andnot(pc).store());
+            check(
+                "select",
+                S::select(sl, sb, sc).store(),
+                P::select(pl, pb, pc).store(),
+            );
             // 2ⁿ and e^y − 1 on their documented domains.
             let y = pa.max(P::splat(-87.0)).min(P::splat(88.0)).store();
             check(
