@@ -171,8 +171,10 @@ fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
     let cases = [
         ("2-3-1", true, 0.0),
         ("2-3-1", true, 0.9),
+        ("2-3-1", false, 0.5),
+        ("1-2-1", false, 0.0),
+        ("1-4-1", true, 0.0),
         ("3-5-1", false, 0.5),
-        ("1-2-1", true, 0.0),
     ];
     for (k, (widths, bias, momentum)) in cases.into_iter().enumerate() {
         let m = model(widths, Activation::Tanh, Activation::Linear, bias);

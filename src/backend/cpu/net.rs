@@ -243,20 +243,24 @@ struct Params<S, const I: usize, const H: usize, const O: usize> {
 
 impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O> {
     /// (θ, v) ← `f`(θ, v, g) for every parameter θ of `self`, with its velocity v and
-    /// gradient g.
+    /// gradient g; the biases only when the model has them (else they stay zero).
     #[inline(always)]
-    fn update(&mut self, v: &mut Self, g: &Self, f: impl Fn(S, S, S) -> (S, S)) {
+    fn update(&mut self, bias: bool, v: &mut Self, g: &Self, f: impl Fn(S, S, S) -> (S, S)) {
         for i in 0..H {
             for j in 0..I {
                 (self.w1[i][j], v.w1[i][j]) = f(self.w1[i][j], v.w1[i][j], g.w1[i][j]);
             }
-            (self.b1[i], v.b1[i]) = f(self.b1[i], v.b1[i], g.b1[i]);
+            if bias {
+                (self.b1[i], v.b1[i]) = f(self.b1[i], v.b1[i], g.b1[i]);
+            }
         }
         for o in 0..O {
             for i in 0..H {
                 (self.w2[o][i], v.w2[o][i]) = f(self.w2[o][i], v.w2[o][i], g.w2[o][i]);
             }
-            (self.b2[o], v.b2[o]) = f(self.b2[o], v.b2[o], g.b2[o]);
+            if bias {
+                (self.b2[o], v.b2[o]) = f(self.b2[o], v.b2[o], g.b2[o]);
+            }
         }
     }
 
@@ -531,7 +535,8 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             let g = Self::mean::<L, S>(&sums, inv);
             let loss = total.mul(inv);
             // ‖∇L‖ summed in parameter order, as `common::norms`; ‖θ‖∞ and finiteness as
-            // `descend::walk_group` (zero biases of a model without them change neither).
+            // `descend::walk_group` (the biases of a model without them stay zero and change
+            // neither).
             let mut sq = zero;
             let (mut max_abs, mut nan) = (zero, zero);
             for i in 0..H {
@@ -577,11 +582,11 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             // The common case, every lane running with plain descent, has its constants written
             // in: no branch per parameter.
             if plain_all_live {
-                p.update(&mut v, &g, |t, v, g| {
+                p.update(bias, &mut v, &g, |t, v, g| {
                     update::<L, S>(t, v, g, live, true, 0.0, lr)
                 });
             } else {
-                p.update(&mut v, &g, |t, v, g| {
+                p.update(bias, &mut v, &g, |t, v, g| {
                     update::<L, S>(t, v, g, live, all_live, s.momentum, lr)
                 });
             }
