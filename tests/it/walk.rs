@@ -203,7 +203,8 @@ fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
                 isa.name()
             );
             let statuses: std::collections::BTreeSet<u32> = plain.status.iter().copied().collect();
-            assert!(statuses.len() >= 3, "{m}: statuses {statuses:?}");
+            // Non-finite at step 0 and at least one other: lanes stop at different steps.
+            assert!(statuses.len() >= 2, "{m}: statuses {statuses:?}");
         }
     }
 }
