@@ -9,7 +9,7 @@ x² with Q(0) = 1. It then prints the float32 coefficients and the worst error o
 evaluation (Horner, fused and not) against float64 tanh, and the smallest argument from which
 that evaluation reaches 1 (the clamp).
 
-    python3 scripts/fit-tanh.py [M K]      (default 6 3; needs numpy, scipy and mpmath)
+    python3 scripts/fit-tanh.py [M K]      (default 4 4; needs numpy, scipy and mpmath)
 """
 import sys
 
@@ -20,7 +20,7 @@ from numpy.polynomial import polynomial as Pm
 from scipy.optimize import linprog
 
 mpmath.mp.dps = 40
-M, K = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (6, 3)
+M, K = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (4, 4)
 X = 9.0
 
 s = (1 - np.cos(np.linspace(0, np.pi, 3000))) / 2

@@ -94,10 +94,15 @@ fn descend(
         norm = sqrt(sq);
         status = classify(theta_finite, max_abs, loss, norm, step);
         if (status != RUNNING || step >= params.until) { break; }
-        for (var p = 0u; p < P; p++) {
-            let v = params.momentum * velocity[p] - params.lr * grad[p];
-            velocity[p] = v;
-            theta[p] += v;
+        if (params.momentum == 0.0) {
+            // Plain descent: θ − lr·∇L in one multiply–add, as the CPU backend (velocity stays 0).
+            for (var p = 0u; p < P; p++) { theta[p] = fma(-params.lr, grad[p], theta[p]); }
+        } else {
+            for (var p = 0u; p < P; p++) {
+                let v = params.momentum * velocity[p] - params.lr * grad[p];
+                velocity[p] = v;
+                theta[p] += v;
+            }
         }
         step++;
     }

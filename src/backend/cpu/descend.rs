@@ -207,8 +207,9 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
 
 /// One parameter's step of heavy-ball descent for the lanes in `live` (a mask from `le`; all of
 /// them when `all_live`): v ← β·v − lr·∇L, θ ← θ + v, and the unchanged θ and v in the others.
-/// For plain gradient descent (β = 0) the step is 0 − lr·∇L, which differs from 0·v − lr·∇L at
-/// most in the sign of a zero step (leaving θ's value as it is), and v is left as it is.
+/// For plain gradient descent (β = 0), θ ← θ − lr·∇L in one multiply–add (fused on the fused
+/// instruction sets, as the shader's `fma`; one rounding fewer than θ + (0·v − lr·∇L)), and v is
+/// left as it is.
 #[inline(always)]
 pub fn update<const L: usize, S: Simd<L>>(
     theta: S,
@@ -219,17 +220,21 @@ pub fn update<const L: usize, S: Simd<L>>(
     momentum: f32,
     lr: S,
 ) -> (S, S) {
-    let v = if momentum == 0.0 {
-        S::splat(0.0).sub(lr.mul(grad))
-    } else {
-        S::splat(momentum).mul(velocity).sub(lr.mul(grad))
-    };
+    if momentum == 0.0 {
+        let t = lr.fnma(grad, theta);
+        let t = if all_live {
+            t
+        } else {
+            S::select(live, t, theta)
+        };
+        return (t, velocity);
+    }
+    let v = S::splat(momentum).mul(velocity).sub(lr.mul(grad));
     let t = theta.add(v);
-    match (all_live, momentum == 0.0) {
-        (true, true) => (t, velocity),
-        (true, false) => (t, v),
-        (false, true) => (S::select(live, t, theta), velocity),
-        (false, false) => (S::select(live, t, theta), S::select(live, v, velocity)),
+    if all_live {
+        (t, v)
+    } else {
+        (S::select(live, t, theta), S::select(live, v, velocity))
     }
 }
 
