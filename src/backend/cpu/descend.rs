@@ -119,6 +119,7 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
     };
     // 1 for a walker still running, 0 once it has stopped.
     let mut running: Lanes<L> = [1.0; L];
+    let (inv, rate) = (S::splat(1.0 / n as f32), S::splat(step_size(s, n)));
     let mut all_running = true;
     let mut step = 0u32;
     loop {
@@ -128,8 +129,9 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
             // evaluated again below.
             step = N::advance::<S>(km, n, data, &mut theta, &mut velocity, &running, s, step);
         }
-        let loss = N::loss_and_gradient::<S>(km, n, data, &theta, &mut grad, &mut scratch);
-        let norm = norms::<L, S>(&grad);
+        // `grad` holds n·∇L: the step is lr/n times it, and ‖∇L‖ = ‖n·∇L‖/n.
+        let loss = N::loss_and_sums::<S>(km, n, data, &theta, &mut grad, &mut scratch);
+        let norm = S::load(&norms::<L, S>(&grad)).mul(inv).store();
         if let Some(every) = trace
             && step.is_multiple_of(every)
         {
@@ -187,7 +189,6 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
             }
         }
         let live = S::splat(1.0).le(S::load(&running));
-        let lr = S::splat(s.lr);
         for q in 0..p {
             let (t, v) = update::<L, S>(
                 S::load(&theta[q]),
@@ -196,7 +197,7 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
                 live,
                 all_running,
                 s.momentum,
-                lr,
+                rate,
             );
             theta[q] = t.store();
             velocity[q] = v.store();
@@ -205,23 +206,30 @@ pub fn walk_group<const L: usize, S: Simd<L>, N: Net<L>>(
     }
 }
 
+/// The factor of the summed gradient n·∇L in a step: lr/n, so that rate·(n·∇L) is lr·∇L up to
+/// rounding (exactly, when n is a power of two). Stepping by the sum saves forming the mean.
+pub fn step_size(s: &DescendSettings, n: usize) -> f32 {
+    s.lr / n as f32
+}
+
 /// One parameter's step of heavy-ball descent for the lanes in `live` (a mask from `le`; all of
-/// them when `all_live`): v ← β·v − lr·∇L, θ ← θ + v, and the unchanged θ and v in the others.
-/// For plain gradient descent (β = 0), θ ← θ − lr·∇L in one multiply–add (fused on the fused
-/// instruction sets, as the shader's `fma`; one rounding fewer than θ + (0·v − lr·∇L)), and v is
-/// left as it is.
+/// them when `all_live`), given the summed gradient `sums` = n·∇L and `rate` = `step_size`:
+/// v ← β·v − rate·sums, θ ← θ + v, and the unchanged θ and v in the others. For plain gradient
+/// descent (β = 0), θ ← θ − rate·sums in one multiply–add (fused on the fused instruction sets),
+/// and v is left as it is. (The shaders step by lr times the mean gradient, v ← β·v − lr·∇L, or
+/// for β = 0 θ ← fma(−lr, ∇L, θ): the same step up to rounding.)
 #[inline(always)]
 pub fn update<const L: usize, S: Simd<L>>(
     theta: S,
     velocity: S,
-    grad: S,
+    sums: S,
     live: S,
     all_live: bool,
     momentum: f32,
-    lr: S,
+    rate: S,
 ) -> (S, S) {
     if momentum == 0.0 {
-        let t = lr.fnma(grad, theta);
+        let t = rate.fnma(sums, theta);
         let t = if all_live {
             t
         } else {
@@ -229,7 +237,7 @@ pub fn update<const L: usize, S: Simd<L>>(
         };
         return (t, velocity);
     }
-    let v = S::splat(momentum).mul(velocity).sub(lr.mul(grad));
+    let v = S::splat(momentum).mul(velocity).sub(rate.mul(sums));
     let t = theta.add(v);
     if all_live {
         (t, v)

@@ -4,7 +4,7 @@
 //! order (the shaders' order: biases first, then inputs in index order).
 
 use super::common::{Lanes, activate};
-use super::descend::{keeps, update};
+use super::descend::{keeps, step_size, update};
 use super::simd::Simd;
 use crate::backend::{DescendSettings, KernelModel};
 use crate::spec::model::Activation;
@@ -18,8 +18,9 @@ pub trait Net<const L: usize> {
     /// Working memory for `km`.
     fn scratch(km: &KernelModel) -> Self::Scratch;
 
-    /// L(θ) for each lane, ∇L into `grad`.
-    fn loss_and_gradient<S: Simd<L>>(
+    /// L(θ) for each lane, and the gradient's sum over the samples, n·∇L, into `grad` (the walk
+    /// steps by it with lr/n, `descend::update`, and never forms the mean).
+    fn loss_and_sums<S: Simd<L>>(
         km: &KernelModel,
         n: usize,
         data: &[f32],
@@ -27,6 +28,24 @@ pub trait Net<const L: usize> {
         grad: &mut [Lanes<L>],
         scratch: &mut Self::Scratch,
     ) -> Lanes<L>;
+
+    /// L(θ) for each lane, ∇L into `grad`: `loss_and_sums` times 1/n.
+    #[inline(always)]
+    fn loss_and_gradient<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
+        scratch: &mut Self::Scratch,
+    ) -> Lanes<L> {
+        let loss = Self::loss_and_sums::<S>(km, n, data, theta, grad, scratch);
+        let inv = S::splat(1.0 / n as f32);
+        for g in grad.iter_mut() {
+            *g = S::load(g).mul(inv).store();
+        }
+        loss
+    }
 
     /// As `loss_and_gradient`, with the activations of some hidden units of a one-hidden-layer
     /// network read from `hidden` instead of computed (`eval::Reuse`). Networks without that
@@ -115,7 +134,7 @@ impl<const L: usize> Net<L> for General {
     }
 
     #[inline(always)]
-    fn loss_and_gradient<S: Simd<L>>(
+    fn loss_and_sums<S: Simd<L>>(
         km: &KernelModel,
         n: usize,
         data: &[f32],
@@ -188,11 +207,7 @@ impl<const L: usize> Net<L> for General {
                 }
             }
         }
-        let inv = S::splat(1.0 / n as f32);
-        for g in grad.iter_mut() {
-            *g = S::load(g).mul(inv).store();
-        }
-        total.mul(inv).store()
+        total.mul(S::splat(1.0 / n as f32)).store()
     }
 }
 
@@ -490,8 +505,10 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         g
     }
 
-    /// `loss_and_gradient_with` in blocks of `U` samples, with the activation codes `ACT`, `OUT`.
+    /// `loss_and_gradient_with` (`mean`) or `loss_and_sums` in blocks of `U` samples, with the
+    /// activation codes `ACT`, `OUT`.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn with_codes<const L: usize, S: Simd<L>, const U: usize, const ACT: i32, const OUT: i32>(
         km: &KernelModel,
         n: usize,
@@ -499,11 +516,16 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         theta: &[Lanes<L>],
         grad: &mut [Lanes<L>],
         hidden: &[Hidden<'_>],
+        mean: bool,
     ) -> Lanes<L> {
         let p = Self::load::<L, S>(km.bias, theta);
         let (sums, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, hidden);
         let inv = S::splat(1.0 / n as f32);
-        Self::store::<L, S>(km.bias, &Self::mean::<L, S>(&sums, inv), grad);
+        if mean {
+            Self::store::<L, S>(km.bias, &Self::mean::<L, S>(&sums, inv), grad);
+        } else {
+            Self::store::<L, S>(km.bias, &sums, grad);
+        }
         total.mul(inv).store()
     }
 
@@ -528,15 +550,15 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         let live = S::splat(1.0).le(S::load(running));
         let all_live = running.iter().all(|&r| r != 0.0);
         let plain_all_live = all_live && s.momentum == 0.0;
-        let (inv, lr) = (S::splat(1.0 / n as f32), S::splat(s.lr));
+        let (inv, rate) = (S::splat(1.0 / n as f32), S::splat(step_size(s, n)));
         let compute = [Hidden::Compute; H];
         while step < s.steps {
-            let (sums, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
-            let g = Self::mean::<L, S>(&sums, inv);
+            // The gradient summed over the samples, n·∇L, as `loss_and_sums`.
+            let (g, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
             let loss = total.mul(inv);
-            // ‖∇L‖ summed in parameter order, as `common::norms`; ‖θ‖∞ and finiteness as
-            // `descend::walk_group` (the biases of a model without them stay zero and change
-            // neither).
+            // ‖n·∇L‖ summed in parameter order, as `common::norms`, then ‖∇L‖ = it / n; ‖θ‖∞ and
+            // finiteness as `descend::walk_group` (the biases of a model without them stay zero
+            // and change neither).
             let mut sq = zero;
             let (mut max_abs, mut nan) = (zero, zero);
             for i in 0..H {
@@ -575,7 +597,7 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 }
                 check(p.b2[o]);
             }
-            let keep = keeps::<L, S>(max_abs, nan, loss, sq.sqrt(), s);
+            let keep = keeps::<L, S>(max_abs, nan, loss, sq.sqrt().mul(inv), s);
             if keep.andnot(live).any() {
                 break;
             }
@@ -583,11 +605,11 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             // in: no branch per parameter.
             if plain_all_live {
                 p.update(bias, &mut v, &g, |t, v, g| {
-                    update::<L, S>(t, v, g, live, true, 0.0, lr)
+                    update::<L, S>(t, v, g, live, true, 0.0, rate)
                 });
             } else {
                 p.update(bias, &mut v, &g, |t, v, g| {
-                    update::<L, S>(t, v, g, live, all_live, s.momentum, lr)
+                    update::<L, S>(t, v, g, live, all_live, s.momentum, rate)
                 });
             }
             step += 1;
@@ -615,6 +637,25 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             && km.act == Activation::Tanh.code()
             && km.out_act == Activation::Linear.code()
     }
+
+    /// `with_codes` computing every activation, in blocks of `BLOCK` samples where `fast`.
+    #[inline(always)]
+    fn blocked<const L: usize, S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
+        mean: bool,
+    ) -> Lanes<L> {
+        // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
+        let compute = [Hidden::Compute; H];
+        if Self::fast::<L, S>(km) {
+            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, &compute, mean)
+        } else {
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, &compute, mean)
+        }
+    }
 }
 
 impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bool> Net<L>
@@ -625,6 +666,18 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bo
     fn scratch(_: &KernelModel) {}
 
     #[inline(always)]
+    fn loss_and_sums<S: Simd<L>>(
+        km: &KernelModel,
+        n: usize,
+        data: &[f32],
+        theta: &[Lanes<L>],
+        grad: &mut [Lanes<L>],
+        _: &mut (),
+    ) -> Lanes<L> {
+        Self::blocked::<L, S>(km, n, data, theta, grad, false)
+    }
+
+    #[inline(always)]
     fn loss_and_gradient<S: Simd<L>>(
         km: &KernelModel,
         n: usize,
@@ -633,13 +686,7 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bo
         grad: &mut [Lanes<L>],
         _: &mut (),
     ) -> Lanes<L> {
-        // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
-        let compute = [Hidden::Compute; H];
-        if Self::fast::<L, S>(km) {
-            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, &compute)
-        } else {
-            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, &compute)
-        }
+        Self::blocked::<L, S>(km, n, data, theta, grad, true)
     }
 
     const REUSES: bool = true;
@@ -657,9 +704,9 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bo
         // One sample at a time: where activations are read (`eval::Reuse`) the chains are
         // short, and a block would only add register pressure.
         if Self::fast::<L, S>(km) {
-            Self::with_codes::<L, S, 1, TANH, LINEAR>(km, n, data, theta, grad, hidden)
+            Self::with_codes::<L, S, 1, TANH, LINEAR>(km, n, data, theta, grad, hidden, true)
         } else {
-            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, hidden)
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, hidden, true)
         }
     }
 
@@ -752,6 +799,37 @@ mod tests {
                 bits(g2.as_flattened()),
                 "{model}: gradient"
             );
+            // The summed gradient (what the walk steps by), in both forms and the general
+            // kernel, is n times the mean up to its rounding, and the same bits in all three.
+            let mut sums = [vec![[0.0; 8]; p], vec![[0.0; 8]; p], vec![[0.0; 8]; p]];
+            let [s0, s1, s2] = &mut sums;
+            <OneHidden<3, 4, 1, true> as Net<8>>::loss_and_sums::<S>(
+                &km,
+                n,
+                &data,
+                &theta,
+                s0,
+                &mut (),
+            );
+            <OneHidden<3, 4, 1> as Net<8>>::loss_and_sums::<S>(&km, n, &data, &theta, s1, &mut ());
+            <General as Net<8>>::loss_and_sums::<S>(&km, n, &data, &theta, s2, &mut scratch);
+            assert_eq!(
+                bits(s0.as_flattened()),
+                bits(s2.as_flattened()),
+                "{model}: sums"
+            );
+            assert_eq!(
+                bits(s1.as_flattened()),
+                bits(s2.as_flattened()),
+                "{model}: sums"
+            );
+            for (sum, mean) in s2.as_flattened().iter().zip(g2.as_flattened()) {
+                let back = sum / n as f32;
+                assert!(
+                    (back - mean).abs() <= 1e-6 * mean.abs().max(1e-3),
+                    "{model}: {sum} vs {mean}"
+                );
+            }
         }
     }
 
