@@ -637,25 +637,6 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             && km.act == Activation::Tanh.code()
             && km.out_act == Activation::Linear.code()
     }
-
-    /// `with_codes` computing every activation, in blocks of `BLOCK` samples where `fast`.
-    #[inline(always)]
-    fn blocked<const L: usize, S: Simd<L>>(
-        km: &KernelModel,
-        n: usize,
-        data: &[f32],
-        theta: &[Lanes<L>],
-        grad: &mut [Lanes<L>],
-        mean: bool,
-    ) -> Lanes<L> {
-        // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
-        let compute = [Hidden::Compute; H];
-        if Self::fast::<L, S>(km) {
-            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, &compute, mean)
-        } else {
-            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, &compute, mean)
-        }
-    }
 }
 
 impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bool> Net<L>
@@ -674,19 +655,13 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bo
         grad: &mut [Lanes<L>],
         _: &mut (),
     ) -> Lanes<L> {
-        Self::blocked::<L, S>(km, n, data, theta, grad, false)
-    }
-
-    #[inline(always)]
-    fn loss_and_gradient<S: Simd<L>>(
-        km: &KernelModel,
-        n: usize,
-        data: &[f32],
-        theta: &[Lanes<L>],
-        grad: &mut [Lanes<L>],
-        _: &mut (),
-    ) -> Lanes<L> {
-        Self::blocked::<L, S>(km, n, data, theta, grad, true)
+        // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
+        let compute = [Hidden::Compute; H];
+        if Self::fast::<L, S>(km) {
+            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, &compute, false)
+        } else {
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, &compute, false)
+        }
     }
 
     const REUSES: bool = true;
