@@ -279,6 +279,28 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
         }
     }
 
+    /// Calls `f` on every parameter's part; the biases only when the model has them (the
+    /// kernels sum a gradient for them either way).
+    #[inline(always)]
+    fn each(&self, bias: bool, mut f: impl FnMut(S)) {
+        for i in 0..H {
+            for j in 0..I {
+                f(self.w1[i][j]);
+            }
+            if bias {
+                f(self.b1[i]);
+            }
+        }
+        for o in 0..O {
+            for i in 0..H {
+                f(self.w2[o][i]);
+            }
+            if bias {
+                f(self.b2[o]);
+            }
+        }
+    }
+
     #[inline(always)]
     fn splat(v: S) -> Self {
         Params {
@@ -286,6 +308,45 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
             b1: [v; H],
             w2: [[v; H]; O],
             b2: [v; O],
+        }
+    }
+}
+
+/// Bounds under which every test of `descend::keeps` holds for a walker, found from running
+/// maxima and sums instead of ‖∇L‖ (`OneHidden::advance_with`): with G = ‖n·∇L‖∞ and no part
+/// of n·∇L NaN,
+/// - ‖θ‖∞ ≤ `theta` and no part of θ NaN (so θ is finite);
+/// - the summed squared error finite (then so is the loss, the sum times 1/n);
+/// - `grad_lo` ≤ G, which makes ‖∇L‖ ≥ tol however the float32 sum of squares, its root and
+///   the division by n round: the sum is at least G² rounded, and the four roundings lose less
+///   than a factor 1 − 2⁻²², which the margin 1 + 2⁻²⁰ covers; at least 2⁻⁶² so that G² is
+///   normal (no underflow);
+/// - G ≤ `grad_hi`, which keeps the sum of the squares of all P parts below f32::MAX / 2, so
+///   ‖∇L‖ is finite.
+///
+/// Where the bounds fail for a running walker, the loop forms ‖∇L‖ and makes the tests
+/// themselves: the bounds only save work, they never decide.
+struct Screen {
+    theta: f32,
+    grad_lo: f32,
+    grad_hi: f32,
+}
+
+impl Screen {
+    fn new(s: &DescendSettings, n: usize, parameters: usize) -> Screen {
+        // A NaN setting stays NaN (`max` and `min` would drop it), and then no walker passes.
+        let nan_or = |setting: f32, bound: f32| if setting.is_nan() { f32::NAN } else { bound };
+        let lo = (f64::from(s.tol) * n as f64 * (1.0 + 2f64.powi(-20))).max(2f64.powi(-62));
+        // Rounded up to a float32.
+        let mut grad_lo = lo as f32;
+        if f64::from(grad_lo) < lo {
+            grad_lo = grad_lo.next_up();
+        }
+        let grad_hi = (f64::from(f32::MAX) / (4.0 * parameters as f64)).sqrt() as f32;
+        Screen {
+            theta: nan_or(s.diverge, s.diverge.min(f32::MAX)),
+            grad_lo: nan_or(s.tol, grad_lo),
+            grad_hi,
         }
     }
 }
@@ -552,54 +613,73 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         let plain_all_live = all_live && s.momentum == 0.0;
         let (inv, rate) = (S::splat(1.0 / n as f32), S::splat(step_size(s, n)));
         let compute = [Hidden::Compute; H];
+        let screen = Screen::new(s, n, km.parameters);
+        let (screen_theta, screen_lo, screen_hi) = (
+            S::splat(screen.theta),
+            S::splat(screen.grad_lo),
+            S::splat(screen.grad_hi),
+        );
+        let screen_finite = S::splat(f32::MAX);
         while step < s.steps {
             // The gradient summed over the samples, n·∇L, as `loss_and_sums`.
             let (g, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
-            let loss = total.mul(inv);
-            // ‖n·∇L‖ summed in parameter order, as `common::norms`, then ‖∇L‖ = it / n; ‖θ‖∞ and
-            // finiteness as `descend::walk_group` (the biases of a model without them stay zero
-            // and change neither).
-            let mut sq = zero;
-            let (mut max_abs, mut nan) = (zero, zero);
-            for i in 0..H {
-                for j in 0..I {
-                    sq = g.w1[i][j].fma(g.w1[i][j], sq);
-                }
-            }
-            if bias {
+            // Whether any running walker may stop at this step. First a test that implies
+            // every one of `keeps` and needs no ‖∇L‖, only running maxima (`Screen`): with it,
+            // the steps on which nothing happens cost no sum of squares.
+            // The maxima pass over NaN; the sums catch it (a NaN part makes its sum NaN; sums
+            // of finite parts are never NaN, and an infinite part fails its maximum's bound).
+            let (mut theta_max, mut theta_sum) = (zero, zero);
+            let (mut g_max, mut g_sum) = (zero, zero);
+            p.each(bias, |t| {
+                theta_max = t.max_abs(theta_max);
+                theta_sum = theta_sum.add(t);
+            });
+            g.each(bias, |t| {
+                g_max = t.max_abs(g_max);
+                g_sum = g_sum.add(t);
+            });
+            let surely = theta_max
+                .le(screen_theta)
+                .and(theta_sum.le(theta_sum))
+                .and(total.abs().le(screen_finite))
+                .and(screen_lo.le(g_max))
+                .and(g_max.le(screen_hi))
+                .and(g_sum.le(g_sum));
+            if surely.andnot(live).any() {
+                // The tests themselves, as `descend::walk_group` makes them: ‖n·∇L‖ summed in
+                // parameter order, as `common::norms`, then ‖∇L‖ = it / n (the biases of a model
+                // without them stay zero and are left out); θ finite and within the bound
+                // exactly when its sum is not NaN and its maximum finite and within the bound.
+                let mut sq = zero;
                 for i in 0..H {
-                    sq = g.b1[i].fma(g.b1[i], sq);
+                    for j in 0..I {
+                        sq = g.w1[i][j].fma(g.w1[i][j], sq);
+                    }
                 }
-            }
-            for o in 0..O {
-                for i in 0..H {
-                    sq = g.w2[o][i].fma(g.w2[o][i], sq);
+                if bias {
+                    for i in 0..H {
+                        sq = g.b1[i].fma(g.b1[i], sq);
+                    }
                 }
-            }
-            if bias {
                 for o in 0..O {
-                    sq = g.b2[o].fma(g.b2[o], sq);
+                    for i in 0..H {
+                        sq = g.w2[o][i].fma(g.w2[o][i], sq);
+                    }
                 }
-            }
-            let mut check = |t: S| {
-                max_abs = t.abs().max(max_abs);
-                nan = nan.add(t.sub(t));
-            };
-            for i in 0..H {
-                for j in 0..I {
-                    check(p.w1[i][j]);
+                if bias {
+                    for o in 0..O {
+                        sq = g.b2[o].fma(g.b2[o], sq);
+                    }
                 }
-                check(p.b1[i]);
-            }
-            for o in 0..O {
-                for i in 0..H {
-                    check(p.w2[o][i]);
+                // m − m is 0 for a finite maximum m, else NaN (`keeps` wants 0); the sum is NaN
+                // where a part is.
+                let nan = theta_max.sub(theta_max);
+                let loss = total.mul(inv);
+                let keep = keeps::<L, S>(theta_max, nan, loss, sq.sqrt().mul(inv), s)
+                    .and(theta_sum.le(theta_sum));
+                if keep.andnot(live).any() {
+                    break;
                 }
-                check(p.b2[o]);
-            }
-            let keep = keeps::<L, S>(max_abs, nan, loss, sq.sqrt().mul(inv), s);
-            if keep.andnot(live).any() {
-                break;
             }
             // The common case, every lane running with plain descent, has its constants written
             // in: no branch per parameter.
@@ -806,6 +886,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// ‖∇L‖ as `descend::walk_group` forms it from the summed gradient `g` (one value per
+    /// parameter, the same on every lane): √(Σ g²) in order, times 1/n.
+    fn norm<S: Simd<8>>(g: &[f32], n: usize) -> f32 {
+        let lanes: Vec<Lanes<8>> = g.iter().map(|&x| [x; 8]).collect();
+        let sq = crate::backend::cpu::common::norms::<8, S>(&lanes);
+        S::load(&sq).mul(S::splat(1.0 / n as f32)).store()[0]
+    }
+
+    /// The screen's bounds imply the tests they stand for, at their edges: a summed gradient
+    /// whose largest part is `grad_lo` (alone, or with every part as large) has ‖∇L‖ ≥ tol,
+    /// and one whose parts are all `grad_hi` a finite ‖∇L‖, fused or not.
+    fn screen_holds<S: Simd<8>>() {
+        for n in [1usize, 3, 4, 11, 256, 100_000] {
+            for tol in [
+                0.0f32, 1e-37, 1e-25, 1e-12, 1.2e-7, 1e-6, 1e-3, 0.7, 3e4, 1e30,
+            ] {
+                for p in [3usize, 13, 37] {
+                    let s = DescendSettings {
+                        lr: 0.1,
+                        momentum: 0.0,
+                        tol,
+                        diverge: 1e4,
+                        steps: 10,
+                    };
+                    let screen = Screen::new(&s, n, p);
+                    let lo = screen.grad_lo;
+                    // The smallest passing part alone, every part that large, and both with
+                    // the sign flipped.
+                    let mut cases = vec![vec![0.0; p], vec![lo; p], vec![-lo; p]];
+                    cases[0][p / 2] = lo;
+                    for g in &cases {
+                        let got = norm::<S>(g, n);
+                        assert!(tol <= got, "n {n}, tol {tol}, P {p}: ‖∇L‖ {got} from {lo}");
+                    }
+                    let got = norm::<S>(&vec![screen.grad_hi; p], n);
+                    assert!(got <= f32::MAX, "n {n}, P {p}: ‖∇L‖ {got}");
+                }
+            }
+        }
+        // NaN settings let nothing through.
+        let s = DescendSettings {
+            lr: 0.1,
+            momentum: 0.0,
+            tol: f32::NAN,
+            diverge: f32::NAN,
+            steps: 10,
+        };
+        let screen = Screen::new(&s, 4, 13);
+        assert!(screen.grad_lo.is_nan() && screen.theta.is_nan());
+    }
+
+    #[test]
+    fn the_stopping_screen_implies_the_stopping_tests() {
+        screen_holds::<Arr<8, false>>();
+        screen_holds::<Arr<8, true>>();
     }
 
     #[test]

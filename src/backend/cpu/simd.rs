@@ -67,6 +67,10 @@ pub trait Simd<const L: usize>: Copy {
     fn any(self) -> bool;
     /// 2ⁿ from t = n + 1.5·2²³ for an integer n in [−126, 127] (the bits of t hold n).
     fn pow2_from_rounded(self) -> Self;
+    /// max(|self|, acc) for acc ≥ 0 (or NaN), a NaN giving way to the other operand (NaN only
+    /// when both are): one step of a running ‖·‖∞ that passes over NaN, as IEEE maxNum does.
+    /// (One instruction on AVX-512, `vrangeps`.)
+    fn max_abs(self, acc: Self) -> Self;
     /// Lane-wise scalar function (for activations without a vector form).
     #[inline(always)]
     fn map(self, f: impl Fn(f32) -> f32) -> Self {
@@ -194,6 +198,19 @@ impl<const L: usize, const F: bool> Simd<L> for Arr<L, F> {
             f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23)
         }))
     }
+    #[inline(always)]
+    fn max_abs(self, acc: Self) -> Self {
+        lanewise!(self, acc, |x, m| {
+            let a = x.abs();
+            if a.is_nan() {
+                m
+            } else if m.is_nan() || a > m {
+                a
+            } else {
+                m
+            }
+        })
+    }
 }
 
 /// Eight lanes in one AVX2 register, products fused.
@@ -309,6 +326,20 @@ mod avx2 {
                 let bits = _mm256_castps_si256(self.0);
                 let n = _mm256_sub_epi32(bits, _mm256_set1_epi32(0x4B40_0000 - 127));
                 Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(n)))
+            }
+        }
+        #[inline(always)]
+        fn max_abs(self, acc: Self) -> Self {
+            unsafe {
+                // vmaxps gives its second operand, |self|, when either is NaN: right for a NaN
+                // acc; where |self| is NaN, acc is taken instead.
+                let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0);
+                let m = _mm256_max_ps(acc.0, a);
+                Avx2(_mm256_blendv_ps(
+                    m,
+                    acc.0,
+                    _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a),
+                ))
             }
         }
     }
@@ -439,6 +470,12 @@ mod avx512 {
                 Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(n)))
             }
         }
+        #[inline(always)]
+        fn max_abs(self, acc: Self) -> Self {
+            // vrangeps, absolute maximum with the sign cleared (imm8 0b1011); a quiet NaN in
+            // one operand gives the other.
+            Avx512(unsafe { _mm512_range_ps::<0b1011>(self.0, acc.0) })
+        }
     }
 }
 
@@ -562,6 +599,10 @@ macro_rules! multi {
             fn pow2_from_rounded(self) -> Self {
                 multi!(@one self, pow2_from_rounded)
             }
+            #[inline(always)]
+            fn max_abs(self, acc: Self) -> Self {
+                multi!(@zip self, acc, max_abs)
+            }
         }
     };
     (@zip $a:expr, $b:expr, $op:ident) => {{
@@ -679,6 +720,13 @@ mod tests {
             check("min", sa.min(nb).store(), pa.min(npb).store());
             check("max", sa.max(nb).store(), pa.max(npb).store());
             check("abs", sa.abs().store(), pa.abs().store());
+            // A running maximum: acc ≥ 0 or NaN (c's magnitudes, NaN kept).
+            let acc = pc.abs();
+            check(
+                "max_abs",
+                sa.max_abs(S::load(&acc.store())).store(),
+                pa.max_abs(acc).store(),
+            );
             check("copysign", sa.copysign(sb).store(), pa.copysign(pb).store());
             check("positive", sa.positive().store(), pa.positive().store());
             check("sqrt", sa.sqrt().store(), pa.sqrt().store());
@@ -712,6 +760,27 @@ mod tests {
                 check(&format!("derivative {code}"), sd.store(), pd.store());
             }
         }
+    }
+
+    #[test]
+    fn max_abs_is_a_running_maximum_that_passes_over_nan() {
+        let x = [
+            f32::NAN,
+            1.0,
+            -3.0,
+            f32::NEG_INFINITY,
+            -0.0,
+            2.0,
+            -2.0,
+            f32::NAN,
+        ];
+        let acc = [0.5, f32::NAN, 2.0, 0.0, 0.0, f32::INFINITY, 2.0, f32::NAN];
+        let got = Arr::<8, true>::load(&x).max_abs(Arr::load(&acc)).store();
+        assert_eq!(
+            &got[..7],
+            &[0.5, 1.0, 3.0, f32::INFINITY, 0.0, f32::INFINITY, 2.0]
+        );
+        assert!(got[4].is_sign_positive() && got[7].is_nan());
     }
 
     #[test]
