@@ -279,15 +279,18 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
         }
     }
 
-    /// Calls `f` on every parameter's part; the biases only when the model has them (the
-    /// kernels sum a gradient for them either way).
+    /// Calls `f` on every parameter's part in the order of `Model::layout` (w1, b1, w2, b2);
+    /// the biases only when the model has them (the kernels sum a gradient for them either
+    /// way).
     #[inline(always)]
     fn each(&self, bias: bool, mut f: impl FnMut(S)) {
         for i in 0..H {
             for j in 0..I {
                 f(self.w1[i][j]);
             }
-            if bias {
+        }
+        if bias {
+            for i in 0..H {
                 f(self.b1[i]);
             }
         }
@@ -295,7 +298,9 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
             for i in 0..H {
                 f(self.w2[o][i]);
             }
-            if bias {
+        }
+        if bias {
+            for o in 0..O {
                 f(self.b2[o]);
             }
         }
@@ -651,26 +656,7 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 // without them stay zero and are left out); θ finite and within the bound
                 // exactly when its sum is not NaN and its maximum finite and within the bound.
                 let mut sq = zero;
-                for i in 0..H {
-                    for j in 0..I {
-                        sq = g.w1[i][j].fma(g.w1[i][j], sq);
-                    }
-                }
-                if bias {
-                    for i in 0..H {
-                        sq = g.b1[i].fma(g.b1[i], sq);
-                    }
-                }
-                for o in 0..O {
-                    for i in 0..H {
-                        sq = g.w2[o][i].fma(g.w2[o][i], sq);
-                    }
-                }
-                if bias {
-                    for o in 0..O {
-                        sq = g.b2[o].fma(g.b2[o], sq);
-                    }
-                }
+                g.each(bias, |t| sq = t.fma(t, sq));
                 // m − m is 0 for a finite maximum m, else NaN (`keeps` wants 0); the sum is NaN
                 // where a part is.
                 let nan = theta_max.sub(theta_max);
