@@ -2,6 +2,8 @@
 //! with rayon. Every point is computed by one thread in a fixed order, so results do not depend
 //! on the thread count.
 
+#[cfg(target_arch = "x86_64")]
+pub mod asm231;
 pub mod common;
 pub mod descend;
 pub mod eval;

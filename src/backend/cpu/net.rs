@@ -318,10 +318,9 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
 }
 
 /// Bounds under which every test of `descend::keeps` holds for a walker, found from running
-/// maxima and sums instead of ‖∇L‖ (`OneHidden::advance_with`): with G = ‖n·∇L‖∞ and no part
-/// of n·∇L NaN,
+/// maxima instead of ‖∇L‖ (`OneHidden::advance_with`, `asm231`): with G = ‖n·∇L‖∞,
 /// - ‖θ‖∞ ≤ `theta` and no part of θ NaN (so θ is finite);
-/// - the summed squared error finite (then so is the loss, the sum times 1/n);
+/// - the summed squared error at most `total` (finite; then so is the loss, the sum times 1/n);
 /// - `grad_lo` ≤ G, which makes ‖∇L‖ ≥ tol however the float32 sum of squares, its root and
 ///   the division by n round: the sum is at least G² rounded, and the four roundings lose less
 ///   than a factor 1 − 2⁻²², which the margin 1 + 2⁻²⁰ covers; at least 2⁻⁶² so that G² is
@@ -329,16 +328,33 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
 /// - G ≤ `grad_hi`, which keeps the sum of the squares of all P parts below f32::MAX / 2, so
 ///   ‖∇L‖ is finite.
 ///
+/// No part of n·∇L is then NaN, so its maximum (which passes over NaN) is its true largest
+/// part: with finite θ and inputs, z = b1 + w1·x is finite or ±∞ (never NaN, as no ∞ − ∞ can
+/// arise), the clamped tanh lies in [−1, 1] and 1 − h² in [0, 1]; the outputs are finite or ±∞
+/// and each error e satisfies e² ≤ (1 + 2⁻²⁰)·`total` ≤ 2¹⁰¹ (the sum of squares only grows), so
+/// |δ| = |2e| ≤ 2⁵¹·⁵; every back-propagated term, at most O·‖θ‖∞·2⁵²·max(1, ‖x‖∞), and every
+/// sum of n of them stay below 2¹²⁷ because `theta` is at most 2⁷² / (n·O·max(1, ‖x‖∞)). A
+/// NaN or infinite input, rate or setting makes `theta` NaN, and nothing passes.
+///
 /// Where the bounds fail for a running walker, the loop forms ‖∇L‖ and makes the tests
 /// themselves: the bounds only save work, they never decide.
 struct Screen {
     theta: f32,
+    total: f32,
     grad_lo: f32,
     grad_hi: f32,
 }
 
 impl Screen {
-    fn new(s: &DescendSettings, n: usize, parameters: usize) -> Screen {
+    /// The bounds for `n` samples of a network with `parameters` parameters and `outputs`
+    /// outputs whose inputs are `inputs`.
+    fn new(
+        s: &DescendSettings,
+        n: usize,
+        parameters: usize,
+        outputs: usize,
+        inputs: &[f32],
+    ) -> Screen {
         // A NaN setting stays NaN (`max` and `min` would drop it), and then no walker passes.
         let nan_or = |setting: f32, bound: f32| if setting.is_nan() { f32::NAN } else { bound };
         let lo = (f64::from(s.tol) * n as f64 * (1.0 + 2f64.powi(-20))).max(2f64.powi(-62));
@@ -348,8 +364,19 @@ impl Screen {
             grad_lo = grad_lo.next_up();
         }
         let grad_hi = (f64::from(f32::MAX) / (4.0 * parameters as f64)).sqrt() as f32;
+        let x = inputs.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let finite = x.is_finite()
+            && inputs.iter().all(|v| v.is_finite())
+            && step_size(s, n).is_finite()
+            && s.momentum.is_finite();
+        let safe = 2f64.powi(72) / (n.max(1) as f64 * outputs.max(1) as f64 * f64::from(x));
         Screen {
-            theta: nan_or(s.diverge, s.diverge.min(f32::MAX)),
+            theta: if finite {
+                nan_or(s.diverge, s.diverge.min(f32::MAX).min(safe as f32))
+            } else {
+                f32::NAN
+            },
+            total: 2f32.powi(100),
             grad_lo: nan_or(s.tol, grad_lo),
             grad_hi,
         }
@@ -618,38 +645,74 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         let plain_all_live = all_live && s.momentum == 0.0;
         let (inv, rate) = (S::splat(1.0 / n as f32), S::splat(step_size(s, n)));
         let compute = [Hidden::Compute; H];
-        let screen = Screen::new(s, n, km.parameters);
-        let (screen_theta, screen_lo, screen_hi) = (
+        let screen = Screen::new(s, n, km.parameters, O, &data[..n * I]);
+        let (screen_theta, screen_total, screen_lo, screen_hi) = (
             S::splat(screen.theta),
+            S::splat(screen.total),
             S::splat(screen.grad_lo),
             S::splat(screen.grad_hi),
         );
-        let screen_finite = S::splat(f32::MAX);
-        while step < s.steps {
+        // W1's network on AVX-512 takes the steps of plain descent with every walker running
+        // in assembly (`asm231`), with the same bits.
+        #[cfg(target_arch = "x86_64")]
+        let native = S::AVX512
+            && L == 16
+            && (I, H, O) == (2, 3, 1)
+            && bias
+            && ACT == TANH
+            && OUT == LINEAR
+            && plain_all_live
+            && n > 0;
+        #[cfg(target_arch = "x86_64")]
+        let mut hidden = Vec::new();
+        loop {
+            #[cfg(target_arch = "x86_64")]
+            if native {
+                // The assembly tests no θ for NaN: a NaN can enter only with θ itself (a step
+                // from a finite θ with a gradient that passed the screen or `keeps` is never
+                // NaN), so it is tested here.
+                let mut sum = zero;
+                p.each(bias, |t| sum = sum.add(t));
+                if sum.le(sum).andnot(live).any() {
+                    // Left to the loop below, which stops the walker.
+                } else if let Some(done) = Self::native_steps(
+                    &mut p,
+                    theta,
+                    &data[..3 * n],
+                    n,
+                    &screen,
+                    step_size(s, n),
+                    &mut hidden,
+                    step,
+                    s.steps,
+                ) {
+                    step = done;
+                }
+            }
+            if step >= s.steps {
+                break;
+            }
             // The gradient summed over the samples, n·∇L, as `loss_and_sums`.
             let (g, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
             // Whether any running walker may stop at this step. First a test that implies
             // every one of `keeps` and needs no ‖∇L‖, only running maxima (`Screen`): with it,
             // the steps on which nothing happens cost no sum of squares.
-            // The maxima pass over NaN; the sums catch it (a NaN part makes its sum NaN; sums
-            // of finite parts are never NaN, and an infinite part fails its maximum's bound).
+            // The maxima pass over NaN: the sum of θ catches a NaN part of θ (a NaN part makes
+            // its sum NaN; sums of finite parts are never NaN, and an infinite part fails its
+            // maximum's bound), and under the bounds no part of n·∇L is NaN (`Screen`).
             let (mut theta_max, mut theta_sum) = (zero, zero);
-            let (mut g_max, mut g_sum) = (zero, zero);
+            let mut g_max = zero;
             p.each(bias, |t| {
                 theta_max = t.max_abs(theta_max);
                 theta_sum = theta_sum.add(t);
             });
-            g.each(bias, |t| {
-                g_max = t.max_abs(g_max);
-                g_sum = g_sum.add(t);
-            });
+            g.each(bias, |t| g_max = t.max_abs(g_max));
             let surely = theta_max
                 .le(screen_theta)
                 .and(theta_sum.le(theta_sum))
-                .and(total.abs().le(screen_finite))
+                .and(total.abs().le(screen_total))
                 .and(screen_lo.le(g_max))
-                .and(g_max.le(screen_hi))
-                .and(g_sum.le(g_sum));
+                .and(g_max.le(screen_hi));
             if surely.andnot(live).any() {
                 // The tests themselves, as `descend::walk_group` makes them: ‖n·∇L‖ summed in
                 // parameter order, as `common::norms`, then ‖∇L‖ = it / n (the biases of a model
@@ -683,6 +746,47 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         Self::store::<L, S>(bias, &p, theta);
         Self::store::<L, S>(bias, &v, velocity);
         step
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I, H, O, F> {
+    /// Steps from `step` in `asm231` (the caller has checked that this is W1's network on
+    /// AVX-512 with 16 lanes and every walker running plain descent, and that θ = `p` holds
+    /// no NaN); `p` and `theta` hold θ after them. `None` where the assembly did not run.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn native_steps<const L: usize, S: Simd<L>>(
+        p: &mut Params<S, I, H, O>,
+        theta: &mut [Lanes<L>],
+        data: &[f32],
+        n: usize,
+        screen: &Screen,
+        rate: f32,
+        hidden: &mut Vec<Lanes<16>>,
+        step: u32,
+        steps: u32,
+    ) -> Option<u32> {
+        use super::asm231::{CONSTANTS, at};
+        use super::common::{TANH_CLAMP, TANH_P, TANH_Q};
+        let mut c = [0.0f32; CONSTANTS];
+        c[at::CLAMP] = TANH_CLAMP;
+        c[at::NEG_CLAMP] = -TANH_CLAMP;
+        c[at::P0..=at::P4].copy_from_slice(&TANH_P);
+        c[at::Q0..=at::Q4].copy_from_slice(&TANH_Q);
+        c[at::ONE] = 1.0;
+        c[at::NEG_ONE] = -1.0;
+        c[at::RATE] = rate;
+        c[at::THETA] = screen.theta;
+        c[at::TOTAL] = screen.total;
+        c[at::GRAD_LO] = screen.grad_lo;
+        c[at::GRAD_HI] = screen.grad_hi;
+        c[at::ABS] = f32::from_bits(0x7fff_ffff);
+        Self::store::<L, S>(true, p, theta);
+        let done =
+            super::asm231::steps(theta.as_flattened_mut(), data, n, &c, hidden, step, steps)?;
+        *p = Self::load::<L, S>(true, theta);
+        Some(done)
     }
 }
 
@@ -898,7 +1002,7 @@ mod tests {
                         diverge: 1e4,
                         steps: 10,
                     };
-                    let screen = Screen::new(&s, n, p);
+                    let screen = Screen::new(&s, n, p, 1, &[0.5, -2.0]);
                     let lo = screen.grad_lo;
                     // The smallest passing part alone, every part that large, and both with
                     // the sign flipped.
@@ -921,8 +1025,136 @@ mod tests {
             diverge: f32::NAN,
             steps: 10,
         };
-        let screen = Screen::new(&s, 4, 13);
+        let screen = Screen::new(&s, 4, 13, 1, &[1.0]);
         assert!(screen.grad_lo.is_nan() && screen.theta.is_nan());
+        // So do non-finite inputs and rates.
+        let s = DescendSettings {
+            lr: 0.1,
+            momentum: 0.0,
+            tol: 0.0,
+            diverge: 1e4,
+            steps: 10,
+        };
+        assert!(
+            Screen::new(&s, 4, 13, 1, &[1.0, f32::INFINITY])
+                .theta
+                .is_nan()
+        );
+        assert!(Screen::new(&s, 4, 13, 1, &[f32::NAN]).theta.is_nan());
+        let s = DescendSettings {
+            lr: f32::INFINITY,
+            ..s
+        };
+        assert!(Screen::new(&s, 1, 13, 1, &[1.0]).theta.is_nan());
+    }
+
+    /// Under the screen's bounds no part of the summed gradient is NaN or infinite: θ with
+    /// every part at ±`theta`, the largest errors `total` allows, the largest inputs, hidden
+    /// units at 0 (a' = 1, the largest backward terms) and saturated (a' = 0, where an infinite
+    /// back-propagated term would make NaN), for several n, widths and input scales.
+    fn no_nan_under_the_screen<S: Simd<8>>() {
+        fn check<S: Simd<8>, const I: usize, const H: usize>(
+            n: usize,
+            scale: f32,
+            saturate: bool,
+        ) -> bool {
+            let model = Model::new(
+                &format!("{I}-{H}-1"),
+                Activation::Tanh,
+                Activation::Linear,
+                true,
+            )
+            .expect("model");
+            let km = KernelModel::new(&model);
+            let p = km.parameters;
+            let s = DescendSettings {
+                lr: 0.1,
+                momentum: 0.0,
+                tol: 0.0,
+                diverge: f32::MAX,
+                steps: 10,
+            };
+            // Inputs ±scale in turn, targets that leave each error just inside the bound.
+            let mut data: Vec<f32> = (0..n * I)
+                .map(|k| if k % 3 == 1 { -scale } else { scale })
+                .collect();
+            let screen = Screen::new(&s, n, p, 1, &data);
+            let bound = screen.theta;
+            assert!(bound.is_finite() && bound > 0.0, "theta bound {bound}");
+            // θ: w1 and b1 zero (or ±bound, saturating every unit), w2 ±bound, b2 zero, so the
+            // output is 0 or ±H·bound.
+            let mut theta = vec![[0.0f32; 8]; p];
+            for (q, t) in theta.iter_mut().enumerate() {
+                let sign = if q % 2 == 0 { 1.0 } else { -1.0 };
+                let w1b1 = q < H * I + H;
+                let w2 = (H * I + H..H * I + 2 * H).contains(&q);
+                if (w1b1 && saturate) || w2 {
+                    *t = [sign * bound; 8];
+                }
+            }
+            let e = (screen.total / n as f32).sqrt() * 0.999;
+            let grad_base = vec![[0.0f32; 8]; p];
+            // Targets that make each sample's error ±e, from its output (target 0).
+            let mut targets = Vec::with_capacity(n);
+            for u in 0..n {
+                // The output of sample u alone.
+                let mut one = data[u * I..(u + 1) * I].to_vec();
+                one.push(0.0);
+                let mut g = grad_base.clone();
+                let _ = OneHidden::<I, H, 1, true>::loss_and_sums::<S>(
+                    &km,
+                    1,
+                    &one,
+                    &theta,
+                    &mut g,
+                    &mut (),
+                );
+                // b2's part is 2e exactly, and with target 0, e is the output.
+                let out = g[p - 1][0] / 2.0;
+                targets.push(if u % 2 == 0 { out - e } else { out + e });
+            }
+            data.extend(&targets);
+            let mut g = grad_base;
+            let total = OneHidden::<I, H, 1, true>::loss_and_sums::<S>(
+                &km,
+                n,
+                &data,
+                &theta,
+                &mut g,
+                &mut (),
+            );
+            if total[0] > screen.total {
+                // Rounding of the outputs put the errors outside the bound: nothing to check.
+                return false;
+            }
+            for (q, part) in g.iter().enumerate() {
+                assert!(
+                    part[0].is_finite(),
+                    "{I}-{H}-1, n {n}, inputs ±{scale}, saturated {saturate}: part {q} is {}",
+                    part[0]
+                );
+            }
+            true
+        }
+        let mut checked = 0;
+        for n in [1usize, 4, 11, 1000] {
+            for scale in [0.25f32, 1.0, 3e5, 1e20] {
+                for saturate in [false, true] {
+                    checked += usize::from(check::<S, 2, 3>(n, scale, saturate));
+                    checked += usize::from(check::<S, 1, 4>(n, scale, saturate));
+                }
+            }
+        }
+        assert!(
+            checked >= 48,
+            "only {checked} of 64 cases reached the bound"
+        );
+    }
+
+    #[test]
+    fn the_screen_leaves_no_nan_in_the_gradient() {
+        no_nan_under_the_screen::<Arr<8, false>>();
+        no_nan_under_the_screen::<Arr<8, true>>();
     }
 
     #[test]

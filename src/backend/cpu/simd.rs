@@ -18,6 +18,8 @@ use super::common::Lanes;
 pub trait Simd<const L: usize>: Copy {
     /// Whether `fma` rounds once.
     const FUSED: bool;
+    /// Whether this is `Avx512`, whose kernels may use AVX-512 assembly (`asm231`).
+    const AVX512: bool = false;
     /// Every lane `v`.
     fn splat(v: f32) -> Self;
     /// From an array.
@@ -363,6 +365,7 @@ mod avx512 {
     // documentation; `isa::Isa::available`).
     impl Simd<16> for Avx512 {
         const FUSED: bool = true;
+        const AVX512: bool = true;
         #[inline(always)]
         fn splat(v: f32) -> Self {
             Avx512(unsafe { _mm512_set1_ps(v) })
