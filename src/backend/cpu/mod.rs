@@ -1,6 +1,7 @@
 //! The CPU backend: float32 kernels, one file per kernel named as its shader, run on all cores
 //! with rayon. Every point is computed by one thread in a fixed order, so results do not depend
-//! on the thread count.
+//! on the thread count. `asm231` is the walkers' step loop of W1's network in AVX-512 assembly,
+//! the same operations as `net`'s compiled loop.
 
 #[cfg(target_arch = "x86_64")]
 pub mod asm231;
