@@ -665,9 +665,14 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             && n > 0;
         #[cfg(target_arch = "x86_64")]
         let mut hidden = Vec::new();
+        // Whether to enter the assembly: not again after it took no step (its screen failed at
+        // once, as it does while a walker's ‖∇L‖ is just above tol), until this loop's screen
+        // passes, so that such steps are not computed twice.
+        #[cfg(target_arch = "x86_64")]
+        let mut enter = native;
         loop {
             #[cfg(target_arch = "x86_64")]
-            if native {
+            if enter {
                 // The assembly tests no θ for NaN: a NaN can enter only with θ itself (a step
                 // from a finite θ with a gradient that passed the screen or `keeps` is never
                 // NaN), so it is tested here.
@@ -686,6 +691,7 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                     step,
                     s.steps,
                 ) {
+                    enter = done > step;
                     step = done;
                 }
             }
@@ -713,7 +719,12 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 .and(total.abs().le(screen_total))
                 .and(screen_lo.le(g_max))
                 .and(g_max.le(screen_hi));
-            if surely.andnot(live).any() {
+            let screened = !surely.andnot(live).any();
+            #[cfg(target_arch = "x86_64")]
+            {
+                enter |= native && screened;
+            }
+            if !screened {
                 // The tests themselves, as `descend::walk_group` makes them: ‖n·∇L‖ summed in
                 // parameter order, as `common::norms`, then ‖∇L‖ = it / n (the biases of a model
                 // without them stay zero and are left out); θ finite and within the bound
