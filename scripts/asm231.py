@@ -69,8 +69,8 @@ for q in range(13):
 e("2:", "A step.")
 e("cmp {step:e}, {steps:e}")
 e("jae 9f")
-note("Phase 1: every sample's hidden activations into the buffer, three units at a time. The")
-note("gradient's registers are free until phase 2: seven of them hold constants.")
+note("Phase 1: every sample's hidden activations into the buffer, three units at a")
+note("time. The gradient's registers are free until phase 2: seven hold constants.")
 KREG = {"clamp": "zmm13", "neg_clamp": "zmm14", "one": "zmm15", "neg_one": "zmm16",
         "p4": "zmm17", "q4": "zmm18", "p3": "zmm19"}
 
@@ -129,7 +129,7 @@ e("mov {k}, {n}")
 e("4:", "A sample.")
 D, HV = "zmm27", "zmm31"
 BACK = ["zmm28", "zmm29", "zmm30"]
-note("e = b2 + w2·h − y; the squared error summed; δ = 2e (the linear output's a' is 1).")
+note("e = b2 + w2·h − y; the squared error summed; δ = 2e (the output's a' is 1).")
 e(f"vmovaps {D}, {B2}")
 for i in range(3):
     e(f"vfmadd231ps {D}, {w2(i)}, {hm(i)}")
@@ -155,7 +155,7 @@ e("add {y}, 4")
 e("add {h}, 192")
 e("dec {k}")
 e("jnz 4b")
-note("The screen (`Screen`): ‖θ‖∞ and the gradient's largest part by running maxima of |x|.")
+note("The screen (`Screen`): ‖θ‖∞ and the gradient's largest part, as maxima of |x|.")
 TM, GM, TA = "zmm27", "zmm28", "zmm29"
 e(f"vpxord {TM}, {TM}, {TM}")
 e(f"vpxord {GM}, {GM}, {GM}")
@@ -223,12 +223,12 @@ def main():
     out.append("}\n\n")
     out.append(f"/// How many constants the loop reads.\npub const CONSTANTS: usize = {len(K)};\n\n")
     out.append('''\
-/// Runs steps `step`, `step` + 1, … of plain gradient descent for the 16 walkers in `theta` (13
-/// parameters × 16 lanes, parameter-major in the layout's order) on `n` samples (`data`: n × 2 inputs, then n
-/// targets) until the last step (`steps`) or until the screen fails for some walker; writes θ
-/// back and returns the step it stopped before. `c` holds the constants at the indices of `at`.
-/// `hidden` is working memory for 3n activations. Returns `None`, touching nothing, where the
-/// processor lacks AVX-512 or the sizes do not fit.
+/// Runs steps `step`, `step` + 1, … of plain gradient descent for the 16 walkers in `theta`
+/// (13 parameters × 16 lanes, parameter-major in the layout's order) on `n` samples (`data`:
+/// n × 2 inputs, then n targets) until the last step (`steps`) or until the screen fails for
+/// some walker; writes θ back and returns the step it stopped before. `c` holds the constants
+/// at the indices of `at`; `hidden` is working memory for 3n activations. Returns `None`,
+/// touching nothing, where the processor lacks AVX-512 or the sizes do not fit.
 pub fn steps(
     theta: &mut [f32],
     data: &[f32],
@@ -254,8 +254,8 @@ pub fn steps(
 /// `steps` after its checks.
 ///
 /// # Safety
-/// The processor must support AVX-512 F and DQ; `theta` must hold 13 × 16 values, `data` 3n values
-/// (n ≥ 1) and `hidden` 3n rows.
+/// The processor must support AVX-512 F and DQ; `theta` must hold 13 × 16 values, `data` 3n
+/// values (n ≥ 1) and `hidden` 3n rows.
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn run(
     theta: &mut [f32],
@@ -267,9 +267,9 @@ unsafe fn run(
     steps: u32,
 ) -> u32 {
     let (inputs, targets) = data.split_at(2 * n);
-    // SAFETY: the loop reads the 13 rows of θ and writes them back, reads the n × 2 inputs, the n
-    // targets and the constants at their indices, and writes and reads 3n rows of `hidden`; all
-    // unaligned. It keeps no stack and changes only the registers declared.
+    // SAFETY: the loop reads the 13 rows of θ and writes them back, reads the n × 2 inputs, the
+    // n targets and the constants at their indices, and writes and reads 3n rows of `hidden`;
+    // all unaligned. It keeps no stack and changes only the registers declared.
     unsafe {
         core::arch::asm!(
 ''')

@@ -68,12 +68,12 @@ pub mod at {
 /// How many constants the loop reads.
 pub const CONSTANTS: usize = 20;
 
-/// Runs steps `step`, `step` + 1, … of plain gradient descent for the 16 walkers in `theta` (13
-/// parameters × 16 lanes, parameter-major in the layout's order) on `n` samples (`data`: n × 2 inputs, then n
-/// targets) until the last step (`steps`) or until the screen fails for some walker; writes θ
-/// back and returns the step it stopped before. `c` holds the constants at the indices of `at`.
-/// `hidden` is working memory for 3n activations. Returns `None`, touching nothing, where the
-/// processor lacks AVX-512 or the sizes do not fit.
+/// Runs steps `step`, `step` + 1, … of plain gradient descent for the 16 walkers in `theta`
+/// (13 parameters × 16 lanes, parameter-major in the layout's order) on `n` samples (`data`:
+/// n × 2 inputs, then n targets) until the last step (`steps`) or until the screen fails for
+/// some walker; writes θ back and returns the step it stopped before. `c` holds the constants
+/// at the indices of `at`; `hidden` is working memory for 3n activations. Returns `None`,
+/// touching nothing, where the processor lacks AVX-512 or the sizes do not fit.
 pub fn steps(
     theta: &mut [f32],
     data: &[f32],
@@ -99,8 +99,8 @@ pub fn steps(
 /// `steps` after its checks.
 ///
 /// # Safety
-/// The processor must support AVX-512 F and DQ; `theta` must hold 13 × 16 values, `data` 3n values
-/// (n ≥ 1) and `hidden` 3n rows.
+/// The processor must support AVX-512 F and DQ; `theta` must hold 13 × 16 values, `data` 3n
+/// values (n ≥ 1) and `hidden` 3n rows.
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn run(
     theta: &mut [f32],
@@ -112,9 +112,9 @@ unsafe fn run(
     steps: u32,
 ) -> u32 {
     let (inputs, targets) = data.split_at(2 * n);
-    // SAFETY: the loop reads the 13 rows of θ and writes them back, reads the n × 2 inputs, the n
-    // targets and the constants at their indices, and writes and reads 3n rows of `hidden`; all
-    // unaligned. It keeps no stack and changes only the registers declared.
+    // SAFETY: the loop reads the 13 rows of θ and writes them back, reads the n × 2 inputs, the
+    // n targets and the constants at their indices, and writes and reads 3n rows of `hidden`;
+    // all unaligned. It keeps no stack and changes only the registers declared.
     unsafe {
         core::arch::asm!(
             // θ into zmm0..12.
@@ -134,8 +134,8 @@ unsafe fn run(
             "2:", // A step.
             "cmp {step:e}, {steps:e}",
             "jae 9f",
-            // Phase 1: every sample's hidden activations into the buffer, three units at a time. The
-            // gradient's registers are free until phase 2: seven of them hold constants.
+            // Phase 1: every sample's hidden activations into the buffer, three units at a
+            // time. The gradient's registers are free until phase 2: seven hold constants.
             "vbroadcastss zmm13, dword ptr [{c} + 0]",
             "vbroadcastss zmm14, dword ptr [{c} + 4]",
             "vbroadcastss zmm15, dword ptr [{c} + 48]",
@@ -236,7 +236,7 @@ unsafe fn run(
             "mov {h}, {hidden}",
             "mov {k}, {n}",
             "4:", // A sample.
-            // e = b2 + w2·h − y; the squared error summed; δ = 2e (the linear output's a' is 1).
+            // e = b2 + w2·h − y; the squared error summed; δ = 2e (the output's a' is 1).
             "vmovaps zmm27, zmm12",
             "vfmadd231ps zmm27, zmm9, zmmword ptr [{h} + 0]",
             "vfmadd231ps zmm27, zmm10, zmmword ptr [{h} + 64]",
@@ -278,7 +278,7 @@ unsafe fn run(
             "add {h}, 192",
             "dec {k}",
             "jnz 4b",
-            // The screen (`Screen`): ‖θ‖∞ and the gradient's largest part by running maxima of |x|.
+            // The screen (`Screen`): ‖θ‖∞ and the gradient's largest part, as maxima of |x|.
             "vpxord zmm27, zmm27, zmm27",
             "vpxord zmm28, zmm28, zmm28",
             "vrangeps zmm27, zmm0, zmm27, 11",
