@@ -2,7 +2,7 @@
 """Measures what AVX-512 operations cost beside multiply–adds on this processor: the facts behind
 the cost model of W1's assembly loop (`scripts/asm231.py`; BENCHMARKS.md).
 
-    python3 scripts/pipes.py          # needs gcc and an AVX-512 processor; about a minute
+    python3 scripts/pipes.py          # needs gcc and an AVX-512 processor; about ten seconds
 
 Each test is a loop of 48 independent 16-lane FMAs (24 accumulators, two rounds) with the listed
 operations spread among them, on registers the FMAs do not touch; memory operands are in a 64-byte aligned buffer (or 16
