@@ -7,8 +7,9 @@ use landscape::spec::data::Dataset;
 use landscape::spec::model::{Activation, Model};
 use std::sync::Once;
 
-/// The GPU backend on any adapter, with outputs poisoned before every dispatch. Without an
-/// adapter the test is skipped, unless LANDSCAPE_REQUIRE_GPU=1 (as in CI) makes that a failure.
+/// The GPU backend on any adapter, with outputs poisoned before every dispatch (evaluation) or
+/// chunk (walks). Without an adapter the test is skipped, unless LANDSCAPE_REQUIRE_GPU=1 (as in
+/// CI) makes that a failure.
 pub fn gpu() -> Option<GpuBackend> {
     match GpuContext::new(None, false) {
         Ok(ctx) => {
@@ -21,6 +22,7 @@ pub fn gpu() -> Option<GpuBackend> {
             });
             let mut b = GpuBackend::new(ctx);
             b.eval_options.poison = true;
+            b.descend_options.poison = true;
             Some(b)
         }
         Err(e) => {

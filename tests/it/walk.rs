@@ -5,11 +5,13 @@ use crate::common::{
     Tol, assert_close, canonical_bits, cpu, gpu, model, random_data, random_points,
 };
 use landscape::backend::cpu::{CpuBackend, Isa};
+use landscape::backend::gpu::GpuBackend;
 use landscape::backend::{Backend, WalkOutput};
 use landscape::reference;
 use landscape::spec::data::{DataSource, Dataset};
 use landscape::spec::model::{Activation, Model};
 use landscape::spec::walk::{Status, WalkSettings};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
@@ -60,6 +62,7 @@ fn trajectories_match_reference(backend: &mut dyn Backend) {
             .expect("walk");
         let p = m.parameter_count();
         let mut expected = Vec::new();
+        let (mut loss, mut norm) = (Vec::new(), Vec::new());
         for w in 0..37 {
             let start: Vec<f64> = starts[w * p..(w + 1) * p]
                 .iter()
@@ -69,19 +72,24 @@ fn trajectories_match_reference(backend: &mut dyn Backend) {
             assert_eq!(out.status[w], end.status as u32, "{m}, walker {w}: status");
             assert_eq!(out.steps[w], end.steps, "{m}, walker {w}: steps");
             expected.extend(end.theta);
+            loss.push(end.loss);
+            norm.push(end.grad_norm);
         }
         // 300 float32 steps at lr 0.02: rounding errors of ~1e-7 per step, amplified by at most
         // (1 + lr·|λ|)^300 along negative-curvature directions; 2e-4 bounds that for these
         // well-conditioned problems while a wrong update rule is off by order 1.
-        let what = format!("endpoints on {}, {m}", backend.info());
+        let tol = Tol {
+            rel: 2e-4,
+            abs: 2e-4,
+        };
+        let on = format!("on {}, {m}", backend.info());
+        assert_close(&format!("endpoints {on}"), &out.endpoints, &expected, tol);
+        assert_close(&format!("L at the ends {on}"), &out.loss, &loss, tol);
         assert_close(
-            &what,
-            &out.endpoints,
-            &expected,
-            Tol {
-                rel: 2e-4,
-                abs: 2e-4,
-            },
+            &format!("‖∇L‖ at the ends {on}"),
+            &out.grad_norm,
+            &norm,
+            tol,
         );
     }
 }
@@ -253,24 +261,97 @@ fn cpu_walks_do_not_depend_on_the_thread_count() {
     assert_eq!(one, three);
 }
 
+/// A GPU walk of `starts`, checking that its progress adds up to every walker-step.
+fn gpu_walk(
+    g: &mut GpuBackend,
+    (m, data, starts): &(Model, Dataset, Vec<f32>),
+    s: &WalkSettings,
+    trace: Option<u32>,
+) -> WalkOutput {
+    let done = AtomicU64::new(0);
+    let out = g
+        .walk(m, data, starts, s, trace, &|w| {
+            done.fetch_add(w, Ordering::Relaxed);
+        })
+        .expect("walk");
+    let walkers = (starts.len() / m.parameter_count()) as u64;
+    assert_eq!(
+        done.into_inner(),
+        walkers * u64::from(s.steps),
+        "progress counts every walker-step once"
+    );
+    out
+}
+
 #[test]
 fn gpu_walks_do_not_depend_on_chunks_or_dispatch_length() {
     let Some(mut g) = gpu() else { return };
-    let (m, data, starts) = w1_like();
+    let problem = w1_like();
     let s = WalkSettings {
         steps: 500,
         tol: 1e-4,
         ..SETTINGS
     };
-    let whole = g
-        .walk(&m, &data, &starts, &s, None, &|_| {})
-        .expect("whole");
+    let whole = gpu_walk(&mut g, &problem, &s, None);
+    let traced = gpu_walk(&mut g, &problem, &s, Some(50));
+    assert!(traced.trace.is_some());
+    assert_eq!(
+        WalkOutput {
+            trace: None,
+            ..traced.clone()
+        },
+        whole,
+        "a trace changes no step"
+    );
+    // 301 walkers in chunks of 50 (at most 100, halved for the two buffer sets): seven chunks,
+    // each read back while the next runs.
     g.descend_options.max_chunk_walkers = Some(100);
     g.descend_options.max_dispatch_steps = Some(7);
-    let pieces = g
-        .walk(&m, &data, &starts, &s, None, &|_| {})
-        .expect("pieces");
-    assert_eq!(whole, pieces);
+    assert_eq!(gpu_walk(&mut g, &problem, &s, None), whole);
+    assert_eq!(gpu_walk(&mut g, &problem, &s, Some(50)), traced);
+    // One chunk of 301 with dispatches of one step.
+    g.descend_options.max_chunk_walkers = None;
+    g.descend_options.max_dispatch_steps = Some(1);
+    assert_eq!(gpu_walk(&mut g, &problem, &s, None), whole);
+}
+
+#[test]
+fn gpu_runs_of_one_size_reuse_their_buffers_and_give_the_same_results() {
+    let Some(mut g) = gpu() else { return };
+    let problem = w1_like();
+    let s = WalkSettings {
+        steps: 300,
+        tol: 1e-4,
+        ..SETTINGS
+    };
+    g.descend_options.max_chunk_walkers = Some(200);
+    let first = gpu_walk(&mut g, &problem, &s, None);
+    let (kept, allocated) = g.context().buffer_counts();
+    // The unused binding, the parameters, and two sets of state, values, counters and staging.
+    assert_eq!(kept, 10);
+    assert_eq!(gpu_walk(&mut g, &problem, &s, None), first);
+    assert_eq!(
+        g.context().buffer_counts(),
+        (kept, allocated),
+        "a run of the same sizes allocates nothing"
+    );
+    // Runs of other sizes in between: an evaluation, a walk of fewer walkers (one chunk).
+    let (m, data, starts) = &problem;
+    let points = &starts[..7 * m.parameter_count()];
+    let wide: Vec<f64> = points.iter().map(|&v| f64::from(v)).collect();
+    let evaluated = g.evaluate_points(m, data, &wide, true).expect("evaluation");
+    assert!(evaluated.loss.iter().all(|l| l.is_finite()));
+    let few = (m.clone(), data.clone(), points.to_vec());
+    let short = gpu_walk(&mut g, &few, &s, None);
+    let p = m.parameter_count();
+    assert_eq!(short.endpoints, first.endpoints[..7 * p]);
+    assert_eq!(short.status, first.status[..7]);
+    let (_, before) = g.context().buffer_counts();
+    assert_eq!(gpu_walk(&mut g, &problem, &s, None), first);
+    assert!(
+        g.context().buffer_counts().1 > before,
+        "the smaller run's buffers were let go and new ones allocated"
+    );
 }
 
 #[test]

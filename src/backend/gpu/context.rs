@@ -71,6 +71,11 @@ pub struct GpuContext {
     pub unroll_loops: bool,
     layout: wgpu::BindGroupLayout,
     pipelines: HashMap<(Kernel, KernelModel, Variant), wgpu::ComputePipeline>,
+    /// The large buffers of the last run, for the next run of the same sizes (see
+    /// [`Self::reused_buffer`]).
+    pool: Vec<wgpu::Buffer>,
+    /// How many buffers [`Self::reused_buffer`] had to allocate.
+    allocated: u64,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -166,6 +171,8 @@ impl GpuContext {
             unroll_loops: true,
             layout,
             pipelines: HashMap::new(),
+            pool: Vec::new(),
+            allocated: 0,
             error,
         })
     }
@@ -211,6 +218,47 @@ impl GpuContext {
             usage,
             mapped_at_creation: false,
         })
+    }
+
+    /// A buffer like [`Self::buffer`], taken from the ones the last run handed back
+    /// ([`Self::keep_buffers`]) when one has this size and usage. Allocating large buffers
+    /// costs time in proportion to their size (on an H100, 0.03 s of W1-XL's 0.17 s went to
+    /// them), and repeated runs of one size, as `bench` makes, need the same ones again. Its
+    /// contents are whatever the last run left: every kernel writes what it is read back for.
+    /// When none fits, the run is of other sizes, and the kept buffers are let go before a new
+    /// one is allocated, so that they never add to the memory a run needs.
+    pub fn reused_buffer(
+        &mut self,
+        label: &str,
+        size: u64,
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
+        let size = size.max(16);
+        match self
+            .pool
+            .iter()
+            .position(|b| b.size() == size && b.usage() == usage)
+        {
+            Some(i) => self.pool.swap_remove(i),
+            None => {
+                self.pool.clear();
+                self.allocated += 1;
+                self.buffer(label, size, usage)
+            }
+        }
+    }
+
+    /// Keeps a finished run's buffers (unmapped) for the next run's [`Self::reused_buffer`];
+    /// only the last run's are kept.
+    pub fn keep_buffers(&mut self, buffers: impl IntoIterator<Item = wgpu::Buffer>) {
+        self.pool.clear();
+        self.pool.extend(buffers);
+    }
+
+    /// How many buffers [`Self::keep_buffers`] holds, and how many [`Self::reused_buffer`] has
+    /// allocated since the context was opened.
+    pub fn buffer_counts(&self) -> (usize, u64) {
+        (self.pool.len(), self.allocated)
     }
 
     /// The largest buffer a kernel may bind, in bytes.

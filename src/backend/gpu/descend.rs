@@ -5,6 +5,7 @@ use super::context::{GpuContext, PhaseClock};
 use super::shader::{Kernel, loop_iterations, staging_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
+use crate::spec::walk::Status;
 use wgpu::util::DeviceExt;
 
 /// Uniform parameters of one descend dispatch. Keep in sync with `DescendParams` in descend.wgsl.
@@ -32,6 +33,9 @@ pub struct DescendOptions {
     pub max_chunk_walkers: Option<usize>,
     /// Upper bound on steps per dispatch (by default chosen to keep dispatches short).
     pub max_dispatch_steps: Option<u32>,
+    /// Fill the outputs with NaN (L, ‖∇L‖) and an invalid code (steps, status) before a chunk's
+    /// first dispatch, so that unwritten elements show.
+    pub poison: bool,
 }
 
 /// Default upper bound on walkers per chunk.
@@ -47,7 +51,34 @@ const SOFTWARE_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
 /// workgroups, where the GPU idles, comes rarely: W1-XL measured 64 steps per dispatch before.
 const GPU_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 32;
 
+/// What poisoned step counts and statuses hold: no status, and more steps than a walk takes.
+const POISON_CODE: u32 = 0xdead_beef;
+
+/// The buffers of one chunk in flight: its walkers' state and results, and where they are read
+/// back from.
+struct ChunkBuffers {
+    state: wgpu::Buffer,
+    values: wgpu::Buffer,
+    counters: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    bind: wgpu::BindGroup,
+}
+
+/// A chunk whose results are queued for read-back: its first walker, its length and the
+/// submission that copies them into its set's staging buffer.
+struct Pending {
+    set: usize,
+    start: usize,
+    len: usize,
+    copied: wgpu::SubmissionIndex,
+}
+
 /// Walks `starts` (M × P) on the GPU; see `Backend::walk`.
+///
+/// Walkers go in chunks within the adapter's limits. When there are several, chunk k uses
+/// buffer set k mod 2 and is read back after chunk k + 1 has been queued, so that the GPU runs
+/// one chunk while the host uploads the next and copies out the last (chunks are then half
+/// the size, so that the two sets take the memory one would).
 #[expect(
     clippy::too_many_arguments,
     reason = "mirrors Backend::walk plus the kernel's knobs"
@@ -73,12 +104,15 @@ pub fn run(
             data.len() * 4
         )));
     }
-    let chunk = opts
+    let mut chunk = opts
         .max_chunk_walkers
         .unwrap_or(DEFAULT_CHUNK_WALKERS)
         .min((limit / (8 * p as u64)) as usize)
-        .min(m.max(1))
         .max(1);
+    if m > chunk {
+        chunk = chunk.div_ceil(2);
+    }
+    chunk = chunk.min(m.max(1));
     let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
     // Steps per dispatch that stay within a software adapter's loop cap (loads and stores of θ
     // and the velocity, then one evaluation per step plus the last).
@@ -115,132 +149,226 @@ pub fn run(
             contents: bytemuck::cast_slice(data),
             usage: U::STORAGE,
         });
-    let dummy = ctx.buffer("unused", 16, U::STORAGE);
-    let uniform = ctx.buffer(
+    let dummy = ctx.reused_buffer("unused", 16, U::STORAGE);
+    let uniform = ctx.reused_buffer(
         "params",
         std::mem::size_of::<DescendParams>() as u64,
         U::UNIFORM | U::COPY_DST,
     );
     let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-    let state = ctx.buffer("state", (chunk * 2 * p * 4) as u64, rw);
-    let values = ctx.buffer("values", (chunk * 2 * 4) as u64, rw);
-    let counters = ctx.buffer("counters", (chunk * 2 * 4) as u64, rw);
-    let staging = ctx.buffer(
-        "staging",
-        (chunk * (p + 4) * 4) as u64,
-        U::MAP_READ | U::COPY_DST,
-    );
-    let bind = ctx.bind_group(
-        "descend",
-        &[
-            &uniform, &data_buf, &dummy, &dummy, &state, &values, &counters,
-        ],
-    );
+    let set_count = if m > chunk { 2 } else { 1 };
+    let mut sets = Vec::with_capacity(set_count);
+    for _ in 0..set_count {
+        let state = ctx.reused_buffer("state", (chunk * 2 * p * 4) as u64, rw);
+        let values = ctx.reused_buffer("values", (chunk * 2 * 4) as u64, rw);
+        let counters = ctx.reused_buffer("counters", (chunk * 2 * 4) as u64, rw);
+        let staging = ctx.reused_buffer(
+            "staging",
+            (chunk * (p + 4) * 4) as u64,
+            U::MAP_READ | U::COPY_DST,
+        );
+        let bind = ctx.bind_group(
+            "descend",
+            &[
+                &uniform, &data_buf, &dummy, &dummy, &state, &values, &counters,
+            ],
+        );
+        sets.push(ChunkBuffers {
+            state,
+            values,
+            counters,
+            staging,
+            bind,
+        });
+    }
     ctx.check()?;
     clock.lap("set-up");
 
+    let sample_steps = if super::is_software(&ctx.info) {
+        SOFTWARE_SAMPLE_STEPS_PER_DISPATCH
+    } else {
+        GPU_SAMPLE_STEPS_PER_DISPATCH
+    };
+    // Dispatches queued and not yet waited for, with their walker-steps: the host waits for
+    // one only when it needs its results or to report progress, so the GPU never idles
+    // between dispatches.
+    let mut in_flight: Vec<(wgpu::SubmissionIndex, u64)> = Vec::new();
+    let mut pending: Option<Pending> = None;
     let mut start = 0;
-    while start < m {
-        let len = chunk.min(m - start);
-        // Fresh walkers: θ = start; the first dispatch sets velocity 0, 0 steps, running.
-        ctx.queue.write_buffer(
-            &state,
-            0,
-            bytemuck::cast_slice(&starts[start * p..(start + len) * p]),
-        );
-        let sample_steps = if super::is_software(&ctx.info) {
-            SOFTWARE_SAMPLE_STEPS_PER_DISPATCH
-        } else {
-            GPU_SAMPLE_STEPS_PER_DISPATCH
-        };
-        let per_dispatch = (sample_steps / (len as u64 * n_samples.max(1) as u64))
-            .clamp(1, u64::from(s.steps)) as u32;
-        let per_dispatch = opts
-            .max_dispatch_steps
-            .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)))
-            .min(budget_steps);
-        let read_theta = |ctx: &GpuContext, row: usize, out: &mut WalkOutput| -> Result<()> {
-            let mut enc = ctx.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(&state, 0, &staging, 0, (len * p * 4) as u64);
-            ctx.queue.submit([enc.finish()]);
-            let raw = ctx.read(&staging, (len * p * 4) as u64)?;
-            if let Some(t) = out.trace.as_mut() {
-                let dst = (row * m + start) * p;
-                t[dst..dst + len * p].copy_from_slice(bytemuck::cast_slice(&raw));
+    let mut k = 0;
+    while start < m || pending.is_some() {
+        let queued = if start < m {
+            let len = chunk.min(m - start);
+            let set = k % set_count;
+            let b = &sets[set];
+            // Fresh walkers: θ = start; the first dispatch sets velocity 0, 0 steps, running.
+            ctx.queue.write_buffer(
+                &b.state,
+                0,
+                bytemuck::cast_slice(&starts[start * p..(start + len) * p]),
+            );
+            if opts.poison {
+                let nan: Vec<f32> = vec![f32::NAN; 2 * len];
+                let code: Vec<u32> = vec![POISON_CODE; 2 * len];
+                ctx.queue
+                    .write_buffer(&b.values, 0, bytemuck::cast_slice(&nan));
+                ctx.queue
+                    .write_buffer(&b.counters, 0, bytemuck::cast_slice(&code));
             }
-            Ok(())
-        };
-        if trace.is_some() {
-            read_theta(ctx, 0, &mut out)?;
-        }
-        clock.lap("upload");
-        let mut done = 0u32;
-        let mut first_dispatch = true;
-        // Without a trace, the next dispatch is queued before the host waits for the previous
-        // one, so the GPU never idles between dispatches; the host only waits to report
-        // progress. (Queued parameter writes are ordered with the dispatches.)
-        let mut in_flight: Option<(wgpu::SubmissionIndex, u64)> = None;
-        // The dispatch that reaches step S also classifies every walker still running there.
-        loop {
-            let until = match trace {
-                Some(k) => (done / k + 1) * k,
-                None => u32::MAX,
-            }
-            .min(done.saturating_add(per_dispatch))
-            .min(s.steps);
-            let params = DescendParams {
-                count: len as u32,
-                n_samples: n_samples as u32,
-                steps: s.steps,
-                until,
-                lr: s.lr,
-                momentum: s.momentum,
-                tol: s.tol,
-                diverge: s.diverge,
-                fresh: u32::from(first_dispatch),
-                _pad: [0; 3],
-            };
-            first_dispatch = false;
-            ctx.queue
-                .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-            let enc = ctx.encode_dispatch("descend", &pipeline, variant, &bind, len);
-            let index = ctx.queue.submit([enc.finish()]);
-            let work = len as u64 * u64::from(until - done);
-            if trace.is_some() || until == s.steps {
-                ctx.wait()?;
-                if let Some((_, earlier)) = in_flight.take() {
-                    progress(earlier);
+            let per_dispatch = (sample_steps / (len as u64 * n_samples.max(1) as u64))
+                .clamp(1, u64::from(s.steps)) as u32;
+            let per_dispatch = opts
+                .max_dispatch_steps
+                .map_or(per_dispatch, |cap| per_dispatch.min(cap.max(1)))
+                .min(budget_steps);
+            let read_theta = |ctx: &GpuContext, row: usize, out: &mut WalkOutput| -> Result<()> {
+                let mut enc = ctx.device.create_command_encoder(&Default::default());
+                enc.copy_buffer_to_buffer(&b.state, 0, &b.staging, 0, (len * p * 4) as u64);
+                ctx.queue.submit([enc.finish()]);
+                let raw = ctx.read(&b.staging, (len * p * 4) as u64)?;
+                if let Some(t) = out.trace.as_mut() {
+                    let dst = (row * m + start) * p;
+                    t[dst..dst + len * p].copy_from_slice(bytemuck::cast_slice(&raw));
                 }
-                progress(work);
-            } else if let Some((earlier, earlier_work)) = in_flight.replace((index, work)) {
-                ctx.wait_for(earlier)?;
-                progress(earlier_work);
+                Ok(())
+            };
+            if trace.is_some() {
+                read_theta(ctx, 0, &mut out)?;
             }
-            if let Some(k) = trace
-                && until % k == 0
-                && until > done
-            {
-                read_theta(ctx, (until / k) as usize, &mut out)?;
+            clock.lap("upload");
+            let mut done = 0u32;
+            let mut first_dispatch = true;
+            // The dispatch that reaches step S also classifies every walker still running
+            // there.
+            loop {
+                let until = match trace {
+                    Some(k) => (done / k + 1) * k,
+                    None => u32::MAX,
+                }
+                .min(done.saturating_add(per_dispatch))
+                .min(s.steps);
+                let params = DescendParams {
+                    count: len as u32,
+                    n_samples: n_samples as u32,
+                    steps: s.steps,
+                    until,
+                    lr: s.lr,
+                    momentum: s.momentum,
+                    tol: s.tol,
+                    diverge: s.diverge,
+                    fresh: u32::from(first_dispatch),
+                    _pad: [0; 3],
+                };
+                first_dispatch = false;
+                // Queued parameter writes are ordered with the dispatches.
+                ctx.queue
+                    .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+                let enc = ctx.encode_dispatch("descend", &pipeline, variant, &b.bind, len);
+                let index = ctx.queue.submit([enc.finish()]);
+                in_flight.push((index, len as u64 * u64::from(until - done)));
+                // Wait for the dispatch before this one (the GPU has the new one meanwhile),
+                // or for this one where a trace row is due.
+                let due = trace.is_some_and(|k| until % k == 0 && until > done);
+                let keep = if due { 0 } else { 1 };
+                while in_flight.len() > keep {
+                    let (index, work) = in_flight.remove(0);
+                    ctx.wait_for(index)?;
+                    progress(work);
+                }
+                if due {
+                    read_theta(ctx, (until / trace.unwrap_or(1)) as usize, &mut out)?;
+                }
+                if until == s.steps {
+                    break;
+                }
+                done = until;
             }
-            if until == s.steps {
-                break;
+            clock.lap("kernels");
+            let mut enc = ctx.device.create_command_encoder(&Default::default());
+            let theta_bytes = (len * p * 4) as u64;
+            enc.copy_buffer_to_buffer(&b.state, 0, &b.staging, 0, theta_bytes);
+            enc.copy_buffer_to_buffer(&b.values, 0, &b.staging, theta_bytes, (len * 8) as u64);
+            enc.copy_buffer_to_buffer(
+                &b.counters,
+                0,
+                &b.staging,
+                theta_bytes + (len * 8) as u64,
+                (len * 8) as u64,
+            );
+            let copied = ctx.queue.submit([enc.finish()]);
+            let chunk_start = start;
+            start += len;
+            k += 1;
+            Some(Pending {
+                set,
+                start: chunk_start,
+                len,
+                copied,
+            })
+        } else {
+            None
+        };
+        if let Some(done) = std::mem::replace(&mut pending, queued) {
+            // The chunk queued before (the GPU has the next one, if any, meanwhile). Its copy
+            // follows all its dispatches; the last chunk's copy follows every dispatch.
+            ctx.wait_for(done.copied.clone())?;
+            if pending.is_none() {
+                for (_, work) in in_flight.drain(..) {
+                    progress(work);
+                }
             }
-            done = until;
+            clock.lap("kernels");
+            read_back(ctx, &sets[done.set], &done, p, &mut out)?;
+            clock.lap("read-back");
         }
-        clock.lap("kernels");
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        let theta_bytes = (len * p * 4) as u64;
-        enc.copy_buffer_to_buffer(&state, 0, &staging, 0, theta_bytes);
-        enc.copy_buffer_to_buffer(&values, 0, &staging, theta_bytes, (len * 8) as u64);
-        enc.copy_buffer_to_buffer(
-            &counters,
-            0,
-            &staging,
-            theta_bytes + (len * 8) as u64,
-            (len * 8) as u64,
-        );
-        ctx.queue.submit([enc.finish()]);
-        ctx.read_with(&staging, theta_bytes + (len * 16) as u64, None, |raw| {
+    }
+    if let Some(w) = out
+        .status
+        .iter()
+        .position(|&v| Status::from_code(v).is_none())
+    {
+        return Err(Error::Gpu(if out.status[w] == RUNNING {
+            format!(
+                "walker {w} was left running after its last dispatch, at step {} of {}",
+                out.steps[w], s.steps
+            )
+        } else {
+            format!(
+                "walker {w} came back without a status (code {:#x}): the kernel did not write it",
+                out.status[w]
+            )
+        }));
+    }
+    drop(pipeline);
+    let mut kept = vec![dummy, uniform];
+    for b in sets {
+        kept.extend([b.state, b.values, b.counters, b.staging]);
+    }
+    ctx.keep_buffers(kept);
+    Ok(out)
+}
+
+/// Appends a chunk's results (θ, L, ‖∇L‖, steps and status, copied into its set's staging
+/// buffer) to `out`.
+fn read_back(
+    ctx: &GpuContext,
+    b: &ChunkBuffers,
+    done: &Pending,
+    p: usize,
+    out: &mut WalkOutput,
+) -> Result<()> {
+    let len = done.len;
+    let theta_bytes = (len * p * 4) as u64;
+    debug_assert_eq!(
+        out.status.len(),
+        done.start,
+        "chunks are read back in order"
+    );
+    ctx.read_with(
+        &b.staging,
+        theta_bytes + (len * 16) as u64,
+        Some(done.copied.clone()),
+        |raw| {
             let floats: &[f32] = bytemuck::cast_slice(raw);
             let ints: &[u32] = bytemuck::cast_slice(&raw[(len * p + 2 * len) * 4..]);
             copy_out(&mut out.endpoints, &floats[..len * p]);
@@ -251,18 +379,8 @@ pub fn run(
             );
             copy_out(&mut out.steps, &ints[..len]);
             copy_out(&mut out.status, &ints[len..2 * len]);
-        })?;
-        clock.lap("read-back");
-        start += len;
-    }
-    if out.status.contains(&RUNNING) {
-        let w = out.status.iter().position(|&v| v == RUNNING).unwrap_or(0);
-        return Err(Error::Gpu(format!(
-            "walker {w} was left running after its last dispatch, at step {} of {}",
-            out.steps[w], s.steps
-        )));
-    }
-    Ok(out)
+        },
+    )
 }
 
 /// Appends `from` (mapped read-back memory) to `to`, on every core: copying results out is what

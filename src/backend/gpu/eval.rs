@@ -192,57 +192,57 @@ pub fn run(
         usage: U::STORAGE,
     });
     let explicit = matches!(source, Source::Points(_));
-    let points_buf = ctx.buffer(
+    let points_buf = ctx.reused_buffer(
         "points",
         if explicit { (chunk * p * 4) as u64 } else { 16 },
         U::STORAGE | U::COPY_DST,
     );
-    let uniform = ctx.buffer(
+    let uniform = ctx.reused_buffer(
         "params",
         std::mem::size_of::<EvalParams>() as u64,
         U::UNIFORM | U::COPY_DST,
     );
     let staging_floats = chunk * (2 + if save_grad { p } else { 0 });
-    let sets: Vec<Outputs> = (0..2)
-        .map(|_| {
-            let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-            let loss = ctx.buffer("loss", (chunk * 4) as u64, out);
-            let norm = ctx.buffer("grad_norm", (chunk * 4) as u64, out);
-            let grad = ctx.buffer(
-                "grad",
-                if save_grad {
-                    (chunk * p * 4) as u64
-                } else {
-                    16
-                },
-                out,
-            );
-            let staging = ctx.buffer(
-                "staging",
-                (staging_floats * 4) as u64,
-                U::MAP_READ | U::COPY_DST,
-            );
-            let bind = ctx.bind_group(
-                "eval",
-                &[
-                    &uniform,
-                    &data_buf,
-                    &vec_buf,
-                    &points_buf,
-                    &loss,
-                    &norm,
-                    &grad,
-                ],
-            );
-            Outputs {
-                loss,
-                norm,
-                grad,
-                staging,
-                bind,
-            }
-        })
-        .collect();
+    let set_count = if count > chunk { 2 } else { 1 };
+    let mut sets: Vec<Outputs> = Vec::with_capacity(set_count);
+    for _ in 0..set_count {
+        let out = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+        let loss = ctx.reused_buffer("loss", (chunk * 4) as u64, out);
+        let norm = ctx.reused_buffer("grad_norm", (chunk * 4) as u64, out);
+        let grad = ctx.reused_buffer(
+            "grad",
+            if save_grad {
+                (chunk * p * 4) as u64
+            } else {
+                16
+            },
+            out,
+        );
+        let staging = ctx.reused_buffer(
+            "staging",
+            (staging_floats * 4) as u64,
+            U::MAP_READ | U::COPY_DST,
+        );
+        let bind = ctx.bind_group(
+            "eval",
+            &[
+                &uniform,
+                &data_buf,
+                &vec_buf,
+                &points_buf,
+                &loss,
+                &norm,
+                &grad,
+            ],
+        );
+        sets.push(Outputs {
+            loss,
+            norm,
+            grad,
+            staging,
+            bind,
+        });
+    }
     ctx.check()?;
     clock.lap("set-up");
 
@@ -260,7 +260,7 @@ pub fn run(
     while start < count || pending.is_some() {
         let queued = if start < count {
             let len = chunk.min(count - start);
-            let set = &sets[k % 2];
+            let set = &sets[k % set_count];
             let mut params = EvalParams {
                 mode: u32::from(explicit),
                 n_samples: n_samples as u32,
@@ -329,7 +329,7 @@ pub fn run(
             None
         };
         if let Some((earlier, len, index)) = std::mem::replace(&mut pending, queued) {
-            let set = &sets[earlier % 2];
+            let set = &sets[earlier % set_count];
             let total = (len * 4 * (2 + if save_grad { p } else { 0 })) as u64;
             ctx.wait_for(index.clone())?;
             clock.lap("kernels and copies");
@@ -344,6 +344,11 @@ pub fn run(
             clock.lap("read-back");
         }
     }
+    let mut kept = vec![points_buf, uniform];
+    for set in sets {
+        kept.extend([set.loss, set.norm, set.grad, set.staging]);
+    }
+    ctx.keep_buffers(kept);
     Ok(result)
 }
 
