@@ -339,7 +339,6 @@ pub fn run(
             )
         }));
     }
-    drop(pipeline);
     let mut kept = vec![dummy, uniform];
     for b in sets {
         kept.extend([b.state, b.values, b.counters, b.staging]);
