@@ -1,7 +1,7 @@
 //! `landscape bench`: the standard workloads on every available backend, timed, checked against
 //! each other, and expressed in effective GFLOP/s.
 
-use crate::backend::cpu::{CpuBackend, Isa};
+use crate::backend::cpu::{CpuBackend, Isa, PLAIN};
 use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::{Backend, BackendChoice};
 use crate::bench::{Measurement, Prepared, Workload, agreement, measure};
@@ -164,9 +164,10 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
 }
 
 /// The backends to measure, CPU first. With the CPU backend comes a second CPU backend that
-/// computes every hidden activation at every lattice point (`CpuBackend::with_reuse`), timed on
-/// the lattice workloads only, so that the gain of reusing activations is reported apart from
-/// the kernel's speed.
+/// computes everything the GPU kernels compute: every hidden activation at every lattice point
+/// (`CpuBackend::with_reuse`) and every step of every walker (`CpuBackend::with_retire`). It is
+/// timed on W1 and W2 (and their -XL sizes), so that the gains of reusing activations and
+/// retiring walkers at a fixed point are reported apart from the kernels' speed.
 fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
     let isas = isas(args)?;
@@ -200,15 +201,19 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
         let n = out.iter().filter(|b| b.info().backend == "cpu").count();
         out.insert(
             n,
-            Box::new(CpuBackend::with_options(0, isas[0]).with_reuse(false)),
+            Box::new(
+                CpuBackend::with_options(0, isas[0])
+                    .with_reuse(false)
+                    .with_retire(false),
+            ),
         );
     }
     Ok(out)
 }
 
-/// Whether `b` is the CPU backend without activation reuse, which only lattice workloads time.
-fn without_reuse(b: &dyn Backend) -> bool {
-    b.info().adapter.ends_with("no activation reuse")
+/// Whether `b` is the CPU backend that computes everything, which W3 does not time.
+fn plain(b: &dyn Backend) -> bool {
+    b.info().adapter.ends_with(PLAIN)
 }
 
 /// Runs `landscape bench`.
@@ -249,7 +254,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut first = None;
         for b in backends.iter_mut() {
             let info = b.info();
-            if without_reuse(b.as_ref()) && !matches!(w, Workload::W2 | Workload::W2Xl) {
+            if plain(b.as_ref()) && w == Workload::W3 {
                 continue;
             }
             if w == Workload::W3 && info.software_adapter && !named {
@@ -331,18 +336,18 @@ fn print_table(results: &[Measurement]) {
         let gpus = results
             .iter()
             .filter(|m| m.workload == name && m.backend == "gpu");
-        let plain = results.iter().find(|m| {
-            m.workload == name && m.backend == "cpu" && m.adapter.ends_with("no activation reuse")
-        });
+        let everything = results
+            .iter()
+            .find(|m| m.workload == name && m.backend == "cpu" && m.adapter.ends_with(PLAIN));
         let Some(c) = cpu else { continue };
         for g in gpus {
             println!(
                 "{name}: GPU/CPU = {:.2}{}{}{}",
                 g.rate / c.rate,
-                match plain {
-                    // The GPU kernels compute every activation at every point.
+                match everything {
+                    // The GPU kernels compute every activation at every point and every step.
                     Some(p) => format!(
-                        " ({:.2} against the CPU computing every activation, as the GPU does)",
+                        " ({:.2} against the CPU computing everything, as the GPU does)",
                         g.rate / p.rate
                     ),
                     None => String::new(),

@@ -227,6 +227,80 @@ fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
 }
 
 #[test]
+fn cpu_walkers_at_a_fixed_point_retire_without_changing_a_bit() {
+    // A walker whose last step left θ (and its velocity) bit for bit where it was repeats that
+    // step to the end of its budget, so the CPU retires it and gives its lane to the next
+    // walker; the results must be those of taking every step, on every instruction set and
+    // thread count, for W1's network (the assembly on AVX-512) and others, with walkers that
+    // stop for every reason at different steps and budgets that are not whole segments.
+    let (_, xor, w1_starts) = w1_like();
+    let cases = [
+        ("2-3-1", true, 0.0, 0, 0.0, 997),
+        ("2-3-1", true, 0.0, 11, 1e-5, 1200),
+        ("2-3-1", true, 0.9, 11, 0.0, 1500),
+        ("2-3-1", false, 0.0, 5, 0.0, 1000),
+        ("1-4-1", true, 0.0, 11, 0.0, 801),
+        ("3-5-1", false, 0.0, 7, 0.0, 700),
+    ];
+    for (k, (widths, bias, momentum, samples, tol, steps)) in cases.into_iter().enumerate() {
+        let m = model(widths, Activation::Tanh, Activation::Linear, bias);
+        let p = m.parameter_count();
+        let (data, mut starts) = if samples == 0 {
+            (xor.clone(), w1_starts.clone())
+        } else {
+            let data = random_data(&m, samples, 130 + k as u64);
+            (data, f32s(&random_points(&m, 301, 1.0, 140 + k as u64)))
+        };
+        starts[..p].fill(40.0);
+        starts[p] = f32::NAN;
+        let s = WalkSettings {
+            momentum,
+            lr: 0.1,
+            steps,
+            tol,
+            diverge: 60.0,
+        };
+        for isa in Isa::available() {
+            let every = CpuBackend::with_options(2, isa)
+                .with_retire(false)
+                .walk(&m, &data, &starts, &s, None, &|_| {})
+                .expect("walk");
+            let total: u64 = every.steps.iter().map(|&x| u64::from(x)).sum();
+            for threads in [1, 3] {
+                let mut b = CpuBackend::with_options(threads, isa);
+                let done = AtomicU64::new(0);
+                let out = b
+                    .walk(&m, &data, &starts, &s, None, &|w| {
+                        done.fetch_add(w, Ordering::Relaxed);
+                    })
+                    .expect("walk");
+                assert!(
+                    walk_bits(&out) == walk_bits(&every),
+                    "{m}, momentum {momentum}, {}, {threads} threads: retiring changed the walk",
+                    isa.name()
+                );
+                assert_eq!(
+                    done.load(Ordering::Relaxed),
+                    301 * u64::from(steps),
+                    "{m}: progress"
+                );
+                assert!(b.computed_steps() <= total);
+                // W1's walkers in the network's own loop (the fused sets) retire: about half
+                // of their steps at lr 0.1 are steps at a fixed point.
+                if samples == 0 && isa.fused() {
+                    assert!(
+                        (b.computed_steps() as f64) < 0.9 * total as f64,
+                        "{m}, {}: {} of {total} steps computed: no walker retired",
+                        isa.name(),
+                        b.computed_steps()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn gpu_walkers_should_match_reference_backend() {
     if let Some(mut g) = gpu() {
         trajectories_match_reference(&mut g);

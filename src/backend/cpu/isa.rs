@@ -2,7 +2,7 @@
 //! supports (AVX-512, AVX2 with FMA, or the baseline of the target), so one binary runs
 //! everywhere and at full width where it can.
 //!
-//! Each variant compiles the same generic kernels (`descend::walk_group`, `eval::eval_block`)
+//! Each variant compiles the same generic kernels (`descend::walk_lanes`, `eval::eval_block`)
 //! inside a function with `#[target_feature]`, and picks a kernel specialised to the network's
 //! shape when there is one (`net::OneHidden`). Calling such a function is `unsafe` only because
 //! the processor must support the features: `Kernels::new` hands out a variant only after
@@ -10,7 +10,7 @@
 
 #![allow(unsafe_code)]
 
-use super::descend::{self, Group};
+use super::descend::{self, Ends, Feed};
 use super::eval::{self, Block};
 use super::net::{General, Net, OneHidden};
 use super::simd::Arr;
@@ -85,8 +85,8 @@ impl Isa {
     }
 }
 
-/// Walks one group of walkers.
-pub type WalkFn = fn(&descend::Problem<'_>, &[f32]) -> Group;
+/// Walks walkers from a feed until it runs out.
+pub type WalkFn = fn(&descend::Problem<'_>, &Feed<'_>) -> Ends;
 /// Evaluates one block of points.
 pub type EvalFn = fn(&eval::Problem<'_>, Block<'_>);
 
@@ -131,8 +131,8 @@ macro_rules! variant {
         #[allow(unused_unsafe)]
         pub(super) fn $name<N: Net<$lanes>>(specialised: bool) -> Kernels {
             $(#[target_feature(enable = $features)])?
-            fn walk<N: Net<$lanes>>(p: &descend::Problem<'_>, starts: &[f32]) -> Group {
-                descend::walk_group::<$lanes, $simd, N>(p, starts)
+            fn walk<N: Net<$lanes>>(p: &descend::Problem<'_>, f: &Feed<'_>) -> Ends {
+                descend::walk_lanes::<$lanes, $simd, N>(p, f)
             }
             $(#[target_feature(enable = $features)])?
             fn eval<N: Net<$lanes>>(p: &eval::Problem<'_>, b: Block<'_>) {
@@ -143,7 +143,7 @@ macro_rules! variant {
                 specialised,
                 // SAFETY: `Kernels::new` calls this only for a variant in `Isa::available()`,
                 // so the processor supports `$features`.
-                walk: |p, s| unsafe { walk::<N>(p, s) },
+                walk: |p, f| unsafe { walk::<N>(p, f) },
                 eval: |p, b| unsafe { eval::<N>(p, b) },
             }
         }

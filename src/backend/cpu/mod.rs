@@ -25,11 +25,17 @@ use crate::spec::slice::Slice;
 use crate::spec::walk::WalkSettings;
 use std::ops::Range;
 
+/// How the adapter of a CPU backend without activation reuse or retirement ends: it computes
+/// everything the GPU kernels compute.
+pub const PLAIN: &str = ", no activation reuse or retirement";
+
 /// The multi-threaded CPU backend.
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
     isa: Isa,
     reuse: bool,
+    retire: bool,
+    computed: u64,
 }
 
 impl CpuBackend {
@@ -60,6 +66,8 @@ impl CpuBackend {
                 pool,
                 isa,
                 reuse: true,
+                retire: true,
+                computed: 0,
             },
             // A pool of one thread only fails when the OS refuses to spawn threads at all.
             Err(e) => panic!("cannot start a CPU thread: {e}"),
@@ -72,6 +80,21 @@ impl CpuBackend {
     pub fn with_reuse(mut self, reuse: bool) -> CpuBackend {
         self.reuse = reuse;
         self
+    }
+
+    /// Whether walks retire a walker whose last step left it exactly where it was (a fixed
+    /// point of the float32 step, which every later step would repeat), recording it as it
+    /// would end after its full budget (`descend`; on by default, off to time every step).
+    /// Results are the same bits either way.
+    pub fn with_retire(mut self, retire: bool) -> CpuBackend {
+        self.retire = retire;
+        self
+    }
+
+    /// Walker-steps the last walk computed: its walkers' steps, less those that retired
+    /// walkers did not need to take.
+    pub fn computed_steps(&self) -> u64 {
+        self.computed
     }
 
     /// The instruction-set variant the kernels run.
@@ -104,10 +127,11 @@ impl Backend for CpuBackend {
                 "{} threads, {}{}",
                 self.threads(),
                 self.isa.name(),
-                if self.reuse {
-                    ""
-                } else {
-                    ", no activation reuse"
+                match (self.reuse, self.retire) {
+                    (true, true) => "",
+                    (false, true) => ", no activation reuse",
+                    (true, false) => ", no retirement",
+                    (false, false) => PLAIN,
                 }
             ),
             device_type: "Host".into(),
@@ -196,12 +220,15 @@ impl Backend for CpuBackend {
             settings: &s,
             trace,
             rows: trace.map_or(0, |k| (s.steps / k) as usize + 1),
+            retire: self.retire,
         };
         let kernels = Kernels::new(&km, self.isa);
-        Ok(self.pool.install(|| {
+        let (out, computed) = self.pool.install(|| {
             descend::descend(&kernels, &problem, starts, &|walkers| {
                 progress(walkers * per_walker)
             })
-        }))
+        });
+        self.computed = computed;
+        Ok(out)
     }
 }

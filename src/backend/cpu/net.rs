@@ -67,11 +67,13 @@ pub trait Net<const L: usize> {
     /// Whether `loss_and_gradient_with` reads `hidden`.
     const REUSES: bool = false;
 
-    /// Takes steps of `descend::walk_group` from `step` for the walkers in `running` (1 for a
+    /// Takes steps of `descend::walk_lanes` from `step` for the walkers in `running` (1 for a
     /// lane still running, 0 for one that has stopped) while none of them would stop and fewer
     /// than `settings.steps` are taken, updating `theta` and `velocity` as that loop does, bit
     /// for bit; returns the step it got to, which the caller evaluates again and classifies.
-    /// Networks without a loop of their own take no step.
+    /// With `still`, when it got to `settings.steps`, it also says which lanes the last of
+    /// those steps left exactly where they were (θ and velocity, bit for bit); else it leaves
+    /// `still` as it is. Networks without a loop of their own take no step.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn advance<S: Simd<L>>(
@@ -83,8 +85,9 @@ pub trait Net<const L: usize> {
         running: &Lanes<L>,
         settings: &DescendSettings,
         step: u32,
+        still: Option<&mut [bool; L]>,
     ) -> u32 {
-        let _ = (km, n, data, theta, velocity, running, settings);
+        let _ = (km, n, data, theta, velocity, running, settings, still);
         step
     }
 }
@@ -635,8 +638,11 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         running: &Lanes<L>,
         s: &DescendSettings,
         mut step: u32,
+        still: Option<&mut [bool; L]>,
     ) -> u32 {
         let bias = km.bias;
+        // θ and the velocity before the last step, when asked which lanes it left alone.
+        let mut before = None;
         let zero = S::splat(0.0);
         let mut p = Self::load::<L, S>(bias, theta);
         let mut v = Self::load::<L, S>(bias, velocity);
@@ -671,6 +677,9 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         #[cfg(target_arch = "x86_64")]
         let mut enter = native;
         loop {
+            if still.is_some() && step + 1 == s.steps {
+                before = Some((p, v));
+            }
             #[cfg(target_arch = "x86_64")]
             if enter {
                 // The assembly tests no θ for NaN: a NaN can enter only with θ itself (a step
@@ -689,7 +698,12 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                     step_size(s, n),
                     &mut hidden,
                     step,
-                    s.steps,
+                    // The last step apart, when asked about it.
+                    if still.is_some() && step + 1 < s.steps {
+                        s.steps - 1
+                    } else {
+                        s.steps
+                    },
                 ) {
                     enter = done > step;
                     step = done;
@@ -697,6 +711,9 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             }
             if step >= s.steps {
                 break;
+            }
+            if still.is_some() && step + 1 == s.steps {
+                before = Some((p, v));
             }
             // The gradient summed over the samples, n·∇L, as `loss_and_sums`.
             let (g, total) = Self::sums::<L, S, U, ACT, OUT>(km, n, data, &p, &compute);
@@ -725,7 +742,7 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 enter |= native && screened;
             }
             if !screened {
-                // The tests themselves, as `descend::walk_group` makes them: ‖n·∇L‖ summed in
+                // The tests themselves, as `descend::walk_lanes` makes them: ‖n·∇L‖ summed in
                 // parameter order, as `common::norms`, then ‖∇L‖ = it / n (the biases of a model
                 // without them stay zero and are left out); θ finite and within the bound
                 // exactly when its sum is not NaN and its maximum finite and within the bound.
@@ -756,6 +773,25 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         }
         Self::store::<L, S>(bias, &p, theta);
         Self::store::<L, S>(bias, &v, velocity);
+        if let (Some(still), Some((bp, bv))) = (still, before)
+            && step == s.steps
+        {
+            // Lanes whose θ and velocity the last step left bit for bit as they were (plain
+            // loops, which stay in this function's instruction set).
+            let mut old = vec![[0.0f32; L]; theta.len()];
+            let mut differ = [0u32; L];
+            for (b, now) in [(&bp, &*theta), (&bv, &*velocity)] {
+                Self::store::<L, S>(bias, b, &mut old);
+                for (o, x) in old.iter().zip(now) {
+                    for k in 0..L {
+                        differ[k] |= o[k].to_bits() ^ x[k].to_bits();
+                    }
+                }
+            }
+            for k in 0..L {
+                still[k] = differ[k] == 0;
+            }
+        }
         step
     }
 }
@@ -876,10 +912,11 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const F: bo
         running: &Lanes<L>,
         s: &DescendSettings,
         step: u32,
+        still: Option<&mut [bool; L]>,
     ) -> u32 {
         if Self::fast::<L, S>(km) {
             Self::advance_with::<L, S, BLOCK, TANH, LINEAR>(
-                km, n, data, theta, velocity, running, s, step,
+                km, n, data, theta, velocity, running, s, step, still,
             )
         } else {
             step
@@ -989,7 +1026,7 @@ mod tests {
         }
     }
 
-    /// ‖∇L‖ as `descend::walk_group` forms it from the summed gradient `g` (one value per
+    /// ‖∇L‖ as `descend::walk_lanes` forms it from the summed gradient `g` (one value per
     /// parameter, the same on every lane): √(Σ g²) in order, times 1/n.
     fn norm<S: Simd<8>>(g: &[f32], n: usize) -> f32 {
         let lanes: Vec<Lanes<8>> = g.iter().map(|&x| [x; 8]).collect();
