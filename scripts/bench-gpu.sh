@@ -6,7 +6,8 @@
 #      peers through scripts/peers_torch_cuda.py, the JAX peers of PEERS_DIR (they run on the GPU
 #      by themselves), all at the -XL sizes, into peers.jsonl;
 #   3. every workgroup size, use of workgroup memory and form of the parameter loops on W1-XL
-#      and W2-XL (variants.json);
+#      and W2-XL (variants.json), and walks with walkers queued (on several lane counts) or one
+#      an invocation on W1-XL (queue.json);
 #   4. W1 and W2 on the CPU and GPU backends together, for the GPU/CPU ratios (small.json).
 #
 #   scripts/bench-gpu.sh [STEPS]        STEPS: any of 1234 (default all)
@@ -60,6 +61,8 @@ if [[ $STEPS == *3* ]]; then
   "$LANDSCAPE" bench "${adapter[@]}" --backend gpu --workload W1-XL,W2-XL \
     --workgroup-size 32,64,128,256 --staging on,off --row-sharing on,off --unroll on,off --json \
     > "$OUT/variants.json"
+  "$LANDSCAPE" bench "${adapter[@]}" --backend gpu --workload W1-XL,W1 --repeats 5 \
+    --walker-queue off,on --lanes 16384,65536,262144 --json > "$OUT/queue.json"
 fi
 
 if [[ $STEPS == *4* ]]; then

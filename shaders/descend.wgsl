@@ -1,6 +1,16 @@
-// Gradient descent with heavy-ball momentum, one invocation per walker. Each dispatch advances
-// every running walker until it stops or reaches step `until`; θ and the velocity stay in
-// private memory between steps. CPU twin: src/backend/cpu/descend.rs.
+// Gradient descent with heavy-ball momentum. Each dispatch advances every running walker until
+// it stops or reaches step `until`; θ and the velocity stay in private memory between steps.
+// CPU twin: src/backend/cpu/descend.rs.
+//
+// Two ways to give walkers to invocations (QUEUED, set per variant in the header):
+// - one walker an invocation (`walk_one`): a walker that stops leaves its lane idle until
+//   the slowest walker of its subgroup stops;
+// - queued (`walk_queued`): an invocation is a lane that walks one walker after another. It
+//   takes walker `lane` first (when lane < lanes), then the next from a queue shared by the
+//   dispatch as soon as its walker stops, so that lanes idle only at the end of a dispatch;
+//   and walkers at a fixed point of the float32 step retire. On a GPU, a branch that no lane
+//   of a subgroup takes costs nothing; a software adapter runs every branch under a mask, so
+//   there the per-step tests of this loop cost more than idle lanes do.
 
 // Keep in sync with DescendParams in src/backend/gpu/descend.rs.
 struct DescendParams {
@@ -15,9 +25,16 @@ struct DescendParams {
     // 1 on a chunk's first dispatch: θ is the start, the velocity 0, no step taken, running
     // (only θ is uploaded).
     fresh: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
+    // Invocations that take their first walker by index: lane i takes walker i.
+    lanes: u32,
+    // A lane takes another walker only while it has used at most this many slots (a slot is
+    // one evaluation or one walker taken): on a software adapter this keeps every invocation
+    // within the driver's loop cap; 0xffffffff elsewhere.
+    take_until: u32,
+    // 1: a walker whose step left θ and its velocity bit for bit where they were (a fixed
+    // point of the float32 step, which every later step repeats) ends at once as it would
+    // after its last step. Checked every 32nd iteration, the same one for a whole subgroup.
+    retire: u32,
 }
 
 // Status codes (keep in sync with Status and RUNNING in src/).
@@ -35,6 +52,9 @@ const RUNNING: u32 = 0xffffffffu;
 @group(0) @binding(5) var<storage, read_write> values: array<f32>;
 // Steps taken by every walker, then its status.
 @group(0) @binding(6) var<storage, read_write> counters: array<u32>;
+// The next walker to hand out (less `lanes`; zeroed before every dispatch), then how many
+// walkers retired at a fixed point in the whole walk.
+@group(0) @binding(7) var<storage, read_write> queue: array<atomic<u32>, 4>;
 
 // x is finite: neither NaN nor ±inf (WGSL has no isnan; compare the bits' exponent).
 fn is_finite(x: f32) -> bool {
@@ -51,6 +71,184 @@ fn classify(theta_finite: bool, max_abs: f32, loss: f32, grad_norm: f32, step: u
     return RUNNING;
 }
 
+// L, ‖∇L‖ and the status of a walker at θ after `step` steps (∇L left in `grad`).
+struct Evaluated {
+    loss: f32,
+    norm: f32,
+    status: u32,
+}
+
+fn evaluate(
+    theta: ptr<function, array<f32, P>>,
+    grad: ptr<function, array<f32, P>>,
+    step: u32,
+) -> Evaluated {
+    let loss = loss_and_gradient(theta, grad, params.n_samples);
+    var sq = 0.0;
+    var max_abs = 0.0;
+    var theta_finite = true;
+    for (var p = 0u; p < P; p++) {
+        sq += (*grad)[p] * (*grad)[p];
+        max_abs = max(max_abs, abs((*theta)[p]));
+        theta_finite = theta_finite && is_finite((*theta)[p]);
+    }
+    let norm = sqrt(sq);
+    return Evaluated(loss, norm, classify(theta_finite, max_abs, loss, norm, step));
+}
+
+// One step down ∇L.
+fn update(
+    theta: ptr<function, array<f32, P>>,
+    velocity: ptr<function, array<f32, P>>,
+    grad: ptr<function, array<f32, P>>,
+) {
+    if (params.momentum == 0.0) {
+        // Plain descent: θ − lr·∇L in one multiply–add, as the CPU backend (velocity stays 0).
+        for (var p = 0u; p < P; p++) { (*theta)[p] = fma(-params.lr, (*grad)[p], (*theta)[p]); }
+    } else {
+        for (var p = 0u; p < P; p++) {
+            let v = params.momentum * (*velocity)[p] - params.lr * (*grad)[p];
+            (*velocity)[p] = v;
+            (*theta)[p] += v;
+        }
+    }
+}
+
+// Walker `w`'s θ, velocity and step count (a fresh walker: its start, 0, 0).
+fn load(
+    w: u32,
+    theta: ptr<function, array<f32, P>>,
+    velocity: ptr<function, array<f32, P>>,
+) -> u32 {
+    let base = w * P;
+    let vbase = params.count * P + w * P;
+    for (var p = 0u; p < P; p++) {
+        (*theta)[p] = state[base + p];
+        (*velocity)[p] = 0.0;
+    }
+    if (params.fresh != 0u) { return 0u; }
+    for (var p = 0u; p < P; p++) { (*velocity)[p] = state[vbase + p]; }
+    return counters[w];
+}
+
+// Walker `w`'s state and results.
+fn store(
+    w: u32,
+    theta: ptr<function, array<f32, P>>,
+    velocity: ptr<function, array<f32, P>>,
+    e: Evaluated,
+    step: u32,
+) {
+    let base = w * P;
+    let vbase = params.count * P + w * P;
+    for (var p = 0u; p < P; p++) {
+        state[base + p] = (*theta)[p];
+        state[vbase + p] = (*velocity)[p];
+    }
+    values[w] = e.loss;
+    values[params.count + w] = e.norm;
+    counters[w] = step;
+    counters[params.count + w] = e.status;
+}
+
+// Walker `lane`, from its step to `until` or until it stops.
+fn walk_one(lane: u32) {
+    if (lane >= params.count || (params.fresh == 0u && counters[params.count + lane] != RUNNING)) {
+        return;
+    }
+    var theta: array<f32, P>;
+    var velocity: array<f32, P>;
+    var grad: array<f32, P>;
+    var step = load(lane, &theta, &velocity);
+    var e: Evaluated;
+    // One evaluation per step up to `until`, plus the one that classifies the point reached.
+    let evaluations = params.until - min(step, params.until) + 1u;
+    for (var k = 0u; k < evaluations; k++) {
+        e = evaluate(&theta, &grad, step);
+        if (e.status != RUNNING || step >= params.until) { break; }
+        update(&theta, &velocity, &grad);
+        step++;
+    }
+    store(lane, &theta, &velocity, e, step);
+}
+
+// Walkers from `lane` and then the queue, each from its step to `until` or until it stops (or
+// retires), while the lane's slots last.
+fn walk_queued(lane: u32) {
+    var theta: array<f32, P>;
+    var velocity: array<f32, P>;
+    var grad: array<f32, P>;
+    // θ and the velocity before the step of an iteration that looks for a fixed point.
+    var before: array<f32, P>;
+    var vbefore: array<f32, P>;
+    var w = 0u;
+    var walking = false;
+    var first = true;
+    var used = 0u;
+    var iteration = 0u;
+    var step = 0u;
+    loop {
+        if (!walking) {
+            // The next walker still running, if any is left and fits.
+            loop {
+                if (used > params.take_until) { break; }
+                used++;
+                var t = 0u;
+                if (first) {
+                    first = false;
+                    if (lane >= params.lanes) { continue; }
+                    t = lane;
+                } else {
+                    t = params.lanes + atomicAdd(&queue[0], 1u);
+                }
+                if (t >= params.count) { break; }
+                if (params.fresh != 0u || counters[params.count + t] == RUNNING) {
+                    w = t;
+                    walking = true;
+                    break;
+                }
+            }
+            if (!walking) { break; }
+            step = load(w, &theta, &velocity);
+        }
+        used++;
+        iteration++;
+        var e = evaluate(&theta, &grad, step);
+        var ended = e.status != RUNNING || step >= params.until;
+        if (!ended) {
+            // The same iteration for a whole subgroup: its lanes step together.
+            let look = params.retire != 0u && (iteration & 31u) == 0u;
+            if (look) {
+                for (var p = 0u; p < P; p++) {
+                    before[p] = theta[p];
+                    vbefore[p] = velocity[p];
+                }
+            }
+            update(&theta, &velocity, &grad);
+            step++;
+            if (look) {
+                var still = true;
+                for (var p = 0u; p < P; p++) {
+                    still = still && bitcast<u32>(theta[p]) == bitcast<u32>(before[p])
+                        && bitcast<u32>(velocity[p]) == bitcast<u32>(vbefore[p]);
+                }
+                if (still) {
+                    // Every later step repeats this one: the walker ends after its budget, at
+                    // this θ, with the L and ‖∇L‖ just evaluated there.
+                    e.status = MAX_STEPS;
+                    step = params.steps;
+                    ended = true;
+                    atomicAdd(&queue[1], 1u);
+                }
+            }
+        }
+        if (ended) {
+            store(w, &theta, &velocity, e, step);
+            walking = false;
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn descend(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -59,59 +257,10 @@ fn descend(
 ) {
     // Before any invocation returns: it ends in a barrier of the whole workgroup.
     stage_data(lid);
-    let w = gid.x + gid.y * groups.x * WG;
-    let fresh = params.fresh != 0u;
-    if (w >= params.count || (!fresh && counters[params.count + w] != RUNNING)) { return; }
-    var theta: array<f32, P>;
-    var velocity: array<f32, P>;
-    var grad: array<f32, P>;
-    let base = w * P;
-    let vbase = params.count * P + w * P;
-    var step = 0u;
-    for (var p = 0u; p < P; p++) {
-        theta[p] = state[base + p];
-        velocity[p] = 0.0;
+    let lane = gid.x + gid.y * groups.x * WG;
+    if (QUEUED) {
+        walk_queued(lane);
+    } else {
+        walk_one(lane);
     }
-    if (!fresh) {
-        for (var p = 0u; p < P; p++) { velocity[p] = state[vbase + p]; }
-        step = counters[w];
-    }
-    var status = RUNNING;
-    var loss = 0.0;
-    var norm = 0.0;
-    // One evaluation per step up to `until`, plus the one that classifies the point reached.
-    let evaluations = params.until - min(step, params.until) + 1u;
-    for (var e = 0u; e < evaluations; e++) {
-        loss = loss_and_gradient(&theta, &grad, params.n_samples);
-        var sq = 0.0;
-        var max_abs = 0.0;
-        var theta_finite = true;
-        for (var p = 0u; p < P; p++) {
-            sq += grad[p] * grad[p];
-            max_abs = max(max_abs, abs(theta[p]));
-            theta_finite = theta_finite && is_finite(theta[p]);
-        }
-        norm = sqrt(sq);
-        status = classify(theta_finite, max_abs, loss, norm, step);
-        if (status != RUNNING || step >= params.until) { break; }
-        if (params.momentum == 0.0) {
-            // Plain descent: θ − lr·∇L in one multiply–add, as the CPU backend (velocity stays 0).
-            for (var p = 0u; p < P; p++) { theta[p] = fma(-params.lr, grad[p], theta[p]); }
-        } else {
-            for (var p = 0u; p < P; p++) {
-                let v = params.momentum * velocity[p] - params.lr * grad[p];
-                velocity[p] = v;
-                theta[p] += v;
-            }
-        }
-        step++;
-    }
-    for (var p = 0u; p < P; p++) {
-        state[base + p] = theta[p];
-        state[vbase + p] = velocity[p];
-    }
-    values[w] = loss;
-    values[params.count + w] = norm;
-    counters[w] = step;
-    counters[params.count + w] = status;
 }

@@ -2,7 +2,7 @@
 //! each other, and expressed in effective GFLOP/s.
 
 use crate::backend::cpu::{CpuBackend, Isa, PLAIN};
-use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::backend::gpu::{GpuBackend, GpuContext, is_software};
 use crate::backend::{Backend, BackendChoice};
 use crate::bench::{Measurement, Prepared, Workload, agreement, measure};
 use clap::Args;
@@ -47,6 +47,16 @@ pub struct BenchArgs {
     /// is timed per choice (default: on).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub unroll: Vec<Switch>,
+    /// Whether GPU walks give each invocation walkers one after another from a queue, retiring
+    /// walkers at a fixed point of the float32 step, or one walker each, comma-separated
+    /// on/off: one GPU backend is timed per choice (default: on for hardware adapters, off for
+    /// software ones).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub walker_queue: Vec<Switch>,
+    /// Invocations of a queued GPU walk, comma-separated: one GPU backend is timed per count
+    /// (default: 65 536 on hardware adapters).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub lanes: Vec<usize>,
     /// CPU kernels' instruction sets, comma-separated: one CPU backend is timed per set, each
     /// of which the processor must support (default: the widest it supports).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -118,6 +128,8 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
         && args.staging.is_empty()
         && args.row_sharing.is_empty()
         && args.unroll.is_empty()
+        && args.walker_queue.is_empty()
+        && args.lanes.is_empty()
     {
         // Named all the same, so that every figure says how its kernels were compiled.
         let mut g = GpuBackend::new(ctx);
@@ -142,20 +154,36 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
     let staging = choices(&args.staging, ctx.stage_data);
     let sharing = choices(&args.row_sharing, ctx.share_rows);
     let unrolling = choices(&args.unroll, ctx.unroll_loops);
+    let queueing = choices(&args.walker_queue, !is_software(&ctx.info));
+    let lanes: Vec<Option<usize>> = if args.lanes.is_empty() {
+        vec![None]
+    } else {
+        args.lanes.iter().map(|&n| Some(n)).collect()
+    };
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
     for &size in &sizes {
         for &stage in &staging {
             for &share in &sharing {
-                for &unroll in &unrolling {
-                    // One context each: pipelines are cached per context and variant.
-                    let mut g = GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
-                    let c = g.context_mut();
-                    c.workgroup_size = size;
-                    c.stage_data = stage;
-                    c.share_rows = share;
-                    c.unroll_loops = unroll;
-                    g.name_variant = true;
-                    out.push(Box::new(g));
+                for (&unroll, &queued) in unrolling
+                    .iter()
+                    .flat_map(|u| queueing.iter().map(move |q| (u, q)))
+                {
+                    // Lanes count only with walkers queued.
+                    let lanes = if queued { &lanes[..] } else { &lanes[..1] };
+                    for &lanes in lanes {
+                        // One context each: pipelines are cached per context and variant.
+                        let mut g =
+                            GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
+                        let c = g.context_mut();
+                        c.workgroup_size = size;
+                        c.stage_data = stage;
+                        c.share_rows = share;
+                        c.unroll_loops = unroll;
+                        g.descend_options.queued = Some(queued);
+                        g.descend_options.max_lanes = lanes;
+                        g.name_variant = true;
+                        out.push(Box::new(g));
+                    }
                 }
             }
         }
@@ -227,6 +255,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "0 is not a positive number of invocations",
         )
         .into());
+    }
+    if args.lanes.contains(&0) {
+        return Err(
+            crate::Error::spec("--lanes", "0 is not a positive number of invocations").into(),
+        );
     }
     let named = !args.workload.is_empty();
     let mut workloads = if named {

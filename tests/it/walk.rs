@@ -5,7 +5,7 @@ use crate::common::{
     Tol, assert_close, canonical_bits, cpu, gpu, model, random_data, random_points,
 };
 use landscape::backend::cpu::{CpuBackend, Isa};
-use landscape::backend::gpu::GpuBackend;
+use landscape::backend::gpu::{DescendOptions, GpuBackend};
 use landscape::backend::{Backend, WalkOutput};
 use landscape::reference;
 use landscape::spec::data::{DataSource, Dataset};
@@ -389,6 +389,95 @@ fn gpu_walks_do_not_depend_on_chunks_or_dispatch_length() {
     assert_eq!(gpu_walk(&mut g, &problem, &s, None), whole);
 }
 
+/// Lanes that take walkers from a queue, and walkers at a fixed point that retire, change no
+/// bit of a walk: against one walker an invocation, with any number of lanes (one, a count no
+/// workgroup divides, more than walkers), in chunks and short dispatches, with momentum, with
+/// walkers that stop for every reason, and with a trace (which turns retirement off).
+#[test]
+fn gpu_walkers_from_a_queue_and_at_a_fixed_point_change_no_bit() {
+    let Some(mut g) = gpu() else { return };
+    let problem = w1_like();
+    for (s, fixed_points) in [
+        // W1's settings: many walkers reach a fixed point of the float32 step.
+        (
+            WalkSettings {
+                steps: 700,
+                tol: 0.0,
+                diverge: 1e30,
+                ..SETTINGS
+            },
+            true,
+        ),
+        (
+            WalkSettings {
+                steps: 500,
+                tol: 1e-3,
+                lr: 0.4,
+                diverge: 3.0,
+                ..SETTINGS
+            },
+            false,
+        ),
+        (
+            WalkSettings {
+                steps: 600,
+                tol: 0.0,
+                momentum: 0.5,
+                diverge: 1e30,
+                ..SETTINGS
+            },
+            true,
+        ),
+    ] {
+        g.descend_options = DescendOptions {
+            queued: Some(false),
+            poison: true,
+            ..DescendOptions::default()
+        };
+        let one = gpu_walk(&mut g, &problem, &s, None);
+        let traced = gpu_walk(&mut g, &problem, &s, Some(100));
+        assert_eq!(g.retired_walkers(), 0);
+        let statuses: std::collections::BTreeSet<u32> = one.status.iter().copied().collect();
+        assert!(
+            fixed_points || statuses.len() >= 3,
+            "walkers end in several ways: {statuses:?}"
+        );
+        for (lanes, chunk, dispatch, retire) in [
+            (None, None, None, false),
+            (None, None, None, true),
+            (Some(1), None, None, true),
+            (Some(37), None, None, true),
+            (Some(37), Some(120), Some(45), true),
+            (Some(1000), None, Some(64), true),
+        ] {
+            g.descend_options = DescendOptions {
+                queued: Some(true),
+                no_retire: !retire,
+                max_lanes: lanes,
+                max_chunk_walkers: chunk,
+                max_dispatch_steps: dispatch,
+                poison: true,
+            };
+            let what = format!(
+                "{s:?}, lanes {lanes:?}, chunks {chunk:?}, dispatch {dispatch:?}, retire {retire}"
+            );
+            assert_eq!(gpu_walk(&mut g, &problem, &s, None), one, "{what}");
+            let retired = g.retired_walkers();
+            if retire && fixed_points {
+                assert!(retired > 30, "{what}: {retired} walkers retired");
+            } else if !retire {
+                assert_eq!(retired, 0, "{what}");
+            }
+            assert_eq!(
+                gpu_walk(&mut g, &problem, &s, Some(100)),
+                traced,
+                "{what}, traced"
+            );
+            assert_eq!(g.retired_walkers(), 0, "a trace takes every step");
+        }
+    }
+}
+
 #[test]
 fn gpu_runs_of_one_size_reuse_their_buffers_and_give_the_same_results() {
     let Some(mut g) = gpu() else { return };
@@ -554,7 +643,10 @@ fn every_walker_status_is_reached_on_cpu() {
 #[test]
 fn every_walker_status_is_reached_on_gpu() {
     if let Some(mut g) = gpu() {
-        every_status_is_reached(&mut g);
+        for queued in [false, true] {
+            g.descend_options.queued = Some(queued);
+            every_status_is_reached(&mut g);
+        }
     }
 }
 

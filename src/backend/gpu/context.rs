@@ -70,6 +70,9 @@ pub struct GpuContext {
     /// [`super::shader::Variant::unrolled`]); on by default.
     pub unroll_loops: bool,
     layout: wgpu::BindGroupLayout,
+    /// Binding 7 of every bind group: the walk kernel's work queue (see
+    /// [`Self::work_queue`]); the other kernels ignore it.
+    work_queue: wgpu::Buffer,
     pipelines: HashMap<(Kernel, KernelModel, Variant), wgpu::ComputePipeline>,
     /// The large buffers of the last run, for the next run of the same sizes (see
     /// [`Self::reused_buffer`]).
@@ -152,6 +155,14 @@ impl GpuContext {
             }
         });
         let layout = bind_group_layout(&device);
+        let work_queue = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("work queue"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
         let workgroup_size = default_workgroup_size(&info, &limits);
         // Measured (BENCHMARKS.md): on an H100, sharing row units makes W2-XL 1.3× faster and
         // staging the data set gains nothing (W1-XL the same, W2-XL 11 % slower next to row
@@ -170,6 +181,7 @@ impl GpuContext {
             share_rows,
             unroll_loops: true,
             layout,
+            work_queue,
             pipelines: HashMap::new(),
             pool: Vec::new(),
             allocated: 0,
@@ -182,7 +194,14 @@ impl GpuContext {
         &self.layout
     }
 
-    /// A bind group of the shared layout with `buffers` bound whole, in binding order.
+    /// The four counters every bind group holds at binding 7: `descend.wgsl` hands out
+    /// walkers from the first and counts retired walkers in the second.
+    pub fn work_queue(&self) -> &wgpu::Buffer {
+        &self.work_queue
+    }
+
+    /// A bind group of the shared layout with `buffers` bound whole, in binding order (0–6),
+    /// and the work queue at 7.
     pub fn bind_group(&self, label: &str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
             .iter()
@@ -191,6 +210,10 @@ impl GpuContext {
                 binding: i as u32,
                 resource: b.as_entire_binding(),
             })
+            .chain(std::iter::once(wgpu::BindGroupEntry {
+                binding: 7,
+                resource: self.work_queue.as_entire_binding(),
+            }))
             .collect();
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
@@ -472,8 +495,8 @@ pub fn default_workgroup_size(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -
         .max(1)
 }
 
-/// One uniform and six storage buffers (read-only inputs 1–3, read-write outputs 4–6), the
-/// same for every kernel so that one layout serves all.
+/// One uniform and seven storage buffers (read-only inputs 1–3, read-write outputs 4–6, and
+/// the work queue at 7), the same for every kernel so that one layout serves all.
 fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
         binding,
@@ -497,6 +520,7 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             entry(4, write),
             entry(5, write),
             entry(6, write),
+            entry(7, write),
         ],
     })
 }

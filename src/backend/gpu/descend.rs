@@ -2,7 +2,7 @@
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
 use super::context::{GpuContext, PhaseClock};
-use super::shader::{Kernel, loop_iterations, staging_iterations};
+use super::shader::{Kernel, Variant, loop_iterations, staging_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
 use crate::spec::walk::Status;
@@ -23,7 +23,14 @@ struct DescendParams {
     /// 1 on a chunk's first dispatch: every walker starts at θ with zero velocity, 0 steps,
     /// running (so that only θ is uploaded); 0 after.
     fresh: u32,
-    _pad: [u32; 3],
+    /// Invocations (lanes) that take their first walker by index; the others, and every lane's
+    /// later walkers, come from the work queue.
+    lanes: u32,
+    /// A lane takes another walker only while it has used at most this many slots (evaluations
+    /// and walkers taken): the software adapters' loop cap.
+    take_until: u32,
+    /// 1 when walkers at a fixed point of the float32 step retire.
+    retire: u32,
 }
 
 /// Knobs for tests and small GPUs.
@@ -36,6 +43,18 @@ pub struct DescendOptions {
     /// Fill the outputs with NaN (L, ‖∇L‖) and an invalid code (steps, status) before a chunk's
     /// first dispatch, so that unwritten elements show.
     pub poison: bool,
+    /// Upper bound on the invocations (lanes) of a dispatch, each walking one walker after
+    /// another (by default [`GPU_LANES`] on a GPU, and on a software adapter as many as its
+    /// loop cap needs).
+    pub max_lanes: Option<usize>,
+    /// Whether invocations take walkers from a queue, one after another, and walkers at a
+    /// fixed point of the float32 step retire (`walk_queued` in descend.wgsl), or take one
+    /// walker each. By default queued on a GPU and not on a software adapter (see the
+    /// shader). The results are the same bits either way.
+    pub queued: Option<bool>,
+    /// With `queued`, take every step of walkers at a fixed point instead of retiring them
+    /// (the results are the same bits; for comparisons).
+    pub no_retire: bool,
 }
 
 /// Default upper bound on walkers per chunk.
@@ -50,6 +69,41 @@ const SOFTWARE_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
 /// that walkers stay in registers for thousands of steps and a dispatch's last partial wave of
 /// workgroups, where the GPU idles, comes rarely: W1-XL measured 64 steps per dispatch before.
 const GPU_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 32;
+
+/// Lanes of a dispatch on a GPU: walkers are handed to lanes as their last walker stops, so a
+/// lane idles only at the end of a dispatch, but only when lanes are several times fewer than
+/// walkers; and enough of them must be resident to keep the GPU busy. 2¹⁶ is about 500 an
+/// SM on an H100 or H200 (132 SMs), a quarter of what one holds; W1-XL's chunks of 512 Ki
+/// walkers give each lane 8. Not yet measured against other counts on a GPU: `landscape bench
+/// --lanes` sweeps it.
+pub const GPU_LANES: usize = 1 << 16;
+
+/// Walkers each lane of a software adapter must be able to take in one dispatch: steps per
+/// dispatch are cut so that this many fit in its loop cap.
+const SOFTWARE_WALKERS_PER_LANE: u64 = 8;
+
+/// A software adapter's cap on the loop iterations of one invocation, and what a lane spends of
+/// it.
+#[derive(Debug, Clone, Copy)]
+struct LoopCap {
+    /// Iterations an invocation may run, less those of staging the data.
+    budget: u64,
+    /// Iterations of one slot: an evaluation, the update and the fixed-point test.
+    per_slot: u64,
+    /// Iterations of loading and storing one walker.
+    per_walker: u64,
+}
+
+impl LoopCap {
+    /// Steps a dispatch may take when each lane must be able to take `walkers` walkers. A lane
+    /// takes a walker while it has used at most (`walkers` − 1)·(steps + 2) slots, each walker
+    /// using at most steps + 2 (one to take it, one evaluation a step and one more), so at most
+    /// `walkers`·(steps + 2) in all; and at most one walker every two slots.
+    fn steps(&self, walkers: u64) -> u32 {
+        let slots = self.budget / walkers.max(1) / (self.per_slot + self.per_walker.div_ceil(2));
+        slots.saturating_sub(2).min(u64::from(u32::MAX)) as u32
+    }
+}
 
 /// What poisoned step counts and statuses hold: no status, and more steps than a walk takes.
 const POISON_CODE: u32 = 0xdead_beef;
@@ -73,7 +127,8 @@ struct Pending {
     copied: wgpu::SubmissionIndex,
 }
 
-/// Walks `starts` (M × P) on the GPU; see `Backend::walk`.
+/// Walks `starts` (M × P) on the GPU; see `Backend::walk`. Also returns how many walkers
+/// retired at a fixed point of the float32 step (see `DescendOptions::no_retire`).
 ///
 /// Walkers go in chunks within the adapter's limits. When there are several, chunk k uses
 /// buffer set k mod 2 and is read back after chunk k + 1 has been queued, so that the GPU runs
@@ -93,7 +148,7 @@ pub fn run(
     trace: Option<u32>,
     progress: &(dyn Fn(u64) + Sync),
     opts: DescendOptions,
-) -> Result<WalkOutput> {
+) -> Result<(WalkOutput, u64)> {
     let mut clock = PhaseClock::new("walk");
     let p = km.parameters;
     let m = starts.len() / p;
@@ -114,23 +169,63 @@ pub fn run(
     }
     chunk = chunk.min(m.max(1));
     let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
-    // Steps per dispatch that stay within a software adapter's loop cap (loads and stores of θ
-    // and the velocity, then one evaluation per step plus the last).
-    let variant = ctx.variant(data.len());
-    let budget_steps = match ctx.loop_budget() {
-        Some(budget) => {
-            let per_step = loop_iterations(Kernel::Descend, km, n_samples);
-            let fixed = 2 * p as u64 + 16 + staging_iterations(variant);
-            let steps = budget.saturating_sub(fixed) / per_step;
+    let software = super::is_software(&ctx.info);
+    let variant = Variant {
+        queued: opts.queued.unwrap_or(!software),
+        ..ctx.variant(data.len())
+    };
+    let queued = variant.queued;
+    // A software adapter caps the loop iterations of an invocation: a lane's walkers, each
+    // loaded, stepped (one evaluation per step plus the last) and stored, must fit in it.
+    // (A step of a queued walk may also save and compare θ and the velocity.)
+    let per_step = loop_iterations(Kernel::Descend, km, n_samples);
+    let cap = ctx.loop_budget().map(|budget| LoopCap {
+        budget: budget.saturating_sub(staging_iterations(variant)),
+        per_slot: per_step + if queued { 2 * p as u64 } else { 0 },
+        per_walker: 3 * p as u64 + 16,
+    });
+    let adapter = ctx.info.name.clone();
+    let too_many_samples = || {
+        Error::Gpu(format!(
+            "{n_samples} samples exceed what the software adapter {adapter} runs in one invocation; use --backend cpu"
+        ))
+    };
+    // Lanes and steps a dispatch may take, for a chunk of `len` walkers.
+    let lanes_for = |len: usize| -> Result<(usize, u32)> {
+        if !queued {
+            // One walker a lane: loads and stores of θ and the velocity, then one evaluation
+            // per step plus the last.
+            let Some(cap) = cap else {
+                return Ok((len, u32::MAX));
+            };
+            let steps = cap.budget.saturating_sub(2 * p as u64 + 16) / per_step;
             if steps < 2 {
-                return Err(Error::Gpu(format!(
-                    "{n_samples} samples exceed what the software adapter {} runs in one invocation; use --backend cpu",
-                    ctx.info.name
-                )));
+                return Err(too_many_samples());
             }
-            (steps - 1).min(u64::from(u32::MAX)) as u32
+            return Ok((len, (steps - 1).min(u64::from(u32::MAX)) as u32));
         }
-        None => u32::MAX,
+        let wanted = opts.max_lanes.unwrap_or(if software {
+            len.div_ceil(SOFTWARE_WALKERS_PER_LANE as usize)
+        } else {
+            GPU_LANES
+        });
+        let mut lanes = wanted.clamp(1, len.max(1));
+        let Some(cap) = cap else {
+            return Ok((lanes, u32::MAX));
+        };
+        // Fewer steps a dispatch let a lane take more walkers; where even 2 steps do not fit,
+        // more lanes (up to one a walker).
+        loop {
+            let steps = cap.steps(len.div_ceil(lanes) as u64);
+            if steps >= 2 || lanes >= len {
+                return if steps >= 1 {
+                    Ok((lanes, steps))
+                } else {
+                    Err(too_many_samples())
+                };
+            }
+            lanes = (lanes * 2).min(len);
+        }
     };
     let pipeline = ctx.pipeline(Kernel::Descend, km, variant)?;
     let mut out = WalkOutput {
@@ -142,6 +237,7 @@ pub fn run(
         trace: trace.map(|_| vec![f32::NAN; rows * m * p]),
     };
     use wgpu::BufferUsages as U;
+    let retire = queued && !opts.no_retire && trace.is_none();
     let data_buf = ctx
         .device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -181,6 +277,8 @@ pub fn run(
             bind,
         });
     }
+    // The queue's counters: the next walker (zeroed before each dispatch) and walkers retired.
+    ctx.queue.write_buffer(ctx.work_queue(), 0, &[0; 16]);
     ctx.check()?;
     clock.lap("set-up");
 
@@ -215,6 +313,7 @@ pub fn run(
                 ctx.queue
                     .write_buffer(&b.counters, 0, bytemuck::cast_slice(&code));
             }
+            let (lanes, budget_steps) = lanes_for(len)?;
             let per_dispatch = (sample_steps / (len as u64 * n_samples.max(1) as u64))
                 .clamp(1, u64::from(s.steps)) as u32;
             let per_dispatch = opts
@@ -257,13 +356,22 @@ pub fn run(
                     tol: s.tol,
                     diverge: s.diverge,
                     fresh: u32::from(first_dispatch),
-                    _pad: [0; 3],
+                    lanes: lanes as u32,
+                    // Each walker takes a slot and at most one evaluation a step from `done`
+                    // to `until` and one more: a lane takes at least `len / lanes` of them.
+                    take_until: if cap.is_some() {
+                        ((len.div_ceil(lanes) - 1) as u32) * (until - done + 2)
+                    } else {
+                        u32::MAX
+                    },
+                    retire: u32::from(retire),
                 };
                 first_dispatch = false;
-                // Queued parameter writes are ordered with the dispatches.
+                // Queued writes are ordered with the dispatches.
                 ctx.queue
                     .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-                let enc = ctx.encode_dispatch("descend", &pipeline, variant, &b.bind, len);
+                ctx.queue.write_buffer(ctx.work_queue(), 0, &[0; 4]);
+                let enc = ctx.encode_dispatch("descend", &pipeline, variant, &b.bind, lanes);
                 let index = ctx.queue.submit([enc.finish()]);
                 in_flight.push((index, len as u64 * u64::from(until - done)));
                 // Wait for the dispatch before this one (the GPU has the new one meanwhile),
@@ -322,6 +430,14 @@ pub fn run(
             clock.lap("read-back");
         }
     }
+    // Walkers retired at a fixed point: a diagnostic (for tests and `bench`).
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(ctx.work_queue(), 0, &sets[0].staging, 0, 16);
+    ctx.queue.submit([enc.finish()]);
+    let counts = ctx.read(&sets[0].staging, 16)?;
+    let retired = u64::from(u32::from_le_bytes([
+        counts[4], counts[5], counts[6], counts[7],
+    ]));
     if let Some(w) = out
         .status
         .iter()
@@ -344,7 +460,7 @@ pub fn run(
         kept.extend([b.state, b.values, b.counters, b.staging]);
     }
     ctx.keep_buffers(kept);
-    Ok(out)
+    Ok((out, retired))
 }
 
 /// Appends a chunk's results (θ, L, ‖∇L‖, steps and status, copied into its set's staging

@@ -31,6 +31,8 @@ pub struct GpuBackend {
     /// Whether [`Backend::info`] names the kernels' workgroup size and data staging after the
     /// adapter (for `landscape bench`, which can time several of them).
     pub name_variant: bool,
+    /// Walkers of the last walk that retired at a fixed point of the float32 step.
+    retired: u64,
 }
 
 impl GpuBackend {
@@ -41,7 +43,15 @@ impl GpuBackend {
             eval_options: EvalOptions::default(),
             descend_options: DescendOptions::default(),
             name_variant: false,
+            retired: 0,
         }
+    }
+
+    /// How many walkers of the last walk retired at a fixed point of the float32 step (their
+    /// steps after it were not taken, their results are the same bits; see
+    /// [`DescendOptions::no_retire`]).
+    pub fn retired_walkers(&self) -> u64 {
+        self.retired
     }
 
     /// The context (device, queue, adapter).
@@ -60,7 +70,7 @@ impl Backend for GpuBackend {
         let i = &self.ctx.info;
         let adapter = if self.name_variant {
             format!(
-                "{} [wg {}, {}, {}, {}]",
+                "{} [wg {}, {}, {}, {}, {}]",
                 i.name,
                 self.ctx.workgroup_size,
                 if self.ctx.stage_data {
@@ -77,6 +87,14 @@ impl Backend for GpuBackend {
                     "unrolled"
                 } else {
                     "loops"
+                },
+                match (
+                    self.descend_options.queued.unwrap_or(!is_software(i)),
+                    self.descend_options.max_lanes,
+                ) {
+                    (false, _) => "walkers one an invocation".to_string(),
+                    (true, None) => "walkers queued".to_string(),
+                    (true, Some(n)) => format!("walkers queued on {n} lanes"),
                 }
             )
         } else {
@@ -153,7 +171,7 @@ impl Backend for GpuBackend {
         let km = KernelModel::new(model);
         let s = DescendSettings::new(settings);
         let d = data_f32(data);
-        descend::run(
+        let (out, retired) = descend::run(
             &mut self.ctx,
             &km,
             data.len(),
@@ -163,6 +181,8 @@ impl Backend for GpuBackend {
             trace,
             progress,
             self.descend_options,
-        )
+        )?;
+        self.retired = retired;
+        Ok(out)
     }
 }

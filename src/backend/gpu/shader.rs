@@ -60,6 +60,9 @@ pub struct Variant {
     /// so that θ, the velocity and ∇L are only ever indexed by constants and a driver can keep
     /// them in registers instead of (slow, per-thread) local memory.
     pub unrolled: bool,
+    /// Walks only: invocations take walkers from a queue, one after another, and walkers at a
+    /// fixed point retire (`walk_queued` in descend.wgsl), instead of one walker each.
+    pub queued: bool,
 }
 
 impl Variant {
@@ -70,6 +73,7 @@ impl Variant {
         shared_units: 0,
         samples: 0,
         unrolled: false,
+        queued: false,
     };
 
     /// Floats of workgroup memory one workgroup of this variant uses.
@@ -110,6 +114,7 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
          const HIDDEN_ACT: u32 = {act}u;\n\
          const OUT_ACT: u32 = {oact}u;\n\
          const WG: u32 = {wg}u;\n\
+         const QUEUED: bool = {queued};\n\
          {staging}{sharing}",
         widths = km.widths,
         p = km.parameters,
@@ -118,6 +123,7 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
         act = km.act,
         oact = km.out_act,
         wg = variant.workgroup_size,
+        queued = variant.queued,
     )
 }
 
