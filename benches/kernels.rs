@@ -27,12 +27,14 @@ fn backends() -> Vec<(String, Box<dyn Backend>)> {
             let hardware = !landscape::backend::gpu::is_software(&ctx.info);
             let b = GpuBackend::new(ctx);
             out.push((format!("gpu ({})", b.info().adapter), Box::new(b)));
-            // On a GPU, the kernels without workgroup memory too, so that a regression of
-            // either form shows (software adapters run that form by default).
+            // On a GPU, the kernels without workgroup memory and walks with one walker an
+            // invocation too, so that a regression of either form shows (software adapters
+            // use no workgroup memory by default).
             if hardware && let Ok(ctx) = GpuContext::new(None, false) {
                 let mut b = GpuBackend::new(ctx);
                 b.context_mut().stage_data = false;
                 b.context_mut().share_rows = false;
+                b.descend_options.queued = Some(false);
                 b.name_variant = true;
                 out.push((format!("gpu ({})", b.info().adapter), Box::new(b)));
             }

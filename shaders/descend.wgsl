@@ -3,14 +3,14 @@
 // CPU twin: src/backend/cpu/descend.rs.
 //
 // Two ways to give walkers to invocations (QUEUED, set per variant in the header):
-// - one walker an invocation (`walk_one`): a walker that stops leaves its lane idle until
-//   the slowest walker of its subgroup stops;
-// - queued (`walk_queued`): an invocation is a lane that walks one walker after another. It
-//   takes walker `lane` first (when lane < lanes), then the next from a queue shared by the
-//   dispatch as soon as its walker stops, so that lanes idle only at the end of a dispatch;
-//   and walkers at a fixed point of the float32 step retire. On a GPU, a branch that no lane
-//   of a subgroup takes costs nothing; a software adapter runs every branch under a mask, so
-//   there the per-step tests of this loop cost more than idle lanes do.
+// - queued (`walk_queued`, the default): an invocation is a lane that walks one walker after
+//   another. It takes walker `lane` first (when lane < lanes), then the next from a queue
+//   shared by the dispatch when its walker stops, so that lanes idle only at the end of a
+//   dispatch, not until the slowest walker of their subgroup stops; and walkers at a fixed
+//   point of the float32 step retire. It walks in segments of SEGMENT steps and looks at its
+//   walker (stopped, at a fixed point, to be replaced) only between segments: a software
+//   adapter runs every branch under a mask, so a test on every step would cost it every step.
+// - one walker an invocation (`walk_one`), for comparisons.
 
 // Keep in sync with DescendParams in src/backend/gpu/descend.rs.
 struct DescendParams {
@@ -172,20 +172,24 @@ fn walk_one(lane: u32) {
     store(lane, &theta, &velocity, e, step);
 }
 
+// Steps a queued lane takes between looks at its walker: it takes a new walker, stores one that
+// stopped, and looks for a fixed point only every SEGMENT steps (a walker that stops within a
+// segment leaves its lane idle for the rest of it).
+const SEGMENT: u32 = 32u;
+
 // Walkers from `lane` and then the queue, each from its step to `until` or until it stops (or
 // retires), while the lane's slots last.
 fn walk_queued(lane: u32) {
     var theta: array<f32, P>;
     var velocity: array<f32, P>;
     var grad: array<f32, P>;
-    // θ and the velocity before the step of an iteration that looks for a fixed point.
+    // θ and the velocity before the last step of a segment.
     var before: array<f32, P>;
     var vbefore: array<f32, P>;
     var w = 0u;
     var walking = false;
     var first = true;
     var used = 0u;
-    var iteration = 0u;
     var step = 0u;
     loop {
         if (!walking) {
@@ -211,34 +215,47 @@ fn walk_queued(lane: u32) {
             if (!walking) { break; }
             step = load(w, &theta, &velocity);
         }
-        used++;
-        iteration++;
-        var e = evaluate(&theta, &grad, step);
-        var ended = e.status != RUNNING || step >= params.until;
-        if (!ended) {
-            // The same iteration for a whole subgroup: its lanes step together.
-            let look = params.retire != 0u && (iteration & 31u) == 0u;
-            if (look) {
-                for (var p = 0u; p < P; p++) {
-                    before[p] = theta[p];
-                    vbefore[p] = velocity[p];
-                }
+        // A segment: up to SEGMENT evaluations, each but a stopping one followed by a step.
+        used += SEGMENT;
+        var e: Evaluated;
+        var ended = false;
+        for (var k = 1u; k < SEGMENT; k++) {
+            e = evaluate(&theta, &grad, step);
+            if (e.status != RUNNING || step >= params.until) {
+                ended = true;
+                break;
             }
             update(&theta, &velocity, &grad);
             step++;
-            if (look) {
-                var still = true;
-                for (var p = 0u; p < P; p++) {
-                    still = still && bitcast<u32>(theta[p]) == bitcast<u32>(before[p])
-                        && bitcast<u32>(velocity[p]) == bitcast<u32>(vbefore[p]);
+        }
+        if (!ended) {
+            // The segment's last step, which a walker at a fixed point leaves where it was.
+            e = evaluate(&theta, &grad, step);
+            ended = e.status != RUNNING || step >= params.until;
+            if (!ended) {
+                let look = params.retire != 0u;
+                if (look) {
+                    for (var p = 0u; p < P; p++) {
+                        before[p] = theta[p];
+                        vbefore[p] = velocity[p];
+                    }
                 }
-                if (still) {
-                    // Every later step repeats this one: the walker ends after its budget, at
-                    // this θ, with the L and ‖∇L‖ just evaluated there.
-                    e.status = MAX_STEPS;
-                    step = params.steps;
-                    ended = true;
-                    atomicAdd(&queue[1], 1u);
+                update(&theta, &velocity, &grad);
+                step++;
+                if (look) {
+                    var still = true;
+                    for (var p = 0u; p < P; p++) {
+                        still = still && bitcast<u32>(theta[p]) == bitcast<u32>(before[p])
+                            && bitcast<u32>(velocity[p]) == bitcast<u32>(vbefore[p]);
+                    }
+                    if (still) {
+                        // Every later step repeats this one: the walker ends after its budget,
+                        // at this θ, with the L and ‖∇L‖ just evaluated there.
+                        e.status = MAX_STEPS;
+                        step = params.steps;
+                        ended = true;
+                        atomicAdd(&queue[1], 1u);
+                    }
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! each other, and expressed in effective GFLOP/s.
 
 use crate::backend::cpu::{CpuBackend, Isa, PLAIN};
-use crate::backend::gpu::{GpuBackend, GpuContext, is_software};
+use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::{Backend, BackendChoice};
 use crate::bench::{Measurement, Prepared, Workload, agreement, measure};
 use clap::Args;
@@ -49,12 +49,11 @@ pub struct BenchArgs {
     pub unroll: Vec<Switch>,
     /// Whether GPU walks give each invocation walkers one after another from a queue, retiring
     /// walkers at a fixed point of the float32 step, or one walker each, comma-separated
-    /// on/off: one GPU backend is timed per choice (default: on for hardware adapters, off for
-    /// software ones).
+    /// on/off: one GPU backend is timed per choice (default: on).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub walker_queue: Vec<Switch>,
     /// Invocations of a queued GPU walk, comma-separated: one GPU backend is timed per count
-    /// (default: 65 536 on hardware adapters).
+    /// (default: 65 536 on hardware adapters, an eighth of the walkers on software ones).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub lanes: Vec<usize>,
     /// CPU kernels' instruction sets, comma-separated: one CPU backend is timed per set, each
@@ -154,7 +153,7 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
     let staging = choices(&args.staging, ctx.stage_data);
     let sharing = choices(&args.row_sharing, ctx.share_rows);
     let unrolling = choices(&args.unroll, ctx.unroll_loops);
-    let queueing = choices(&args.walker_queue, !is_software(&ctx.info));
+    let queueing = choices(&args.walker_queue, true);
     let lanes: Vec<Option<usize>> = if args.lanes.is_empty() {
         vec![None]
     } else {

@@ -43,14 +43,13 @@ pub struct DescendOptions {
     /// Fill the outputs with NaN (L, ‖∇L‖) and an invalid code (steps, status) before a chunk's
     /// first dispatch, so that unwritten elements show.
     pub poison: bool,
-    /// Upper bound on the invocations (lanes) of a dispatch, each walking one walker after
-    /// another (by default [`GPU_LANES`] on a GPU, and on a software adapter as many as its
-    /// loop cap needs).
+    /// Invocations (lanes) of a queued dispatch, each walking one walker after another: by
+    /// default [`GPU_LANES`] on a GPU and an eighth of the walkers on a software adapter;
+    /// never more than the walkers, and on a software adapter more where its loop cap needs.
     pub max_lanes: Option<usize>,
     /// Whether invocations take walkers from a queue, one after another, and walkers at a
     /// fixed point of the float32 step retire (`walk_queued` in descend.wgsl), or take one
-    /// walker each. By default queued on a GPU and not on a software adapter (see the
-    /// shader). The results are the same bits either way.
+    /// walker each (by default queued). The results are the same bits either way.
     pub queued: Option<bool>,
     /// With `queued`, take every step of walkers at a fixed point instead of retiring them
     /// (the results are the same bits; for comparisons).
@@ -78,32 +77,38 @@ const GPU_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 32;
 /// --lanes` sweeps it.
 pub const GPU_LANES: usize = 1 << 16;
 
-/// Walkers each lane of a software adapter must be able to take in one dispatch: steps per
-/// dispatch are cut so that this many fit in its loop cap.
+/// Walkers each queued lane of a software adapter must be able to take in one dispatch: steps
+/// per dispatch are cut so that this many fit in its loop cap. On W1, llvmpipe takes 0.81 s
+/// queued this way and 0.94 s with one walker an invocation (BENCHMARKS.md).
 const SOFTWARE_WALKERS_PER_LANE: u64 = 8;
 
-/// A software adapter's cap on the loop iterations of one invocation, and what a lane spends of
-/// it.
+/// A software adapter's cap on the loop iterations of one invocation (llvmpipe counts every
+/// iteration of every loop of a SIMD vector of invocations against one limit, and ends the
+/// loops when it is reached), and what a queued lane spends of it.
 #[derive(Debug, Clone, Copy)]
 struct LoopCap {
     /// Iterations an invocation may run, less those of staging the data.
     budget: u64,
-    /// Iterations of one slot: an evaluation, the update and the fixed-point test.
+    /// Iterations charged to one slot of a queued lane (a step, or taking a walker).
     per_slot: u64,
-    /// Iterations of loading and storing one walker.
-    per_walker: u64,
 }
 
 impl LoopCap {
-    /// Steps a dispatch may take when each lane must be able to take `walkers` walkers. A lane
-    /// takes a walker while it has used at most (`walkers` − 1)·(steps + 2) slots, each walker
-    /// using at most steps + 2 (one to take it, one evaluation a step and one more), so at most
-    /// `walkers`·(steps + 2) in all; and at most one walker every two slots.
+    /// Steps a dispatch may take when each queued lane must be able to take `walkers` walkers.
+    /// A lane walks in segments of [`SEGMENT`] steps and takes a walker while it has used at
+    /// most (`walkers` − 1)·(steps + 1 + `SEGMENT`) slots, each walker using at most steps +
+    /// 1 + `SEGMENT` (one to take it, one evaluation a step and one more, rounded up to whole
+    /// segments), so at most `walkers`·(steps + 1 + `SEGMENT`) in all.
     fn steps(&self, walkers: u64) -> u32 {
-        let slots = self.budget / walkers.max(1) / (self.per_slot + self.per_walker.div_ceil(2));
-        slots.saturating_sub(2).min(u64::from(u32::MAX)) as u32
+        let slots = self.budget / walkers.max(1) / self.per_slot;
+        slots
+            .saturating_sub(1 + u64::from(SEGMENT))
+            .min(u64::from(u32::MAX)) as u32
     }
 }
+
+/// Steps of a queued lane between looks at its walker: `SEGMENT` in descend.wgsl.
+const SEGMENT: u32 = 32;
 
 /// What poisoned step counts and statuses hold: no status, and more steps than a walk takes.
 const POISON_CODE: u32 = 0xdead_beef;
@@ -171,18 +176,24 @@ pub fn run(
     let rows = trace.map_or(0, |k| (s.steps / k) as usize + 1);
     let software = super::is_software(&ctx.info);
     let variant = Variant {
-        queued: opts.queued.unwrap_or(!software),
+        queued: opts.queued.unwrap_or(true),
         ..ctx.variant(data.len())
     };
     let queued = variant.queued;
-    // A software adapter caps the loop iterations of an invocation: a lane's walkers, each
-    // loaded, stepped (one evaluation per step plus the last) and stored, must fit in it.
-    // (A step of a queued walk may also save and compare θ and the velocity.)
+    // A software adapter caps the loop iterations of an invocation. One walker an invocation:
+    // loads and stores of θ and the velocity, then one evaluation per step plus the last,
+    // counting every loop over the parameters. Queued: a step measured n + 2 iterations on
+    // llvmpipe with the loops over the parameters written out (the loop over samples with its
+    // exit, and the segment's loop); where they are not, add about 9 such loops (zeroing,
+    // scaling, the norm and the update every step, and a walker's loads, stores and
+    // comparison once a segment, counted every step). A slot is charged twice that, and 16
+    // for the loop that takes walkers, which a SIMD vector runs for each of its lanes that
+    // takes one.
     let per_step = loop_iterations(Kernel::Descend, km, n_samples);
+    let parameter_loops = if variant.unrolled { 0 } else { p as u64 };
     let cap = ctx.loop_budget().map(|budget| LoopCap {
         budget: budget.saturating_sub(staging_iterations(variant)),
-        per_slot: per_step + if queued { 2 * p as u64 } else { 0 },
-        per_walker: 3 * p as u64 + 16,
+        per_slot: 2 * (n_samples as u64 + 2 + 9 * parameter_loops) + 16,
     });
     let adapter = ctx.info.name.clone();
     let too_many_samples = || {
@@ -213,11 +224,12 @@ pub fn run(
         let Some(cap) = cap else {
             return Ok((lanes, u32::MAX));
         };
-        // Fewer steps a dispatch let a lane take more walkers; where even 2 steps do not fit,
-        // more lanes (up to one a walker).
+        // Fewer steps a dispatch let a lane take more walkers; where fewer than two segments
+        // fit (a walker then never reaches the end of one, where it could retire), more lanes
+        // (up to one a walker).
         loop {
             let steps = cap.steps(len.div_ceil(lanes) as u64);
-            if steps >= 2 || lanes >= len {
+            if steps >= 2 * SEGMENT || lanes >= len {
                 return if steps >= 1 {
                     Ok((lanes, steps))
                 } else {
@@ -358,9 +370,10 @@ pub fn run(
                     fresh: u32::from(first_dispatch),
                     lanes: lanes as u32,
                     // Each walker takes a slot and at most one evaluation a step from `done`
-                    // to `until` and one more: a lane takes at least `len / lanes` of them.
+                    // to `until` and one more, in whole segments: a lane takes at least
+                    // `len / lanes` of them.
                     take_until: if cap.is_some() {
-                        ((len.div_ceil(lanes) - 1) as u32) * (until - done + 2)
+                        ((len.div_ceil(lanes) - 1) as u32) * (until - done + 1 + SEGMENT)
                     } else {
                         u32::MAX
                     },

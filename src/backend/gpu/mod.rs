@@ -89,7 +89,7 @@ impl Backend for GpuBackend {
                     "loops"
                 },
                 match (
-                    self.descend_options.queued.unwrap_or(!is_software(i)),
+                    self.descend_options.queued.unwrap_or(true),
                     self.descend_options.max_lanes,
                 ) {
                     (false, _) => "walkers one an invocation".to_string(),
