@@ -27,13 +27,13 @@ struct DescendParams {
     fresh: u32,
     // Invocations that take their first walker by index: lane i takes walker i.
     lanes: u32,
-    // A lane takes another walker only while it has used at most this many slots (a slot is
-    // one evaluation or one walker taken): on a software adapter this keeps every invocation
-    // within the driver's loop cap; 0xffffffff elsewhere.
+    // A lane takes another walker only while it has used at most this many slots (a segment
+    // is SEGMENT of them, taking a walker one): on a software adapter this keeps every
+    // invocation within the driver's loop cap; 0xffffffff elsewhere.
     take_until: u32,
     // 1: a walker whose step left θ and its velocity bit for bit where they were (a fixed
     // point of the float32 step, which every later step repeats) ends at once as it would
-    // after its last step. Checked every 32nd iteration, the same one for a whole subgroup.
+    // after its last step. Checked on the last step of every segment.
     retire: u32,
 }
 
@@ -172,10 +172,9 @@ fn walk_one(lane: u32) {
     store(lane, &theta, &velocity, e, step);
 }
 
-// Steps a queued lane takes between looks at its walker: it takes a new walker, stores one that
-// stopped, and looks for a fixed point only every SEGMENT steps (a walker that stops within a
-// segment leaves its lane idle for the rest of it).
-const SEGMENT: u32 = 32u;
+// A queued lane takes a new walker, stores one that stopped, and looks for a fixed point only
+// every SEGMENT steps (a constant of the header): a walker that stops within a segment leaves
+// its lane idle for the rest of it.
 
 // Walkers from `lane` and then the queue, each from its step to `until` or until it stops (or
 // retires), while the lane's slots last.

@@ -2,7 +2,7 @@
 //! advanced by a series of dispatches with no read-back between them except for traces.
 
 use super::context::{GpuContext, PhaseClock};
-use super::shader::{Kernel, Variant, loop_iterations, staging_iterations};
+use super::shader::{Kernel, SEGMENT, Variant, loop_iterations, staging_iterations};
 use crate::backend::{DescendSettings, KernelModel, RUNNING, WalkOutput};
 use crate::error::{Error, Result};
 use crate::spec::walk::Status;
@@ -26,8 +26,8 @@ struct DescendParams {
     /// Invocations (lanes) that take their first walker by index; the others, and every lane's
     /// later walkers, come from the work queue.
     lanes: u32,
-    /// A lane takes another walker only while it has used at most this many slots (evaluations
-    /// and walkers taken): the software adapters' loop cap.
+    /// A lane takes another walker only while it has used at most this many slots (a step each,
+    /// in whole segments, and one a walker taken): the software adapters' loop cap.
     take_until: u32,
     /// 1 when walkers at a fixed point of the float32 step retire.
     retire: u32,
@@ -106,9 +106,6 @@ impl LoopCap {
             .min(u64::from(u32::MAX)) as u32
     }
 }
-
-/// Steps of a queued lane between looks at its walker: `SEGMENT` in descend.wgsl.
-const SEGMENT: u32 = 32;
 
 /// What poisoned step counts and statuses hold: no status, and more steps than a walk takes.
 const POISON_CODE: u32 = 0xdead_beef;

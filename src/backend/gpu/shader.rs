@@ -83,6 +83,10 @@ impl Variant {
     }
 }
 
+/// Steps a queued walk takes between looks at its walker (`walk_queued` in descend.wgsl):
+/// `SEGMENT` in every generated header.
+pub const SEGMENT: u32 = 32;
+
 /// `stage_data` for a data set of `STAGED` floats.
 const STAGE_DATA: &str = r"var<workgroup> staged_data: array<f32, STAGED>;
 // Every invocation copies every WG-th float; the trip count is the same for all of them, so
@@ -115,6 +119,7 @@ pub fn header(km: &KernelModel, variant: Variant) -> String {
          const OUT_ACT: u32 = {oact}u;\n\
          const WG: u32 = {wg}u;\n\
          const QUEUED: bool = {queued};\n\
+         const SEGMENT: u32 = {SEGMENT}u;\n\
          {staging}{sharing}",
         widths = km.widths,
         p = km.parameters,
