@@ -190,6 +190,8 @@ fn walk_queued(lane: u32) {
     var first = true;
     var used = 0u;
     var step = 0u;
+    // Walkers this lane retired, added to the walk's count once, at the end.
+    var retired = 0u;
     loop {
         if (!walking) {
             // The next walker still running, if any is left and fits.
@@ -253,7 +255,7 @@ fn walk_queued(lane: u32) {
                         e.status = MAX_STEPS;
                         step = params.steps;
                         ended = true;
-                        atomicAdd(&queue[1], 1u);
+                        retired++;
                     }
                 }
             }
@@ -262,6 +264,9 @@ fn walk_queued(lane: u32) {
             store(w, &theta, &velocity, e, step);
             walking = false;
         }
+    }
+    if (retired != 0u) {
+        atomicAdd(&queue[1], retired);
     }
 }
 

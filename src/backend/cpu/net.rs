@@ -282,6 +282,24 @@ impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O>
         }
     }
 
+    /// Calls `f` on every part of `self` with the same part of `other`, biases included (zero
+    /// in both where the model has none).
+    #[inline(always)]
+    fn each_with(&self, other: &Self, mut f: impl FnMut(S, S)) {
+        for i in 0..H {
+            for j in 0..I {
+                f(self.w1[i][j], other.w1[i][j]);
+            }
+            f(self.b1[i], other.b1[i]);
+        }
+        for o in 0..O {
+            for i in 0..H {
+                f(self.w2[o][i], other.w2[o][i]);
+            }
+            f(self.b2[o], other.b2[o]);
+        }
+    }
+
     /// Calls `f` on every parameter's part in the order of `Model::layout` (w1, b1, w2, b2);
     /// the biases only when the model has them (the kernels sum a gradient for them either
     /// way).
@@ -776,20 +794,15 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         if let (Some(still), Some((bp, bv))) = (still, before)
             && step == s.steps
         {
-            // Lanes whose θ and velocity the last step left bit for bit as they were (plain
-            // loops, which stay in this function's instruction set).
-            let mut old = vec![[0.0f32; L]; theta.len()];
-            let mut differ = [0u32; L];
-            for (b, now) in [(&bp, &*theta), (&bv, &*velocity)] {
-                Self::store::<L, S>(bias, b, &mut old);
-                for (o, x) in old.iter().zip(now) {
-                    for k in 0..L {
-                        differ[k] |= o[k].to_bits() ^ x[k].to_bits();
-                    }
-                }
+            // Lanes whose θ and velocity the last step left bit for bit as they were: no bit
+            // set in any part's XOR with its value before.
+            let mut differ = zero;
+            for (b, now) in [(&bp, &p), (&bv, &v)] {
+                b.each_with(now, |x, y| differ = differ.or(x.xor(y)));
             }
+            let differ = differ.store();
             for k in 0..L {
-                still[k] = differ[k] == 0;
+                still[k] = differ[k].to_bits() == 0;
             }
         }
         step

@@ -63,6 +63,10 @@ pub trait Simd<const L: usize>: Copy {
     fn and(self, b: Self) -> Self;
     /// Bitwise (NOT a) AND b.
     fn andnot(self, b: Self) -> Self;
+    /// Bitwise a OR b.
+    fn or(self, b: Self) -> Self;
+    /// Bitwise a XOR b: zero exactly in the lanes where a and b have the same bits.
+    fn xor(self, b: Self) -> Self;
     /// `a` in the lanes where `mask` (from `le`) is set, `b` in the others.
     fn select(mask: Self, a: Self, b: Self) -> Self;
     /// Whether any lane has its sign bit set (any lane of a mask from `le`).
@@ -176,6 +180,14 @@ impl<const L: usize, const F: bool> Simd<L> for Arr<L, F> {
     #[inline(always)]
     fn andnot(self, b: Self) -> Self {
         lanewise!(self, b, |x, y| f32::from_bits(!x.to_bits() & y.to_bits()))
+    }
+    #[inline(always)]
+    fn or(self, b: Self) -> Self {
+        lanewise!(self, b, |x, y| f32::from_bits(x.to_bits() | y.to_bits()))
+    }
+    #[inline(always)]
+    fn xor(self, b: Self) -> Self {
+        lanewise!(self, b, |x, y| f32::from_bits(x.to_bits() ^ y.to_bits()))
     }
     #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
@@ -312,6 +324,14 @@ mod avx2 {
         #[inline(always)]
         fn andnot(self, b: Self) -> Self {
             Avx2(unsafe { _mm256_andnot_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn or(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_or_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn xor(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_xor_ps(self.0, b.0) })
         }
         #[inline(always)]
         fn select(mask: Self, a: Self, b: Self) -> Self {
@@ -454,6 +474,14 @@ mod avx512 {
             Avx512(unsafe { _mm512_andnot_ps(self.0, b.0) })
         }
         #[inline(always)]
+        fn or(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_or_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn xor(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_xor_ps(self.0, b.0) })
+        }
+        #[inline(always)]
         fn select(mask: Self, a: Self, b: Self) -> Self {
             unsafe {
                 let k = _mm512_movepi32_mask(_mm512_castps_si512(mask.0));
@@ -581,6 +609,14 @@ macro_rules! multi {
             #[inline(always)]
             fn andnot(self, b: Self) -> Self {
                 multi!(@zip self, b, andnot)
+            }
+            #[inline(always)]
+            fn or(self, b: Self) -> Self {
+                multi!(@zip self, b, or)
+            }
+            #[inline(always)]
+            fn xor(self, b: Self) -> Self {
+                multi!(@zip self, b, xor)
             }
             #[inline(always)]
             fn select(mask: Self, a: Self, b: Self) -> Self {
@@ -738,6 +774,16 @@ mod tests {
             assert_eq!(sl.any(), pl.any(), "{name} any");
             check("and", sl.and(sc).store(), pl.and(pc).store());
             check("andnot", sl.andnot(sc).store(), pl.andnot(pc).store());
+            // Bit patterns, NaN ones included, compared as bits.
+            for (what, got, want) in [
+                ("or", sa.or(sb).store(), pa.or(pb).store()),
+                ("xor", sa.xor(sb).store(), pa.xor(pb).store()),
+            ] {
+                let bits = |v: Lanes<16>| v.map(f32::to_bits);
+                assert_eq!(bits(got), bits(want), "{name} {what}");
+            }
+            let same = sa.xor(sa).store().map(f32::to_bits);
+            assert_eq!(same, [0; 16], "{name} xor with itself");
             check(
                 "select",
                 S::select(sl, sb, sc).store(),
