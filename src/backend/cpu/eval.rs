@@ -71,9 +71,24 @@ pub struct Reuse {
     pub units: Vec<Unit>,
     /// Points per row (values of the last axis).
     row: usize,
-    /// Per `Column` unit (in unit order): a(z) then a'(z), each n × `row`, built by the first
-    /// block that needs them.
-    columns: Vec<OnceLock<(Vec<f32>, Vec<f32>)>>,
+    /// Per `Column` unit (in unit order): its activations, built by the first block that needs
+    /// them.
+    columns: Vec<OnceLock<Column>>,
+}
+
+/// The activations of one `Column` unit for every value of the last axis, in tiles of `lanes`
+/// columns: a tile holds its columns for every sample, sample-major, so that a block of `lanes`
+/// points reads `lanes` consecutive floats per sample and the samples follow one another in
+/// memory. (A table with a row per sample would put consecutive samples a row's length apart:
+/// 4 KiB on SPEC's W2, all in one set of the level-1 cache.) Column f of sample s lies at
+/// ((f / lanes)·n + s)·lanes + f mod lanes, in `h` for a(z) and `dh` for a'(z).
+struct Column {
+    /// Tile width: the lanes of the kernel that built the table.
+    lanes: usize,
+    /// a(z), ⌈row / lanes⌉ tiles of n × lanes.
+    h: Vec<f32>,
+    /// a'(z), alike.
+    dh: Vec<f32>,
 }
 
 impl Reuse {
@@ -267,13 +282,19 @@ pub fn eval_block<const L: usize, S: Simd<L>, N: Net<L>>(problem: &Problem<'_>, 
                         Hidden::Splat { h, dh }
                     }
                     Unit::Column => {
-                        let (h, dh) = column_table::<L, S>(problem, r, lattice, column, i);
+                        let table = column_table::<L, S>(problem, r, lattice, column, i);
                         column += 1;
-                        Hidden::Lanes {
-                            h,
-                            dh,
-                            stride: r.row,
-                            at,
+                        // A table built by a kernel of another width is not read (computing
+                        // the unit gives the same bits).
+                        if table.lanes == L {
+                            Hidden::Lanes {
+                                h: &table.h,
+                                dh: &table.dh,
+                                samples: n,
+                                at,
+                            }
+                        } else {
+                            Hidden::Compute
                         }
                     }
                 };
@@ -311,8 +332,8 @@ fn one_point<const L: usize>(theta: &[Lanes<L>], k: usize) -> Vec<f32> {
     theta.iter().map(|t| t[k]).collect()
 }
 
-/// The activations of `Column` unit `unit` (the `column`-th) for every value of the last axis,
-/// sample-major; built on first use from the lattice's first row, which holds every value of the
+/// The activations of `Column` unit `unit` (the `column`-th) for every value of the last axis
+/// (`Column`); built on first use from the lattice's first row, which holds every value of the
 /// last axis, and the unit's inputs are the same in every row.
 #[inline(always)]
 fn column_table<'r, const L: usize, S: Simd<L>>(
@@ -321,27 +342,28 @@ fn column_table<'r, const L: usize, S: Simd<L>>(
     lattice: &LatticeF32,
     column: usize,
     unit: usize,
-) -> (&'r [f32], &'r [f32]) {
+) -> &'r Column {
     let lock = &r.columns[column];
-    if let Some((h, dh)) = lock.get() {
-        return (h, dh);
+    if let Some(table) = lock.get() {
+        return table;
     }
     // Built here rather than in `get_or_init`'s closure, which would be compiled without the
     // kernel's instruction set. Two threads may both build it; both build the same values.
     let (n, km) = (problem.n, problem.km);
-    let (mut h, mut dh) = (vec![0.0f32; n * r.row], vec![0.0f32; n * r.row]);
+    let size = r.row.div_ceil(L) * n * L;
+    let (mut h, mut dh) = (vec![0.0f32; size], vec![0.0f32; size]);
     let (mut hc, mut dhc) = (vec![0.0f32; n], vec![0.0f32; n]);
     let mut theta = vec![0.0f32; km.parameters];
     for f in 0..r.row {
         lattice.point(f as u32, &mut theta);
         unit_activations::<L, S>(km, n, problem.data, &theta, unit, &mut hc, &mut dhc);
+        let tile = f / L * n * L + f % L;
         for s in 0..n {
-            h[s * r.row + f] = hc[s];
-            dh[s * r.row + f] = dhc[s];
+            h[tile + s * L] = hc[s];
+            dh[tile + s * L] = dhc[s];
         }
     }
-    let (h, dh) = lock.get_or_init(move || (h, dh));
-    (h, dh)
+    lock.get_or_init(move || Column { lanes: L, h, dh })
 }
 
 #[cfg(test)]

@@ -104,15 +104,16 @@ pub enum Hidden<'a> {
         /// a'(z) per sample.
         dh: &'a [f32],
     },
-    /// One value per lane: `h[s·stride + at + k]` for lane k.
+    /// One value per lane, from a table of columns in tiles of L (`eval::Column`): lane k reads
+    /// column `at + k`, and column f of sample s lies at ((f / L)·`samples` + s)·L + f mod L.
     Lanes {
-        /// a(z), sample-major.
+        /// a(z), in tiles.
         h: &'a [f32],
         /// a'(z), alike.
         dh: &'a [f32],
-        /// Values per sample.
-        stride: usize,
-        /// Where lane 0 reads.
+        /// Samples per tile.
+        samples: usize,
+        /// The column lane 0 reads.
         at: usize,
     },
 }
@@ -231,6 +232,11 @@ pub struct OneHidden<const I: usize, const H: usize, const O: usize, const F: bo
 
 /// Samples interleaved per block by the specialised kernel (the rest are taken one at a time).
 const BLOCK: usize = 4;
+
+/// 0, 1, 2, …: lane numbers, for the widest vectors (16 lanes).
+const IOTA: [f32; 16] = [
+    0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+];
 
 /// Runs `$body` with `$i` = 0, 1, …, `$n` − 1 written out, for a constant `$n` of at most 6: the
 /// compiler's unroller leaves a loop whose body is large rolled, and the arrays it indexes then
@@ -447,9 +453,22 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                         activate::<L, S>(act, z)
                     }
                     Hidden::Splat { h, dh } => (S::splat(h[smp + u]), S::splat(dh[smp + u])),
-                    Hidden::Lanes { h, dh, stride, at } => {
-                        let k = (smp + u) * stride + at;
-                        (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]))
+                    Hidden::Lanes { h, dh, samples, at } => {
+                        let (tile, r) = (at / L, at % L);
+                        let k = (tile * samples + smp + u) * L + r;
+                        let (a, da) = (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]));
+                        if r == 0 {
+                            (a, da)
+                        } else {
+                            // Lanes L − r.. lie at the start of the next tile: read there from
+                            // r − L (the lanes below belong to the sample before).
+                            let next = k + samples * L - L;
+                            let high = S::splat((L - r) as f32).le(S::load_slice(&IOTA));
+                            (
+                                S::select(high, S::load_slice(&h[next..next + L]), a),
+                                S::select(high, S::load_slice(&dh[next..next + L]), da),
+                            )
+                        }
                     }
                 };
             }
