@@ -432,7 +432,7 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         smp: usize,
         hidden: &[Hidden<'_>],
     ) {
-        let act = code(ACT, km.act);
+        let (act, out_act) = (code(ACT, km.act), code(OUT, km.out_act));
         let zero = S::splat(0.0);
         let mut xs = [[zero; I]; U];
         for u in 0..U {
@@ -473,25 +473,6 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 };
             }
         });
-        Self::accumulate::<L, S, U, OUT>(km, p, sums, total, &xs, &h, &dh, y);
-    }
-
-    /// The rest of `block` once the hidden units' a(z) and a'(z) are known (`h`, `dh`): the
-    /// output, the error and the sums of the gradient.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn accumulate<const L: usize, S: Simd<L>, const U: usize, const OUT: i32>(
-        km: &KernelModel,
-        p: &Params<S, I, H, O>,
-        sums: &mut Params<S, I, H, O>,
-        total: &mut S,
-        xs: &[[S; I]; U],
-        h: &[[S; H]; U],
-        dh: &[[S; H]; U],
-        y: &[f32],
-    ) {
-        let out_act = code(OUT, km.out_act);
-        let zero = S::splat(0.0);
         let mut delta = [[zero; O]; U];
         for u in 0..U {
             for o in 0..O {
@@ -607,30 +588,6 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
         let mut sums = Params::splat(zero);
         let mut total = zero;
         let (inputs, targets) = data.split_at(n * I);
-        if U == 1
-            && let Some(reads) = Self::reads::<L>(n, hidden)
-        {
-            // Every activation read: the sources taken apart once, not at every sample.
-            for smp in 0..n {
-                let mut xs = [[zero; I]; 1];
-                for j in 0..I {
-                    xs[0][j] = S::splat(inputs[smp * I + j]);
-                }
-                let (mut h, mut dh) = ([[zero; H]; 1], [[zero; H]; 1]);
-                unroll!(H, |i| {
-                    let (hs, ds, lanes) = reads[i];
-                    (h[0][i], dh[0][i]) = if lanes {
-                        let k = smp * L;
-                        (S::load_slice(&hs[k..k + L]), S::load_slice(&ds[k..k + L]))
-                    } else {
-                        (S::splat(hs[smp]), S::splat(ds[smp]))
-                    };
-                });
-                let y = &targets[smp * O..(smp + 1) * O];
-                Self::accumulate::<L, S, 1, OUT>(km, p, &mut sums, &mut total, &xs, &h, &dh, y);
-            }
-            return (sums, total);
-        }
         let blocked = n - n % U;
         let mut smp = 0;
         while smp < blocked {
@@ -660,32 +617,6 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             smp += 1;
         }
         (sums, total)
-    }
-
-    /// Where `sums` reads each hidden unit's a(z) and a'(z) when none is computed and every
-    /// `Lanes` unit's block starts on a tile's edge: per unit, the n values of a `Splat` unit
-    /// (false) or the n × L values of a `Lanes` unit's tile (true); `None` otherwise.
-    #[inline(always)]
-    #[allow(clippy::type_complexity)]
-    fn reads<'h, const L: usize>(
-        n: usize,
-        hidden: &[Hidden<'h>],
-    ) -> Option<[(&'h [f32], &'h [f32], bool); H]> {
-        let mut reads: [(&[f32], &[f32], bool); H] = [(&[], &[], false); H];
-        for (read, unit) in reads.iter_mut().zip(hidden) {
-            *read = match *unit {
-                Hidden::Compute => return None,
-                Hidden::Splat { h, dh } => (h.get(..n)?, dh.get(..n)?, false),
-                Hidden::Lanes { h, dh, samples, at } => {
-                    if at % L != 0 || samples != n {
-                        return None;
-                    }
-                    let tile = at / L * n * L..(at / L + 1) * n * L;
-                    (h.get(tile.clone())?, dh.get(tile)?, true)
-                }
-            };
-        }
-        Some(reads)
     }
 
     /// The mean of summed gradients (each part times `inv` = 1/n).
