@@ -6,13 +6,15 @@
 # (see the comments there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every package with its features, one line each, for target $1 and dependency kinds $2.
+features() {
+  cargo tree --locked -e "$2" -f "{p} {f}" --prefix none --target "$1" | sed 's/ (\*)$//' | sort -u
+}
 status=0
 for target in x86_64-unknown-linux-gnu x86_64-pc-windows-msvc aarch64-apple-darwin; do
-  features() {
-    cargo tree --locked -e "$1" -f "{p} {f}" --prefix none --target "$target" | sed 's/ (\*)$//' | sort -u
-  }
-  if ! d=$(diff <(features normal) <(features normal,dev)); then
-    # Lines only in the second listing with a package of the first are changed features.
+  if ! d=$(diff <(features "$target" normal) <(features "$target" normal,dev)); then
+    # The dev-dependencies only add lines; a line only in the first listing is a package whose
+    # features they changed.
     changed=$(grep '^<' <<<"$d" || true)
     if [ -n "$changed" ]; then
       echo "check-features: on $target, the dev-dependencies change these dependencies' features:" >&2
