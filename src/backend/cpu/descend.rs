@@ -206,7 +206,7 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
             // (θ in registers), `SEGMENT` at a time; after each, the walkers its last step left
             // where they were retire and their lanes take new walkers. The loop stops before a
             // step at which a walker would stop, which is then evaluated below. (Without a loop
-            // of its own a network takes every step below, and no walker retires.)
+            // of its own a network takes every step below, and its walkers retire there.)
             let left = (0..L)
                 .filter(|&k| who[k].is_some())
                 .map(|k| s.steps - at[k])
@@ -283,21 +283,36 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
                 finished += 1;
             }
         }
+        // Lanes whose step leaves θ and the velocity bit for bit as they were end with no bit
+        // set in `moved`.
+        let mut moved = S::splat(0.0);
         for q in 0..p {
-            let (t, v) = update::<L, S>(
-                S::load(&theta[q]),
-                S::load(&velocity[q]),
-                S::load(&grad[q]),
-                live,
-                true,
-                s.momentum,
-                rate,
-            );
+            let (t0, v0) = (S::load(&theta[q]), S::load(&velocity[q]));
+            let (t, v) = update::<L, S>(t0, v0, S::load(&grad[q]), live, true, s.momentum, rate);
+            moved = moved.or(t.xor(t0)).or(v.xor(v0));
             theta[q] = t.store();
             velocity[q] = v.store();
         }
         for a in &mut at {
             *a += 1;
+        }
+        if retire {
+            // Every lane with a walker kept running at this θ, so a walker that did not move is
+            // at a fixed point: it retires as in the network's own loop above.
+            let moved = moved.store();
+            for k in 0..L {
+                let Some(w) = who[k] else { continue };
+                if moved[k].to_bits() == 0 {
+                    retired.walkers.push(w);
+                    retired.at.push(at[k]);
+                    retired.theta.extend((0..p).map(|q| theta[q][k]));
+                    who[k] = None;
+                    finished += 1;
+                }
+            }
+            if retired.walkers.len() >= L {
+                retired.record::<L, S, N>(problem, &mut scratch, &mut ends);
+            }
         }
     }
     if !retired.walkers.is_empty() {
