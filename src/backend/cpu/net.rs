@@ -256,6 +256,95 @@ macro_rules! unroll {
     }};
 }
 
+/// Runs `$body` with `$t` bound to each part of the `Params` `$p` in the order of
+/// `Model::layout` (w1, b1, w2, b2), the biases only when `$bias` (the kernels sum a gradient
+/// for them either way). These helpers are macros, not methods taking a closure: a closure is
+/// compiled as a function of its own, without the instruction set of the kernel it is written
+/// in, so the vector operations in it become calls (AVX2's walker loop ran at a fifth of its
+/// speed that way).
+macro_rules! each_part {
+    ($p:expr, $bias:expr, |$t:ident| $body:block) => {{
+        let (p, bias) = (&$p, $bias);
+        for row in &p.w1 {
+            for &$t in row {
+                $body
+            }
+        }
+        if bias {
+            for &$t in &p.b1 {
+                $body
+            }
+        }
+        for row in &p.w2 {
+            for &$t in row {
+                $body
+            }
+        }
+        if bias {
+            for &$t in &p.b2 {
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` with `$x` and `$y` bound to the same part of the `Params` `$a` and `$b`, for
+/// every part, biases included (zero in both where the model has none). See `each_part`.
+macro_rules! each_pair {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:block) => {{
+        let (a, b) = (&$a, &$b);
+        for (ra, rb) in a.w1.iter().zip(&b.w1) {
+            for (&$x, &$y) in ra.iter().zip(rb) {
+                $body
+            }
+        }
+        for (&$x, &$y) in a.b1.iter().zip(&b.b1) {
+            $body
+        }
+        for (ra, rb) in a.w2.iter().zip(&b.w2) {
+            for (&$x, &$y) in ra.iter().zip(rb) {
+                $body
+            }
+        }
+        for (&$x, &$y) in a.b2.iter().zip(&b.b2) {
+            $body
+        }
+    }};
+}
+
+/// (θ, v) ← `$step` for every part θ of the `Params` `$p`, with its velocity v (the same part
+/// of `$v`) and gradient g (of `$g`) bound to `$t`, `$vel` and `$grad`; the biases only when
+/// `$bias` (else they stay zero). See `each_part`.
+macro_rules! step_parts {
+    ($p:expr, $v:expr, $g:expr, $bias:expr, |$t:ident, $vel:ident, $grad:ident| $step:expr) => {{
+        let (p, v, g, bias) = (&mut $p, &mut $v, &$g, $bias);
+        for ((pr, vr), gr) in p.w1.iter_mut().zip(v.w1.iter_mut()).zip(&g.w1) {
+            for ((pt, pv), &$grad) in pr.iter_mut().zip(vr.iter_mut()).zip(gr) {
+                let ($t, $vel) = (*pt, *pv);
+                (*pt, *pv) = $step;
+            }
+        }
+        if bias {
+            for ((pt, pv), &$grad) in p.b1.iter_mut().zip(v.b1.iter_mut()).zip(&g.b1) {
+                let ($t, $vel) = (*pt, *pv);
+                (*pt, *pv) = $step;
+            }
+        }
+        for ((pr, vr), gr) in p.w2.iter_mut().zip(v.w2.iter_mut()).zip(&g.w2) {
+            for ((pt, pv), &$grad) in pr.iter_mut().zip(vr.iter_mut()).zip(gr) {
+                let ($t, $vel) = (*pt, *pv);
+                (*pt, *pv) = $step;
+            }
+        }
+        if bias {
+            for ((pt, pv), &$grad) in p.b2.iter_mut().zip(v.b2.iter_mut()).zip(&g.b2) {
+                let ($t, $vel) = (*pt, *pv);
+                (*pt, *pv) = $step;
+            }
+        }
+    }};
+}
+
 /// The parameters of a one-hidden-layer network, or the running sums of their gradient.
 #[derive(Clone, Copy)]
 struct Params<S, const I: usize, const H: usize, const O: usize> {
@@ -266,73 +355,6 @@ struct Params<S, const I: usize, const H: usize, const O: usize> {
 }
 
 impl<S: Copy, const I: usize, const H: usize, const O: usize> Params<S, I, H, O> {
-    /// (θ, v) ← `f`(θ, v, g) for every parameter θ of `self`, with its velocity v and
-    /// gradient g; the biases only when the model has them (else they stay zero).
-    #[inline(always)]
-    fn update(&mut self, bias: bool, v: &mut Self, g: &Self, f: impl Fn(S, S, S) -> (S, S)) {
-        for i in 0..H {
-            for j in 0..I {
-                (self.w1[i][j], v.w1[i][j]) = f(self.w1[i][j], v.w1[i][j], g.w1[i][j]);
-            }
-            if bias {
-                (self.b1[i], v.b1[i]) = f(self.b1[i], v.b1[i], g.b1[i]);
-            }
-        }
-        for o in 0..O {
-            for i in 0..H {
-                (self.w2[o][i], v.w2[o][i]) = f(self.w2[o][i], v.w2[o][i], g.w2[o][i]);
-            }
-            if bias {
-                (self.b2[o], v.b2[o]) = f(self.b2[o], v.b2[o], g.b2[o]);
-            }
-        }
-    }
-
-    /// Calls `f` on every part of `self` with the same part of `other`, biases included (zero
-    /// in both where the model has none).
-    #[inline(always)]
-    fn each_with(&self, other: &Self, mut f: impl FnMut(S, S)) {
-        for i in 0..H {
-            for j in 0..I {
-                f(self.w1[i][j], other.w1[i][j]);
-            }
-            f(self.b1[i], other.b1[i]);
-        }
-        for o in 0..O {
-            for i in 0..H {
-                f(self.w2[o][i], other.w2[o][i]);
-            }
-            f(self.b2[o], other.b2[o]);
-        }
-    }
-
-    /// Calls `f` on every parameter's part in the order of `Model::layout` (w1, b1, w2, b2);
-    /// the biases only when the model has them (the kernels sum a gradient for them either
-    /// way).
-    #[inline(always)]
-    fn each(&self, bias: bool, mut f: impl FnMut(S)) {
-        for i in 0..H {
-            for j in 0..I {
-                f(self.w1[i][j]);
-            }
-        }
-        if bias {
-            for i in 0..H {
-                f(self.b1[i]);
-            }
-        }
-        for o in 0..O {
-            for i in 0..H {
-                f(self.w2[o][i]);
-            }
-        }
-        if bias {
-            for o in 0..O {
-                f(self.b2[o]);
-            }
-        }
-    }
-
     #[inline(always)]
     fn splat(v: S) -> Self {
         Params {
@@ -723,7 +745,9 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 // from a finite θ with a gradient that passed the screen or `keeps` is never
                 // NaN), so it is tested here.
                 let mut sum = zero;
-                p.each(bias, |t| sum = sum.add(t));
+                each_part!(p, bias, |t| {
+                    sum = sum.add(t);
+                });
                 if sum.le(sum).andnot(live).any() {
                     // Left to the loop below, which stops the walker.
                 } else if let Some(done) = Self::native_steps(
@@ -762,11 +786,13 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             // maximum's bound), and under the bounds no part of n·∇L is NaN (`Screen`).
             let (mut theta_max, mut theta_sum) = (zero, zero);
             let mut g_max = zero;
-            p.each(bias, |t| {
+            each_part!(p, bias, |t| {
                 theta_max = t.max_abs(theta_max);
                 theta_sum = theta_sum.add(t);
             });
-            g.each(bias, |t| g_max = t.max_abs(g_max));
+            each_part!(g, bias, |t| {
+                g_max = t.max_abs(g_max);
+            });
             let surely = theta_max
                 .le(screen_theta)
                 .and(theta_sum.le(theta_sum))
@@ -784,7 +810,9 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
                 // without them stay zero and are left out); θ finite and within the bound
                 // exactly when its sum is not NaN and its maximum finite and within the bound.
                 let mut sq = zero;
-                g.each(bias, |t| sq = t.fma(t, sq));
+                each_part!(g, bias, |t| {
+                    sq = t.fma(t, sq);
+                });
                 // m − m is 0 for a finite maximum m, else NaN (`keeps` wants 0); the sum is NaN
                 // where a part is.
                 let nan = theta_max.sub(theta_max);
@@ -798,12 +826,12 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             // The common case, every lane running with plain descent, has its constants written
             // in: no branch per parameter.
             if plain_all_live {
-                p.update(bias, &mut v, &g, |t, v, g| {
-                    update::<L, S>(t, v, g, live, true, 0.0, rate)
+                step_parts!(p, v, g, bias, |t, vel, grad| {
+                    update::<L, S>(t, vel, grad, live, true, 0.0, rate)
                 });
             } else {
-                p.update(bias, &mut v, &g, |t, v, g| {
-                    update::<L, S>(t, v, g, live, all_live, s.momentum, rate)
+                step_parts!(p, v, g, bias, |t, vel, grad| {
+                    update::<L, S>(t, vel, grad, live, all_live, s.momentum, rate)
                 });
             }
             step += 1;
@@ -817,7 +845,9 @@ impl<const I: usize, const H: usize, const O: usize, const F: bool> OneHidden<I,
             // set in any part's XOR with its value before.
             let mut differ = zero;
             for (b, now) in [(&bp, &p), (&bv, &v)] {
-                b.each_with(now, |x, y| differ = differ.or(x.xor(y)));
+                each_pair!(*b, *now, |x, y| {
+                    differ = differ.or(x.xor(y));
+                });
             }
             let differ = differ.store();
             for k in 0..L {
