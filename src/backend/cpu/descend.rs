@@ -224,16 +224,7 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
                     *a += took;
                 }
                 if still.iter().any(|&x| x) {
-                    for k in 0..L {
-                        let Some(w) = who[k] else { continue };
-                        if still[k] {
-                            retired.walkers.push(w);
-                            retired.at.push(at[k]);
-                            retired.theta.extend((0..p).map(|q| theta[q][k]));
-                            who[k] = None;
-                            finished += 1;
-                        }
-                    }
+                    finished += retired.take(&still, &mut who, &at, &theta);
                     if retired.walkers.len() >= L {
                         retired.record::<L, S, N>(problem, &mut scratch, &mut ends);
                     }
@@ -300,16 +291,8 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
             // Every lane with a walker kept running at this θ, so a walker that did not move is
             // at a fixed point: it retires as in the network's own loop above.
             let moved = moved.store();
-            for k in 0..L {
-                let Some(w) = who[k] else { continue };
-                if moved[k].to_bits() == 0 {
-                    retired.walkers.push(w);
-                    retired.at.push(at[k]);
-                    retired.theta.extend((0..p).map(|q| theta[q][k]));
-                    who[k] = None;
-                    finished += 1;
-                }
-            }
+            let still: [bool; L] = std::array::from_fn(|k| moved[k].to_bits() == 0);
+            finished += retired.take(&still, &mut who, &at, &theta);
             if retired.walkers.len() >= L {
                 retired.record::<L, S, N>(problem, &mut scratch, &mut ends);
             }
@@ -357,6 +340,30 @@ struct Retired {
 }
 
 impl Retired {
+    /// Takes the walkers of the lanes marked in `still` (lanes without a walker are passed
+    /// over), with the steps they took and their θ, and frees their lanes; returns how many.
+    #[inline(always)]
+    fn take<const L: usize>(
+        &mut self,
+        still: &[bool; L],
+        who: &mut [Option<usize>; L],
+        at: &[u32; L],
+        theta: &[Lanes<L>],
+    ) -> u64 {
+        let mut taken = 0;
+        for k in 0..L {
+            let Some(w) = who[k] else { continue };
+            if still[k] {
+                self.walkers.push(w);
+                self.at.push(at[k]);
+                self.theta.extend(theta.iter().map(|t| t[k]));
+                who[k] = None;
+                taken += 1;
+            }
+        }
+        taken
+    }
+
     /// Records the first `L` (or all, if fewer) as they would end after the full budget: L and
     /// ‖∇L‖ at θ, classified at the last step. (Their last step kept every test of `keeps` at
     /// this θ, so they run to the budget.)
