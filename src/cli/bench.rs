@@ -111,12 +111,12 @@ fn isas(args: &BenchArgs) -> crate::Result<Vec<Isa>> {
     Ok(out)
 }
 
-/// Values of `--staging` and `--row-sharing`.
+/// Values of `--staging`, `--row-sharing`, `--unroll` and `--walker-queue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Switch {
-    /// Use workgroup memory this way where it fits.
+    /// The flag's choice on.
     On,
-    /// Do not.
+    /// The flag's choice off.
     Off,
 }
 

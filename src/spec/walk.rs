@@ -34,14 +34,24 @@ impl Init {
                 format!("'{s}' {why}; expected normal:S, uniform:A or xavier"),
             )
         };
-        let positive = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);
+        // Starts are float32 on every backend, so a scale beyond its range would start every
+        // walker at infinity.
+        let positive = |v: &str| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| *x > 0.0 && *x <= f64::from(f32::MAX))
+        };
         match s.split_once(':') {
             None if s == "xavier" => Ok(Init::Xavier),
             Some(("normal", v)) => Ok(Init::Normal {
-                sigma: positive(v).ok_or_else(|| bad("needs a positive finite σ"))?,
+                sigma: positive(v).ok_or_else(|| {
+                    bad("needs a positive σ within float32's range (at most 3.4e38)")
+                })?,
             }),
             Some(("uniform", v)) => Ok(Init::Uniform {
-                a: positive(v).ok_or_else(|| bad("needs a positive finite half-width"))?,
+                a: positive(v).ok_or_else(|| {
+                    bad("needs a positive half-width within float32's range (at most 3.4e38)")
+                })?,
             }),
             _ => Err(bad("is not a start distribution")),
         }
@@ -192,6 +202,9 @@ mod tests {
             "normal:0",
             "normal:-1",
             "uniform:nan",
+            "uniform:inf",
+            "uniform:1e39",
+            "normal:4e38",
             "gauss:1",
             "xavier:2",
         ] {
