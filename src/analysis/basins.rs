@@ -4,7 +4,9 @@
 
 use super::stationary::{Kind, Stationary, analyse, symmetry_nullity};
 use super::stats::uniformity_p;
-use super::symmetry::{align, distance, group_order, normalise, stabilizer_order};
+use super::symmetry::{
+    align, distance, group_order, group_order_log10, normalise, stabilizer_order,
+};
 use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::walk::Status;
@@ -85,8 +87,10 @@ pub struct Unassigned {
 /// The whole analysis of a walk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// |G|.
+    /// |G| (infinite beyond float64's range, about 170 hidden units).
     pub group_order: f64,
+    /// log₁₀ |G|, finite at every size.
+    pub group_order_log10: f64,
     /// Walkers analysed.
     pub walkers: u64,
     /// Classes, lowest loss first.
@@ -114,8 +118,31 @@ struct Basin {
     walkers: Vec<usize>,
 }
 
+/// What `analyse_walk_observed` reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The endpoints fell into this many raw clusters, whose representatives are polished next
+    /// (once, before any `Polished`).
+    Clusters(usize),
+    /// One more representative was polished and classified (in any order, from any thread).
+    Polished,
+}
+
 /// Analyses a walk: endpoints (M × P) and statuses (codes of `Status`).
 pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[u32]) -> Report {
+    analyse_walk_observed(model, data, endpoints, status, &|_| {})
+}
+
+/// `analyse_walk`, telling `observe` how far it got. Polishing is most of the time: each
+/// representative costs a few P × P Hessians, their factorisations and eigenvalues (O(P³)),
+/// seconds apiece from P ≈ 1000.
+pub fn analyse_walk_observed(
+    model: &Model,
+    data: &Dataset,
+    endpoints: &[f32],
+    status: &[u32],
+    observe: &(dyn Fn(Stage) + Sync),
+) -> Report {
     let p = model.parameter_count();
     let m = status.len();
     let mut unassigned = Unassigned::default();
@@ -148,9 +175,14 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
     }
 
     // 2. Polish each cluster's first member.
+    observe(Stage::Clusters(clusters.len()));
     let polished: Vec<Stationary> = clusters
         .par_iter()
-        .map(|(rep, _)| analyse(model, data, rep))
+        .map(|(rep, _)| {
+            let s = analyse(model, data, rep);
+            observe(Stage::Polished);
+            s
+        })
         .collect();
 
     // 3. Basins: clusters that polish to the same point.
@@ -330,10 +362,21 @@ pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[
     }
     Report {
         group_order: order,
+        group_order_log10: group_order_log10(model),
         walkers: m as u64,
         classes,
         unassigned,
         labels,
+    }
+}
+
+/// A count held as a float64 (|G|, copies), in full below 10¹⁵ and with five significant digits
+/// above.
+fn count(x: f64) -> String {
+    if x < 1e15 {
+        format!("{x}")
+    } else {
+        format!("{x:.4e}")
     }
 }
 
@@ -359,7 +402,7 @@ impl Report {
         );
         for c in &self.classes {
             let copies = match c.copies_expected {
-                Some(e) => format!("{} / {}", c.copies_found, e),
+                Some(e) => format!("{} / {}", c.copies_found, count(e)),
                 None => "manifold".to_string(),
             };
             let p = c
@@ -385,7 +428,11 @@ impl Report {
         let _ = writeln!(
             s,
             "|G| = {}; not in a class: {} at infinity (diverged), {} non-finite, {} not stationary, {} beyond {} clusters",
-            self.group_order,
+            if self.group_order.is_finite() {
+                count(self.group_order)
+            } else {
+                format!("10^{:.2}", self.group_order_log10)
+            },
             u.at_infinity,
             u.non_finite,
             u.not_stationary,

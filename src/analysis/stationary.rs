@@ -4,7 +4,7 @@
 use crate::reference;
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 /// A polished point counts as stationary when ‖∇L‖₂ is below this.
@@ -170,8 +170,24 @@ pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
     let (theta, grad_norm) = polish(model, data, start);
     let loss = reference::loss(model, data, &theta);
     let p = theta.len();
-    let h = DMatrix::from_row_slice(p, p, &reference::hessian(model, data, &theta));
-    let mut eigenvalues: Vec<f64> = SymmetricEigen::new(h).eigenvalues.iter().copied().collect();
+    let h = reference::hessian(model, data, &theta);
+    if h.iter().any(|v| !v.is_finite()) {
+        // Curvature beyond float64's range: no spectrum to classify (and the eigenvalue
+        // iteration is not defined on non-finite entries).
+        return Stationary {
+            theta,
+            loss,
+            grad_norm,
+            eigenvalues: vec![f64::NAN; p],
+            index: 0,
+            nullity: 0,
+            kind: Kind::NotStationary,
+        };
+    }
+    // Eigenvalues only: the eigenvectors would cost about three times as much again, and they
+    // leave the eigenvalues' bits unchanged.
+    let h = DMatrix::from_row_slice(p, p, &h);
+    let mut eigenvalues: Vec<f64> = h.symmetric_eigenvalues().iter().copied().collect();
     eigenvalues.sort_by(f64::total_cmp);
     let scale = eigenvalues.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let zero = ZERO_EIGENVALUE * scale;

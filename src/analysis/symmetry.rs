@@ -36,6 +36,23 @@ pub fn group_order(model: &Model) -> f64 {
         .product()
 }
 
+/// log₁₀ |G|, finite where |G| itself overflows float64 (about 170 units: 170! > 10³⁰⁸).
+pub fn group_order_log10(model: &Model) -> f64 {
+    let flips = has_flips(model);
+    model
+        .hidden()
+        .iter()
+        .map(|&n| {
+            let fact: f64 = (1..=n).map(|k| (k as f64).log10()).sum();
+            if flips {
+                fact + n as f64 * 2f64.log10()
+            } else {
+                fact
+            }
+        })
+        .sum()
+}
+
 /// One element of G: for each hidden layer, a permutation (new unit i is old unit `perm[i]`)
 /// and a flip per new unit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! `landscape basins DIR`: (re)analyse a walk.
 
-use crate::analysis::basins::{Report, analyse_walk};
+use crate::analysis::basins::{Report, Stage, analyse_walk_observed};
 use crate::error::Error;
 use crate::npy;
 use crate::output;
+use crate::output::progress::Progress;
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
 use crate::spec::walk::Status;
@@ -21,6 +22,38 @@ pub struct BasinsArgs {
     quiet: bool,
 }
 
+/// Parameter count from which the analysis announces itself: each point it polishes then costs
+/// seconds of dense P × P float64 work (Hessians, their factorisations and eigenvalues).
+const LARGE_P: usize = 1000;
+
+/// The basin analysis of a walk's arrays, with a progress bar over the points it polishes and,
+/// for large P, a notice first (ending with `hint`), both on standard error unless `quiet`.
+pub fn analyse(
+    model: &Model,
+    data: &Dataset,
+    endpoints: &[f32],
+    status: &[u32],
+    quiet: bool,
+    hint: &str,
+) -> Report {
+    let p = model.parameter_count();
+    let progress = Progress::new(0, "points polished", quiet);
+    let report = analyse_walk_observed(model, data, endpoints, status, &|stage| match stage {
+        Stage::Clusters(n) => {
+            progress.set_total(n as u64);
+            if p >= LARGE_P && n > 0 && !quiet {
+                let points = if n == 1 { "point" } else { "points" };
+                eprintln!(
+                    "basins: polishing {n} {points} with dense {p} × {p} float64 Hessians, seconds each at this size{hint}"
+                );
+            }
+        }
+        Stage::Polished => progress.add(1),
+    });
+    progress.finish();
+    report
+}
+
 /// Runs the analysis on a walk's arrays and writes basins.json, basins.csv and basin.npy into `dir`.
 pub fn analyse_and_write(
     dir: &Path,
@@ -28,8 +61,10 @@ pub fn analyse_and_write(
     data: &Dataset,
     endpoints: &[f32],
     status: &[u32],
+    quiet: bool,
+    hint: &str,
 ) -> anyhow::Result<Report> {
-    let report = analyse_walk(model, data, endpoints, status);
+    let report = analyse(model, data, endpoints, status, quiet, hint);
     output::basins::write(dir, model, &report, "basin.npy", &[status.len()])?;
     Ok(report)
 }
@@ -136,8 +171,8 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
     }
     let endpoints: Vec<f32> = endpoints.iter().map(|&v| v as f32).collect();
     let status: Vec<u32> = status.iter().map(|&s| u32::from(s)).collect();
-    let report =
-        analyse_and_write(dir, &model, &data, &endpoints, &status).context("analysing basins")?;
+    let report = analyse_and_write(dir, &model, &data, &endpoints, &status, args.quiet, "")
+        .context("analysing basins")?;
     if !args.quiet {
         print!("{}", report.table());
     }

@@ -190,6 +190,29 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
     Ok(out)
 }
 
+/// The GPU-only flags `args` names.
+fn gpu_flags(args: &BenchArgs) -> Vec<&'static str> {
+    [
+        ("--adapter", args.adapter.is_some()),
+        ("--workgroup-size", !args.workgroup_size.is_empty()),
+        ("--staging", !args.staging.is_empty()),
+        ("--row-sharing", !args.row_sharing.is_empty()),
+        ("--unroll", !args.unroll.is_empty()),
+        ("--walker-queue", !args.walker_queue.is_empty()),
+        ("--lanes", !args.lanes.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, named)| named.then_some(flag))
+    .collect()
+}
+
+/// A note that the flags `ignored` do nothing because of `why` (none when there are none).
+fn note_ignored(ignored: &[&str], why: &str) {
+    if !ignored.is_empty() {
+        eprintln!("note: {} ignored: {why}", ignored.join(", "));
+    }
+}
+
 /// The backends to measure, CPU first. With the CPU backend comes a second CPU backend that
 /// computes everything the GPU kernels compute: every hidden activation at every lattice point
 /// (`CpuBackend::with_reuse`) and every step of every walker (`CpuBackend::with_retire`). It is
@@ -203,16 +226,32 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             .map(|&isa| Box::new(CpuBackend::with_options(0, isa)) as Box<dyn Backend>)
             .collect::<Vec<_>>()
     };
+    let cpu_only = || note_ignored(&gpu_flags(args), "they apply to GPU backends only");
+    let gpu_only = || {
+        if !args.isa.is_empty() {
+            note_ignored(&["--isa"], "it applies to the CPU backend only");
+        }
+    };
     match args.backend {
-        Some(BackendChoice::Cpu) => out.extend(cpu()),
-        Some(BackendChoice::Gpu) => out.extend(gpu_backends(
-            args,
-            GpuContext::new(args.adapter.as_deref(), false)?,
-        )?),
+        Some(BackendChoice::Cpu) => {
+            cpu_only();
+            out.extend(cpu());
+        }
+        Some(BackendChoice::Gpu) => {
+            gpu_only();
+            out.extend(gpu_backends(
+                args,
+                GpuContext::new(args.adapter.as_deref(), false)?,
+            )?)
+        }
         Some(BackendChoice::Auto) => match GpuContext::new(args.adapter.as_deref(), true) {
-            Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
+            Ok(ctx) => {
+                gpu_only();
+                out.extend(gpu_backends(args, ctx)?)
+            }
             Err(e) => {
                 eprintln!("note: using the CPU backend: {e}");
+                cpu_only();
                 out.extend(cpu());
             }
         },

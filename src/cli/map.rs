@@ -4,7 +4,7 @@
 use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
 use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs, replay};
 use super::memory;
-use crate::analysis::basins::{Report, analyse_walk};
+use crate::analysis::basins::Report;
 use crate::backend::WalkOutput;
 use crate::error::Error;
 use crate::npy;
@@ -267,7 +267,14 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     blocks::land_walk_on_interrupt(&out, "map", &recorded, &walked)?;
     let walk_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let report = analyse_walk(&model, &source.data, &walked.endpoints, &walked.status);
+    let report = super::basins::analyse(
+        &model,
+        &source.data,
+        &walked.endpoints,
+        &walked.status,
+        quiet,
+        "",
+    );
     let basins_s = t1.elapsed().as_secs_f64();
 
     output::basins::write(out.staging(), &model, &report, "labels.npy", &shape)?;
@@ -327,7 +334,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             "endpoints": {"file": "endpoints.npy", "shape": [shape[0], shape[1], p], "dtype": "float32"},
         },
         "pictures": ["map.png"],
-        "summary": {"walkers": m, "classes": report.classes.len(), "group_order": report.group_order, "basins": "basins.json"},
+        "summary": {"walkers": m, "classes": report.classes.len(), "group_order": report.group_order, "group_order_log10": report.group_order_log10, "basins": "basins.json"},
     });
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
     std::fs::write(out.file("run.json"), text)
@@ -367,6 +374,7 @@ mod tests {
         };
         let report = Report {
             group_order: 1.0,
+            group_order_log10: 0.0,
             walkers: 4,
             classes: Vec::new(),
             unassigned: Unassigned {

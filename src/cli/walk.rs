@@ -204,6 +204,8 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             &source.data,
             &walked.endpoints,
             &walked.status,
+            quiet,
+            " (--no-basins skips the analysis; landscape basins DIR runs it later)",
         )?;
         Some((report, t.elapsed().as_secs_f64()))
     };
@@ -250,7 +252,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             "walker_steps": walker_steps,
             "walker_steps_per_s": rate,
             "basins": basins.as_ref().map(|(r, _)| json!({
-                "file": "basins.json", "classes": r.classes.len(), "group_order": r.group_order,
+                "file": "basins.json", "classes": r.classes.len(), "group_order": r.group_order, "group_order_log10": r.group_order_log10,
                 "lowest_loss": r.classes.first().map(|c| c.loss),
             })),
         },

@@ -31,6 +31,7 @@ pub fn write(
 ) -> Result<()> {
     let json = serde_json::json!({
         "group_order": report.group_order,
+        "group_order_log10": report.group_order_log10,
         "walkers": report.walkers,
         "parameters": model.parameter_names(),
         "classes": report.classes,

@@ -32,6 +32,11 @@ impl Progress {
         }
     }
 
+    /// Sets the number of units to `total`, for work whose size is known only once it starts.
+    pub fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
+    }
+
     /// Records `n` more units done.
     pub fn add(&self, n: u64) {
         self.bar.inc(n);

@@ -3,8 +3,8 @@
 //! basin, and stabilizers of points with coinciding units.
 
 use crate::common::{cpu, model};
-use landscape::analysis::basins::{Report, analyse_walk};
-use landscape::analysis::symmetry::{group_order, stabilizer_order};
+use landscape::analysis::basins::{Report, Stage, analyse_walk, analyse_walk_observed};
+use landscape::analysis::symmetry::{group_order, group_order_log10, stabilizer_order};
 use landscape::backend::Backend;
 use landscape::spec::data::DataSource;
 use landscape::spec::model::{Activation, Model};
@@ -222,4 +222,66 @@ fn walkers_on_a_manifold_of_minima_beyond_the_cluster_cap_join_its_class() {
         manifold.walkers,
         r.table()
     );
+}
+
+#[test]
+fn the_observed_analysis_reports_each_polished_cluster_once_and_changes_nothing() {
+    let m = model("2-2-1", Activation::Tanh, Activation::Linear, true);
+    let data = DataSource::parse("teacher:n=16,seed=3", &m)
+        .expect("data")
+        .data;
+    let starts: Vec<f32> = (0..40)
+        .flat_map(|w| Init::Normal { sigma: 1.0 }.start(&m, 5, w))
+        .map(|v| v as f32)
+        .collect();
+    let s = WalkSettings {
+        lr: 0.1,
+        momentum: 0.9,
+        steps: 2000,
+        tol: 1e-6,
+        diverge: 1e4,
+    };
+    let out = cpu(0)
+        .walk(&m, &data, &starts, &s, None, &|_| {})
+        .expect("walk");
+    let stages = std::sync::Mutex::new(Vec::new());
+    let observed = analyse_walk_observed(&m, &data, &out.endpoints, &out.status, &|s| {
+        stages.lock().expect("lock").push(s)
+    });
+    let stages = stages.into_inner().expect("lock");
+    let Some((&Stage::Clusters(n), rest)) = stages.split_first() else {
+        panic!("the cluster count comes first: {stages:?}")
+    };
+    assert!(n > 0);
+    assert_eq!(rest, vec![Stage::Polished; n].as_slice());
+    let plain = analyse_walk(&m, &data, &out.endpoints, &out.status);
+    assert_eq!(observed.labels, plain.labels);
+    assert_eq!(observed.table(), plain.table());
+}
+
+#[test]
+fn group_orders_beyond_float64_are_kept_as_logarithms_and_printed_as_powers_of_ten() {
+    // 2-3-1 tanh: 3!·2³ = 48.
+    let small = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    assert!((group_order_log10(&small) - 48f64.log10()).abs() < 1e-12);
+    // 2-200-1 tanh: 200!·2²⁰⁰, about 10^435.1, beyond float64 (10^308).
+    let big = model("2-200-1", Activation::Tanh, Activation::Linear, true);
+    assert_eq!(group_order(&big), f64::INFINITY);
+    let log10: f64 = (1..=200).map(|k| (k as f64).log10()).sum::<f64>() + 200.0 * 2f64.log10();
+    assert!((group_order_log10(&big) - log10).abs() < 1e-9 && (log10 - 435.10).abs() < 0.01);
+    let data = DataSource::parse("xor", &big).expect("data").data;
+    let p = big.parameter_count();
+    let r = analyse_walk(&big, &data, &vec![0.0; p], &[Status::Diverged as u32]);
+    assert!((r.group_order_log10 - log10).abs() < 1e-9);
+    assert!(
+        r.table().contains(&format!("|G| = 10^{log10:.2};")),
+        "{}",
+        r.table()
+    );
+    // 2-20-1 ReLU: 20! ≈ 2.4329e18, printed with five significant digits.
+    let relu = model("2-20-1", Activation::Relu, Activation::Linear, true);
+    let data = DataSource::parse("xor", &relu).expect("data").data;
+    let p = relu.parameter_count();
+    let r = analyse_walk(&relu, &data, &vec![0.0; p], &[Status::Diverged as u32]);
+    assert!(r.table().contains("|G| = 2.4329e18;"), "{}", r.table());
 }

@@ -480,3 +480,62 @@ fn adapters_are_listed_and_picked_by_index_or_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bench_notes_the_flags_its_backend_ignores() {
+    let out = landscape(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--workload",
+        "W2",
+        "--repeats",
+        "1",
+        "--workgroup-size",
+        "64",
+        "--lanes",
+        "128",
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: --workgroup-size, --lanes ignored: they apply to GPU backends only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_large_network_s_analysis_announces_itself_and_prints_its_group_order_as_a_power_of_ten() {
+    // P = 1201: one walker, polished with dense 1201 × 1201 Hessians.
+    let dir = scratch("large-p");
+    let d = dir.to_str().expect("utf-8 path");
+    let out = landscape(&[
+        "walk",
+        "--model",
+        "2-300-1",
+        "--data",
+        "xor",
+        "--walkers",
+        "1",
+        "--lr",
+        "0.002",
+        "--steps",
+        "3000",
+        "--backend",
+        "cpu",
+        "--out",
+        d,
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("basins: polishing 1 point with dense 1201 × 1201 float64 Hessians")
+            && err.contains("--no-basins skips the analysis"),
+        "{err}"
+    );
+    assert!(err.contains("|G| = 10^704.79;"), "{err}");
+    let json = run_json(&dir);
+    let basins = &json["summary"]["basins"];
+    assert!(basins["group_order"].is_null(), "{basins}");
+    assert!(basins["group_order_log10"].as_f64().expect("log10 |G|") > 308.0);
+}
