@@ -26,6 +26,25 @@ pub const SAME_POINT_TOL: f64 = 1e-6;
 /// end on a continuum of points cannot make the analysis quadratic in the walkers).
 pub const MAX_CLUSTERS: usize = 4096;
 
+/// Parameter count up to which `MAX_CLUSTERS` clusters are polished (a few milliseconds each).
+pub const FULL_CAP_PARAMETERS: usize = 200;
+
+/// The fewest clusters polished at any parameter count.
+pub const MIN_CLUSTERS: usize = 64;
+
+/// Most raw clusters polished for a network of `p` parameters: `MAX_CLUSTERS` up to
+/// `FULL_CAP_PARAMETERS`, then falling as 1/P³, the cost of polishing each, down to
+/// `MIN_CLUSTERS`. Over-parameterised networks are where this matters: their walkers end on
+/// manifolds of minima, each at its own point, and polishing 4096 of them at P = 4000 would take
+/// days; beyond the cap, converged walkers still join the class at their loss level.
+pub fn cluster_cap(p: usize) -> usize {
+    if p <= FULL_CAP_PARAMETERS {
+        return MAX_CLUSTERS;
+    }
+    let r = FULL_CAP_PARAMETERS as f64 / p as f64;
+    ((MAX_CLUSTERS as f64 * r * r * r) as usize).max(MIN_CLUSTERS)
+}
+
 /// Slack on top of the quadratic model when a converged walker beyond the cluster cap joins a
 /// class by its loss (relative to 1 + L).
 pub const MANIFOLD_LOSS_TOL: f64 = 1e-6;
@@ -77,7 +96,7 @@ pub struct Unassigned {
     pub non_finite: u64,
     /// Walkers whose end polishes to no stationary point (plateaus, gradient-flat regions).
     pub not_stationary: u64,
-    /// Walkers beyond the `MAX_CLUSTERS` distinct ends that joined no manifold class.
+    /// Walkers beyond the `cluster_cap` distinct ends that joined no class.
     pub too_many_clusters: u64,
     /// Of the not-stationary and beyond-the-cap walkers, those that were still moving when they
     /// reached the step budget (status max-steps): more steps, not a flat region, may place them.
@@ -91,6 +110,8 @@ pub struct Report {
     pub group_order: f64,
     /// log₁₀ |G|, finite at every size.
     pub group_order_log10: f64,
+    /// Most raw clusters polished (`cluster_cap` of P).
+    pub cluster_cap: usize,
     /// Walkers analysed.
     pub walkers: u64,
     /// Classes, lowest loss first.
@@ -145,6 +166,7 @@ pub fn analyse_walk_observed(
 ) -> Report {
     let p = model.parameter_count();
     let m = status.len();
+    let cap = cluster_cap(p);
     let mut unassigned = Unassigned::default();
     let mut labels = vec![-1i32; 2 * m];
 
@@ -167,7 +189,7 @@ pub fn analyse_walk_observed(
                     .position(|(rep, _)| distance(rep, &theta) <= CLUSTER_TOL * scale)
                 {
                     Some(c) => clusters[c].1.push(w),
-                    None if clusters.len() < MAX_CLUSTERS => clusters.push((theta, vec![w])),
+                    None if clusters.len() < cap => clusters.push((theta, vec![w])),
                     None => overflow.push(w),
                 }
             }
@@ -363,6 +385,7 @@ pub fn analyse_walk_observed(
     Report {
         group_order: order,
         group_order_log10: group_order_log10(model),
+        cluster_cap: cap,
         walkers: m as u64,
         classes,
         unassigned,
@@ -437,7 +460,7 @@ impl Report {
             u.non_finite,
             u.not_stationary,
             u.too_many_clusters,
-            MAX_CLUSTERS
+            self.cluster_cap
         );
         if u.unconverged > 0 {
             let _ = writeln!(

@@ -1,6 +1,6 @@
 //! `landscape basins DIR`: (re)analyse a walk.
 
-use crate::analysis::basins::{Report, Stage, analyse_walk_observed};
+use crate::analysis::basins::{Report, Stage, analyse_walk_observed, cluster_cap};
 use crate::error::Error;
 use crate::npy;
 use crate::output;
@@ -44,7 +44,8 @@ pub fn analyse(
             if p >= LARGE_P && n > 0 && !quiet {
                 let points = if n == 1 { "point" } else { "points" };
                 eprintln!(
-                    "basins: polishing {n} {points} with dense {p} × {p} float64 Hessians, seconds each at this size{hint}"
+                    "basins: polishing {n} {points} (at most {} at this size) with dense {p} × {p} float64 Hessians, seconds each{hint}",
+                    cluster_cap(p)
                 );
             }
         }

@@ -375,6 +375,7 @@ mod tests {
         let report = Report {
             group_order: 1.0,
             group_order_log10: 0.0,
+            cluster_cap: crate::analysis::basins::MAX_CLUSTERS,
             walkers: 4,
             classes: Vec::new(),
             unassigned: Unassigned {

@@ -32,6 +32,7 @@ pub fn write(
     let json = serde_json::json!({
         "group_order": report.group_order,
         "group_order_log10": report.group_order_log10,
+        "cluster_cap": report.cluster_cap,
         "walkers": report.walkers,
         "parameters": model.parameter_names(),
         "classes": report.classes,

@@ -285,3 +285,53 @@ fn group_orders_beyond_float64_are_kept_as_logarithms_and_printed_as_powers_of_t
     let r = analyse_walk(&relu, &data, &vec![0.0; p], &[Status::Diverged as u32]);
     assert!(r.table().contains("|G| = 2.4329e18;"), "{}", r.table());
 }
+
+#[test]
+fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
+    use landscape::analysis::basins::{MAX_CLUSTERS, MIN_CLUSTERS, cluster_cap};
+    assert_eq!(cluster_cap(13), MAX_CLUSTERS);
+    assert_eq!(cluster_cap(200), MAX_CLUSTERS);
+    assert_eq!(cluster_cap(400), MAX_CLUSTERS / 8);
+    assert_eq!(cluster_cap(4001), MIN_CLUSTERS);
+    // 2-200-1 on XOR (P = 801): every converged walker ends at its own point of a manifold of
+    // zero-loss minima. 64 are polished; the other converged walkers join the class by loss.
+    let m = model("2-200-1", Activation::Tanh, Activation::Linear, true);
+    let data = DataSource::parse("xor", &m).expect("data").data;
+    let walkers = MIN_CLUSTERS as u64 + 16;
+    let starts: Vec<f32> = (0..walkers)
+        .flat_map(|w| Init::Normal { sigma: 1.0 }.start(&m, 0, w))
+        .map(|v| v as f32)
+        .collect();
+    let s = WalkSettings {
+        lr: 0.002,
+        momentum: 0.0,
+        steps: 5000,
+        tol: 1e-5,
+        diverge: 1e4,
+    };
+    let out = cpu(0)
+        .walk(&m, &data, &starts, &s, None, &|_| {})
+        .expect("walk");
+    let converged = out
+        .status
+        .iter()
+        .filter(|&&c| c == Status::Converged as u32)
+        .count() as u64;
+    assert!(converged > MIN_CLUSTERS as u64, "{converged} converged");
+    let r = analyse_walk(&m, &data, &out.endpoints, &out.status);
+    assert_eq!(r.cluster_cap, MIN_CLUSTERS);
+    let c = &r.classes[0];
+    assert_eq!(
+        (c.kind, c.copies_expected),
+        ("degenerate-minimum", None),
+        "{}",
+        r.table()
+    );
+    assert!(c.loss < 1e-20, "{}", r.table());
+    assert!(
+        c.walkers >= converged,
+        "{converged} converged: {}",
+        r.table()
+    );
+    assert!(r.table().contains("beyond 64 clusters"), "{}", r.table());
+}

@@ -529,7 +529,7 @@ fn a_large_network_s_analysis_announces_itself_and_prints_its_group_order_as_a_p
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("basins: polishing 1 point with dense 1201 × 1201 float64 Hessians")
+        err.contains("basins: polishing 1 point (at most 64 at this size) with dense 1201 × 1201 float64 Hessians")
             && err.contains("--no-basins skips the analysis"),
         "{err}"
     );
