@@ -38,6 +38,9 @@ pub struct CpuBackend {
     computed: u64,
 }
 
+/// Stack of each CPU thread in unoptimised builds (`with_options`).
+const DEBUG_STACK: usize = 16 << 20;
+
 impl CpuBackend {
     /// A backend on all cores.
     pub fn new() -> CpuBackend {
@@ -57,10 +60,21 @@ impl CpuBackend {
         } else {
             Isa::Baseline
         };
-        let pool = rayon::ThreadPoolBuilder::new()
+        // Unoptimised builds keep the specialised kernels' unrolled arrays on the stack, several
+        // MiB of it: their threads get more than the default 2 MiB (optimised builds keep them in
+        // registers and need no more).
+        let builder = || {
+            let b = rayon::ThreadPoolBuilder::new();
+            if cfg!(debug_assertions) {
+                b.stack_size(DEBUG_STACK)
+            } else {
+                b
+            }
+        };
+        let pool = builder()
             .num_threads(threads)
             .build()
-            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
+            .or_else(|_| builder().num_threads(1).build());
         match pool {
             Ok(pool) => CpuBackend {
                 pool,
