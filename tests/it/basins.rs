@@ -5,18 +5,40 @@
 use crate::common::{cpu, model};
 use landscape::analysis::basins::{Report, Stage, analyse_walk, analyse_walk_observed};
 use landscape::analysis::symmetry::{group_order, group_order_log10, stabilizer_order};
-use landscape::backend::Backend;
-use landscape::spec::data::DataSource;
+use landscape::backend::{Backend, WalkOutput};
+use landscape::spec::data::{DataSource, Dataset};
 use landscape::spec::model::{Activation, Model};
 use landscape::spec::walk::{Init, Status, WalkSettings};
 use nalgebra::{DMatrix, DVector};
 
-fn walk_and_analyse(m: &Model, data_spec: &str, walkers: u64, init: Init) -> Report {
-    let data = DataSource::parse(data_spec, m).expect("data").data;
+/// `walkers` walkers from `init` (starts seeded by `seed`), walked on the CPU backend.
+fn walk(
+    m: &Model,
+    data: &Dataset,
+    init: Init,
+    seed: u64,
+    walkers: u64,
+    s: &WalkSettings,
+) -> WalkOutput {
     let starts: Vec<f32> = (0..walkers)
-        .flat_map(|w| init.start(m, 11, w))
+        .flat_map(|w| init.start(m, seed, w))
         .map(|v| v as f32)
         .collect();
+    cpu(0)
+        .walk(m, data, &starts, s, None, &|_| {})
+        .expect("walk")
+}
+
+/// Walkers that converged.
+fn converged(out: &WalkOutput) -> u64 {
+    out.status
+        .iter()
+        .filter(|&&c| c == Status::Converged as u32)
+        .count() as u64
+}
+
+fn walk_and_analyse(m: &Model, data_spec: &str, walkers: u64, init: Init) -> Report {
+    let data = DataSource::parse(data_spec, m).expect("data").data;
     let s = WalkSettings {
         lr: 0.1,
         momentum: 0.9,
@@ -24,9 +46,7 @@ fn walk_and_analyse(m: &Model, data_spec: &str, walkers: u64, init: Init) -> Rep
         tol: 1e-6,
         diverge: 1e4,
     };
-    let out = cpu(0)
-        .walk(m, &data, &starts, &s, None, &|_| {})
-        .expect("walk");
+    let out = walk(m, &data, init, 11, walkers, &s);
     analyse_walk(m, &data, &out.endpoints, &out.status)
 }
 
@@ -189,10 +209,6 @@ fn walkers_on_a_manifold_of_minima_beyond_the_cluster_cap_join_its_class() {
     let m = model("1-1-1", Activation::Linear, Activation::Linear, false);
     let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
     let walkers = landscape::analysis::basins::MAX_CLUSTERS as u64 + 1500;
-    let starts: Vec<f32> = (0..walkers)
-        .flat_map(|w| Init::Uniform { a: 2.0 }.start(&m, 1, w))
-        .map(|v| v as f32)
-        .collect();
     let s = WalkSettings {
         lr: 0.05,
         momentum: 0.0,
@@ -200,14 +216,8 @@ fn walkers_on_a_manifold_of_minima_beyond_the_cluster_cap_join_its_class() {
         tol: 1e-6,
         diverge: 1e4,
     };
-    let out = cpu(0)
-        .walk(&m, &data, &starts, &s, None, &|_| {})
-        .expect("walk");
-    let converged = out
-        .status
-        .iter()
-        .filter(|&&c| c == Status::Converged as u32)
-        .count() as u64;
+    let out = walk(&m, &data, Init::Uniform { a: 2.0 }, 1, walkers, &s);
+    let converged = converged(&out);
     let r = analyse_walk(&m, &data, &out.endpoints, &out.status);
     let manifold = r
         .classes
@@ -230,10 +240,6 @@ fn the_observed_analysis_reports_each_polished_cluster_once_and_changes_nothing(
     let data = DataSource::parse("teacher:n=16,seed=3", &m)
         .expect("data")
         .data;
-    let starts: Vec<f32> = (0..40)
-        .flat_map(|w| Init::Normal { sigma: 1.0 }.start(&m, 5, w))
-        .map(|v| v as f32)
-        .collect();
     let s = WalkSettings {
         lr: 0.1,
         momentum: 0.9,
@@ -241,9 +247,7 @@ fn the_observed_analysis_reports_each_polished_cluster_once_and_changes_nothing(
         tol: 1e-6,
         diverge: 1e4,
     };
-    let out = cpu(0)
-        .walk(&m, &data, &starts, &s, None, &|_| {})
-        .expect("walk");
+    let out = walk(&m, &data, Init::Normal { sigma: 1.0 }, 5, 40, &s);
     let stages = std::sync::Mutex::new(Vec::new());
     let observed = analyse_walk_observed(&m, &data, &out.endpoints, &out.status, &|s| {
         stages.lock().expect("lock").push(s)
@@ -298,10 +302,6 @@ fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
     let m = model("2-200-1", Activation::Tanh, Activation::Linear, true);
     let data = DataSource::parse("xor", &m).expect("data").data;
     let walkers = MIN_CLUSTERS as u64 + 16;
-    let starts: Vec<f32> = (0..walkers)
-        .flat_map(|w| Init::Normal { sigma: 1.0 }.start(&m, 0, w))
-        .map(|v| v as f32)
-        .collect();
     let s = WalkSettings {
         lr: 0.002,
         momentum: 0.0,
@@ -309,14 +309,8 @@ fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
         tol: 1e-5,
         diverge: 1e4,
     };
-    let out = cpu(0)
-        .walk(&m, &data, &starts, &s, None, &|_| {})
-        .expect("walk");
-    let converged = out
-        .status
-        .iter()
-        .filter(|&&c| c == Status::Converged as u32)
-        .count() as u64;
+    let out = walk(&m, &data, Init::Normal { sigma: 1.0 }, 0, walkers, &s);
+    let converged = converged(&out);
     assert!(converged > MIN_CLUSTERS as u64, "{converged} converged");
     let r = analyse_walk(&m, &data, &out.endpoints, &out.status);
     assert_eq!(r.cluster_cap, MIN_CLUSTERS);
