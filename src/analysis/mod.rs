@@ -2,6 +2,7 @@
 
 pub mod assignment;
 pub mod basins;
+pub mod eigen;
 pub mod lattice;
 pub mod stationary;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! Stationary points in float64: polishing an endpoint to the nearby zero of ∇L, the exact
 //! Hessian's spectrum, and the kind of point it is.
 
+use super::eigen;
 use crate::reference;
 use crate::spec::data::Dataset;
 use crate::spec::model::{Activation, Model};
@@ -171,9 +172,8 @@ pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
     let loss = reference::loss(model, data, &theta);
     let p = theta.len();
     let h = reference::hessian(model, data, &theta);
-    if h.iter().any(|v| !v.is_finite()) {
-        // Curvature beyond float64's range: no spectrum to classify (and the eigenvalue
-        // iteration is not defined on non-finite entries).
+    let Some(eigenvalues) = eigen::symmetric_eigenvalues(&h, p) else {
+        // Curvature beyond float64's range: no spectrum to classify.
         return Stationary {
             theta,
             loss,
@@ -183,12 +183,7 @@ pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
             nullity: 0,
             kind: Kind::NotStationary,
         };
-    }
-    // Eigenvalues only: the eigenvectors would cost about three times as much again, and they
-    // leave the eigenvalues' bits unchanged.
-    let h = DMatrix::from_row_slice(p, p, &h);
-    let mut eigenvalues: Vec<f64> = h.symmetric_eigenvalues().iter().copied().collect();
-    eigenvalues.sort_by(f64::total_cmp);
+    };
     let scale = eigenvalues.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let zero = ZERO_EIGENVALUE * scale;
     let index = eigenvalues.iter().filter(|&&v| v < -zero).count();
