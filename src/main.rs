@@ -15,6 +15,11 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // No command at all: the help, which lists the commands, on standard error.
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
             // One line: clap's message up to its usage section, lines joined (a missing
             // argument is named on the line after the first).

@@ -204,6 +204,14 @@ pub fn read_vector(path: &Path, len: usize, what: &str) -> Result<Vec<f64>> {
 pub fn parse_vector(path: &Path, bytes: &[u8], len: usize, what: &str) -> Result<Vec<f64>> {
     // Compare the header's shape first, so a wrong file is named as such, not as truncated.
     let shape: Vec<u64> = open(path, bytes)?.shape().to_vec();
+    // A vector, perhaps with axes of length 1 around it ((1, P) from a row of a matrix), but
+    // not a matrix that happens to hold P values.
+    if shape.iter().filter(|&&d| d != 1).count() > 1 {
+        return Err(Error::file(
+            path,
+            format!("{what} is an array of shape {shape:?}; expected a vector of P = {len} values"),
+        ));
+    }
     let count = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
     if count != Some(len as u64) {
         let count = count.map_or("more than 2⁶⁴".to_string(), |n| n.to_string());
@@ -252,6 +260,11 @@ mod tests {
             0
         );
         assert!(read_vector(&p, 5, "--origin").is_err());
+        // 24 values, but a 2 × 3 × 4 array is no vector of 24 parameters; a (1, 24) row is.
+        let err = read_vector(&p, 24, "--origin").expect_err("a matrix");
+        assert!(err.to_string().contains("shape [2, 3, 4]"), "{err}");
+        write(&p, &[1, 24], &data).expect("write row");
+        assert_eq!(read_vector(&p, 24, "--origin").expect("a row").len(), 24);
         write(&p, &[3], &[1u8, 2, 3]).expect("write u8");
         assert!(read_f64(&p).is_err(), "integer arrays are refused");
         std::fs::remove_dir_all(&dir).ok();

@@ -67,7 +67,7 @@ pub struct BenchArgs {
 pub enum IsaChoice {
     /// AVX-512 (F, VL, DQ, BW) with FMA, 16 lanes.
     Avx512,
-    /// AVX2 with FMA, 8 lanes twice.
+    /// AVX2 with FMA: 16 lanes as two 8-lane registers.
     Avx2,
     /// The target's baseline (SSE2 on x86-64), products not fused.
     Baseline,
@@ -226,7 +226,15 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             .map(|&isa| Box::new(CpuBackend::with_options(0, isa)) as Box<dyn Backend>)
             .collect::<Vec<_>>()
     };
-    let cpu_only = || note_ignored(&gpu_flags(args), "they apply to GPU backends only");
+    let cpu_only = || {
+        let flags = gpu_flags(args);
+        let why = if flags.len() == 1 {
+            "it applies"
+        } else {
+            "they apply"
+        };
+        note_ignored(&flags, &format!("{why} to GPU backends only"));
+    };
     let gpu_only = || {
         if !args.isa.is_empty() {
             note_ignored(&["--isa"], "it applies to the CPU backend only");
@@ -347,7 +355,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
             }
             if !args.json {
-                eprintln!("  {}", row(&m));
+                eprintln!("  {}", row(&m, ADAPTER_WIDTH));
             }
             results.push(m);
         }
@@ -365,16 +373,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn row(m: &Measurement) -> String {
+/// The adapter column's text.
+fn adapter_label(m: &Measurement) -> String {
+    if m.software_adapter {
+        format!("{} (software)", m.adapter)
+    } else {
+        m.adapter.clone()
+    }
+}
+
+/// Width of the adapter column, at least.
+const ADAPTER_WIDTH: usize = 38;
+
+fn row(m: &Measurement, width: usize) -> String {
     format!(
-        "{:<6} {:<4} {:<38} {:>9.3} s {:>10.3e} {:<15} {:>8.2} GFLOP/s  {}",
+        "{:<6} {:<4} {:<width$} {:>9.3} s {:>10.3e} {:<15} {:>8.2} GFLOP/s  {}",
         m.workload,
         m.backend,
-        if m.software_adapter {
-            format!("{} (software)", m.adapter)
-        } else {
-            m.adapter.clone()
-        },
+        adapter_label(m),
         m.seconds,
         m.rate,
         m.unit,
@@ -391,12 +407,17 @@ fn row(m: &Measurement) -> String {
 }
 
 fn print_table(results: &[Measurement]) {
+    // As wide as the longest adapter name, so that long names do not shift the columns.
+    let width = results
+        .iter()
+        .map(|m| adapter_label(m).chars().count())
+        .fold(ADAPTER_WIDTH, usize::max);
     println!(
-        "{:<6} {:<4} {:<38} {:>11} {:>10} {:<15} {:>16}  agreement with the first backend",
+        "{:<6} {:<4} {:<width$} {:>11} {:>10} {:<15} {:>16}  agreement with the first backend",
         "work", "back", "adapter", "median", "rate", "unit", "effective"
     );
     for m in results {
-        println!("{}", row(m));
+        println!("{}", row(m, width));
     }
     let mut names: Vec<&str> = results.iter().map(|m| m.workload.as_str()).collect();
     names.dedup();

@@ -54,13 +54,15 @@ fn append(all: &mut WalkOutput, part: WalkOutput) {
 }
 
 /// Writes the checkpoint of the first `done.status.len()` walkers into `dir`: the arrays, then
-/// the description naming the command and its arguments, each replaced atomically.
+/// the description naming the command and its arguments and the seconds spent walking them,
+/// each replaced atomically.
 pub fn write_checkpoint(
     dir: &Path,
     command: &str,
     args: &Value,
     walkers: usize,
     done: &WalkOutput,
+    walk_s: f64,
 ) -> Result<()> {
     let k = done.status.len();
     let mut bytes: Vec<u8> = Vec::with_capacity(k * 16 + done.endpoints.len() * 4);
@@ -76,6 +78,7 @@ pub fn write_checkpoint(
         "done": k,
         "parameters": done.endpoints.len().checked_div(k).unwrap_or(0),
         "bytes": bytes.len(),
+        "walk_s": walk_s,
         "layout": "little-endian: endpoints f32 (done × P), loss f32, grad_norm f32, steps u32, status u32",
         "args": args,
     });
@@ -99,6 +102,8 @@ pub struct Checkpoint {
     pub description: Value,
     /// The walkers done.
     pub done: WalkOutput,
+    /// Seconds spent walking them, over every process that worked on the run.
+    pub walk_s: f64,
 }
 
 /// Reads the checkpoint in `dir`, checking it is one of `command` with `parameters` per walker.
@@ -159,10 +164,16 @@ pub fn read_checkpoint(dir: &Path, command: &str) -> Result<Checkpoint> {
         status: u32s(e + 3 * k..e + 4 * k),
         trace: None,
     };
+    // Checkpoints written before the time was kept count as none.
+    let walk_s = description["walk_s"]
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(0.0);
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
         description,
         done,
+        walk_s,
     })
 }
 
@@ -198,14 +209,26 @@ pub fn find_checkpoint(target: &Path, command: &str) -> Result<Checkpoint> {
     found.sort();
     match found.pop() {
         Some((_, dir)) => read_checkpoint(&dir, command),
-        None => Err(Error::spec(
-            "--resume",
-            format!(
-                "{} holds no checkpoint (and no unfinished run was left beside it); expected the \
-                 directory of an interrupted `{command}`",
-                target.display()
-            ),
-        )),
+        None => {
+            // A run that finished says so: there is nothing left to resume.
+            let finished = std::fs::read_to_string(target.join("run.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .is_some_and(|r| r["complete"] == true && r["command"] == command);
+            let why = if finished {
+                format!(
+                    "{} holds a finished `{command}` run; nothing is left to resume",
+                    target.display()
+                )
+            } else {
+                format!(
+                    "{} holds no checkpoint (and no unfinished run was left beside it); expected the \
+                     directory of an interrupted `{command}`",
+                    target.display()
+                )
+            };
+            Err(Error::spec("--resume", why))
+        }
     }
 }
 
@@ -225,6 +248,8 @@ pub struct BlockWalk<'a> {
     pub command: &'a str,
     /// The command's arguments, for the checkpoint.
     pub args: &'a Value,
+    /// Seconds spent walking before this process (a resumed run's earlier processes).
+    pub before_s: f64,
 }
 
 /// Walks every start not yet in `done`, block after block, saving a checkpoint after each and
@@ -236,6 +261,8 @@ pub fn walk(
     progress: &Progress,
 ) -> Result<Walked> {
     let _polling = interrupt::Polling::start();
+    let started = Instant::now();
+    let walk_s = || w.before_s + started.elapsed().as_secs_f64();
     let p = w.model.parameter_count();
     let m = w.starts.len() / p;
     let mut all = done.unwrap_or_else(empty);
@@ -244,7 +271,7 @@ pub fn walk(
     progress.add(all.status.len() as u64 * per_walker);
     while all.status.len() < m {
         if interrupt::requested() {
-            write_checkpoint(w.dir, w.command, w.args, m, &all)?;
+            write_checkpoint(w.dir, w.command, w.args, m, &all, walk_s())?;
             return Ok(Walked::Interrupted {
                 done: all.status.len(),
             });
@@ -266,24 +293,24 @@ pub fn walk(
         let target = (BLOCK_TIME.as_secs_f64() / per.max(1e-12)) as usize;
         block = target.clamp(1024, 1 << 22).next_multiple_of(1024);
         if all.status.len() < m {
-            write_checkpoint(w.dir, w.command, w.args, m, &all)?;
+            write_checkpoint(w.dir, w.command, w.args, m, &all, walk_s())?;
         }
     }
     if interrupt::requested() {
         // Ctrl-C during the last block: the walk is complete, but the user asked to stop.
-        write_checkpoint(w.dir, w.command, w.args, m, &all)?;
+        write_checkpoint(w.dir, w.command, w.args, m, &all, walk_s())?;
         return Ok(Walked::Interrupted { done: m });
     }
     Ok(Walked::Complete(all))
 }
 
-/// The walkers an interrupted run had done (`--resume`), checked against this run's size, and the
-/// directory its checkpoint was read from.
+/// The walkers an interrupted run had done (`--resume`), checked against this run's size, the
+/// directory its checkpoint was read from and the seconds already spent walking.
 pub fn take_resume(
     replay: Replay,
     parameters: usize,
     walkers: u64,
-) -> Result<(Option<WalkOutput>, Option<PathBuf>)> {
+) -> Result<(Option<WalkOutput>, Option<PathBuf>, f64)> {
     match replay {
         Replay::Resume(c) => {
             let k = c.done.status.len();
@@ -296,9 +323,9 @@ pub fn take_resume(
                     ),
                 ));
             }
-            Ok((Some(c.done), Some(c.dir)))
+            Ok((Some(c.done), Some(c.dir), c.walk_s))
         }
-        Replay::Fresh | Replay::Config => Ok((None, None)),
+        Replay::Fresh | Replay::Config => Ok((None, None, 0.0)),
     }
 }
 
@@ -382,9 +409,10 @@ pub fn land_walk_on_interrupt(
     command: &str,
     args: &Value,
     walked: &WalkOutput,
+    walk_s: f64,
 ) -> Result<()> {
     let m = walked.status.len();
-    write_checkpoint(out.staging(), command, args, m, walked)?;
+    write_checkpoint(out.staging(), command, args, m, walked, walk_s)?;
     let target = out.target().to_path_buf();
     let (record, resume) = incomplete_record(&target, command, args, m, m);
     interrupt::land_on_interrupt(interrupt::Landing {

@@ -57,7 +57,8 @@ pub struct RunArgs {
     /// Output directory (default runs/<command>-<time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace an existing non-empty output directory.
+    /// Replace an existing run directory (one with a run.json, checkpoint or REPORT.md; other
+    /// directories are never replaced).
     #[arg(long)]
     pub force: bool,
     /// Print nothing but errors.
@@ -72,6 +73,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
+    /// The directory the run was started in, recorded so that `--config` and `--resume` read
+    /// relative input paths from there wherever they are run.
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -79,6 +85,9 @@ impl RunArgs {
     pub fn open_backend(&self) -> crate::Result<Box<dyn Backend>> {
         let (b, note) = backend::open(self.backend, self.adapter.as_deref())?;
         if !self.quiet {
+            if self.backend == BackendChoice::Cpu && self.adapter.is_some() {
+                eprintln!("note: --adapter ignored: it applies to GPU backends only");
+            }
             if let Some(note) = note {
                 eprintln!("note: {note}");
             }
@@ -175,7 +184,7 @@ pub enum Replay {
     /// `--config`: a recorded run, repeated.
     Config,
     /// `--resume`: an interrupted run, continued from its checkpoint.
-    Resume(Checkpoint),
+    Resume(Box<Checkpoint>),
 }
 
 /// Applies `--config` and `--resume`: the arguments recorded for `command` replace those on the
@@ -229,7 +238,8 @@ pub fn replay<T: Serialize + DeserializeOwned>(
         r.out = Some(dir.clone());
         r.force = true;
         r.quiet = given.quiet;
-        return Ok((replayed, Replay::Resume(checkpoint)));
+        crate::spec::set_input_base(r.cwd.clone());
+        return Ok((replayed, Replay::Resume(Box::new(checkpoint))));
     }
     if let Some(path) = &given.config {
         refuse("--config", &["config", "out", "force", "quiet"])?;
@@ -262,7 +272,22 @@ pub fn replay<T: Serialize + DeserializeOwned>(
         r.out = given.out.clone();
         r.force = given.force;
         r.quiet = given.quiet;
+        // The backend that ran, not `auto`'s choice on this machine.
+        if r.backend == BackendChoice::Auto {
+            match record["backend"]["backend"].as_str() {
+                Some("cpu") => r.backend = BackendChoice::Cpu,
+                Some("gpu") => {
+                    r.backend = BackendChoice::Gpu;
+                    if r.adapter.is_none() {
+                        r.adapter = record["backend"]["adapter"].as_str().map(str::to_string);
+                    }
+                }
+                _ => {}
+            }
+        }
+        crate::spec::set_input_base(r.cwd.clone());
         return Ok((replayed, Replay::Config));
     }
+    run(&mut args).cwd = std::env::current_dir().ok();
     Ok((args, Replay::Fresh))
 }

@@ -9,7 +9,7 @@ use crate::output::report::{self, Block};
 use crate::output::run_dir::RunDir;
 use anyhow::Context;
 use clap::{Args, Parser};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Instant;
 
@@ -19,10 +19,14 @@ pub struct DemoArgs {
     /// auto: a hardware GPU if there is one, else the CPU; gpu: any wgpu adapter; cpu.
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
+    /// Pick an adapter by index or by part of its name (see `landscape adapters`).
+    #[arg(long)]
+    adapter: Option<String>,
     /// Output directory (default runs/demo-<time>).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
-    /// Replace an existing non-empty output directory.
+    /// Replace an existing run directory (one with a run.json, checkpoint or REPORT.md; other
+    /// directories are never replaced).
     #[arg(long)]
     force: bool,
     /// A reduced run (fewer walkers and pixels) that finishes in seconds, for tests.
@@ -80,7 +84,7 @@ fn least_squares_gap(dir: &Path, point: &[f64]) -> anyhow::Result<f64> {
 /// Runs one `landscape` command line inside the demo.
 fn sub(
     args: &[&str],
-    backend: BackendChoice,
+    (backend, adapter): (BackendChoice, Option<&str>),
     quiet: bool,
     dir: &Path,
     name: &str,
@@ -98,6 +102,9 @@ fn sub(
     let mut full = vec!["landscape"];
     full.extend_from_slice(args);
     full.extend(["--backend", backend, "--out", &out_s, "--quiet"]);
+    if let Some(a) = adapter {
+        full.extend(["--adapter", a]);
+    }
     let cli = Cli::try_parse_from(&full).map_err(|e| anyhow::anyhow!("demo step {name}: {e}"))?;
     super::run(cli, &[]).with_context(|| format!("demo step {name}"))
 }
@@ -179,7 +186,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let out = RunDir::create(args.out.as_deref(), "demo", args.force)?;
     let dir = out.staging().to_path_buf();
     let t0 = Instant::now();
-    let (b, q) = (args.backend, args.quiet);
+    let (b, q) = ((args.backend, args.adapter.as_deref()), args.quiet);
 
     // 1. The seed example and the parabola in the prediction.
     let seed = [
@@ -398,7 +405,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(&reg, 5)),
         Block::Heading("4. A hidden layer: every minimum in |G| copies".into()),
         Block::Text(format!(
-            "A 2-3-1 tanh student of a 2-3-1 tanh teacher (64 samples), {} walkers from N(0, 1). Permuting the 3 hidden units and flipping their signs leaves the network unchanged: |G| = 3!·2³ = {}. The zero-loss minimum (L = {:.1e}) was found in **{} of {} copies**, by {} walkers, spread evenly over the copies (chi-square p = {}). Besides it the walkers found {} other classes of minima, {} of degenerate minima (manifolds) and {} classes of saddles ({} walkers stopped at a saddle); {} walkers were still travelling along flat valleys when their steps ran out and polish to no stationary point.",
+            "A 2-3-1 tanh student of a 2-3-1 tanh teacher (64 samples), {} walkers from N(0, 1). Permuting the 3 hidden units and flipping their signs leaves the network unchanged: |G| = 3!·2³ = {}. The zero-loss minimum (L = {:.1e}) was found in **{} of {} copies**, by {} walkers, spread evenly over the copies (chi-square p = {}). Besides it the walkers found {} other classes of minima, {} of degenerate minima (manifolds) and {} classes of saddles ({} walkers stopped at a saddle); {} walkers ended where polishing finds no stationary point, {} of them still travelling along flat valleys when their steps ran out.",
             tb["walkers"],
             n(&tb["group_order"]),
             f(&global["loss"]),
@@ -410,7 +417,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             count("degenerate-minimum"),
             count("saddle"),
             saddle_walkers,
-            tb["unassigned"]["not_stationary"]
+            tb["unassigned"]["not_stationary"],
+            tb["unassigned"]["unconverged"]
         )),
         Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(&tb, 12)),
         Block::Heading("5. A basin map".into()),
@@ -424,6 +432,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         Block::Text("MSE is convex in the predictions. The map from weights to predictions is not linear once a hidden layer sits between them, and it is many-to-one: every permutation and sign flip of hidden units gives the same predictions. So every minimum of the loss in the weights comes with its |G| − 1 mirror images, and between two copies of a minimum the loss must rise again — through the saddles the walkers above also found.".into()),
     ];
     report::write(&dir, "How can MSE have many minima?", &blocks)?;
+    // Each step's run.json names where it ends up, not the staging directory it was written in,
+    // so that `--config` on a step writes beside it.
+    for name in [
+        "seed",
+        "seed-plane",
+        "prediction",
+        "regression",
+        "teacher",
+        "map",
+    ] {
+        let path = dir.join(name).join("run.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if let Ok(mut record) = serde_json::from_str::<Value>(&text) {
+            record["args"]["run"]["out"] = json!(out.target().join(name));
+            let text = serde_json::to_string_pretty(&record).context("serialising run.json")?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     let dir = out.finish()?;
     if !args.quiet {
         eprintln!("demo finished in {elapsed:.1} s");

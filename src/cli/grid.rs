@@ -84,8 +84,8 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
     let quiet = args.run.quiet;
     if !quiet {
         eprintln!(
-            "grid: {model}, {} samples, lattice {shape:?} = {points} points, P = {p}",
-            source.data.len()
+            "grid: {model}, {}, lattice {shape:?} = {points} points, P = {p}",
+            crate::output::count(source.data.len() as u64, "sample", "samples")
         );
     }
 
@@ -226,6 +226,7 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
             "argmin": argmin.map(|g| json!({"index": slice.multi_index(g as u64), "theta": slice.point(g as u64)})),
             "loss_max": eval.loss.iter().copied().filter(|v| v.is_finite()).fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v)))),
             "lattice_local_minima": minima.len(),
+            "marked_minima": if slice.axes.len() <= 2 { marked.len() } else { 0 },
             "non_finite_points": non_finite,
         },
     });
@@ -234,11 +235,28 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
         .with_context(|| format!("writing run.json into {}", out.target().display()))?;
     let dir = out.finish()?;
     if !quiet {
+        let marked_note = if marked.len() < minima.len() && slice.axes.len() <= 2 {
+            format!(" (the {} lowest marked in {picture})", marked.len())
+        } else {
+            String::new()
+        };
+        let non_finite_note = if non_finite > 0 {
+            format!(
+                "; L is not finite (beyond float32's range) at {non_finite} of the {points} points"
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "evaluated {points} points in {eval_s:.3} s ({:.3e} points/s); min L = {} ; {} lattice-local minima",
+            "evaluated {points} points in {eval_s:.3} s ({:.3e} points/s); min L = {}; {} lattice-local {}{marked_note}{non_finite_note}",
             points as f64 / eval_s.max(1e-9),
             min.map_or("n/a".to_string(), |m| format!("{m:.6e}")),
-            minima.len()
+            minima.len(),
+            if minima.len() == 1 {
+                "minimum"
+            } else {
+                "minima"
+            },
         );
         println!("{}", dir.display());
     }

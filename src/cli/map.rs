@@ -70,9 +70,14 @@ pub fn picture(
     shade: bool,
     walked: &WalkOutput,
     report: &Report,
-) -> (Vec<MapPixel>, Vec<MapLegendEntry>, Option<&'static str>) {
+) -> (
+    Vec<MapPixel>,
+    Vec<MapLegendEntry>,
+    Option<plot::ScalarBar<'static>>,
+) {
     let m = walked.status.len();
     let max_steps = walked.steps.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let mut loss_range = (0.0f32, 1.0f32);
     // A walker in no class: why, from its status.
     let neutral = |w: usize| {
         MapPixel::Neutral(match Status::from_code(walked.status[w]) {
@@ -119,11 +124,23 @@ pub fn picture(
                 .collect()
         }
         ColorBy::Status => {
-            for (class, name) in [(0, "converged"), (1, "max-steps")] {
-                legend.push(MapLegendEntry {
-                    key: LegendKey::Class(class),
-                    text: name.to_string(),
-                });
+            // Only the statuses that occur, with their counts, as the neutral rows below.
+            for (class, status) in [(0, Status::Converged), (1, Status::MaxSteps)] {
+                let n = walked
+                    .status
+                    .iter()
+                    .filter(|&&s| Status::from_code(s) == Some(status))
+                    .count();
+                if n > 0 {
+                    legend.push(MapLegendEntry {
+                        key: LegendKey::Class(class),
+                        text: format!(
+                            "{} · {n} ({:.1}%)",
+                            status.name(),
+                            100.0 * n as f64 / m.max(1) as f64
+                        ),
+                    });
+                }
             }
             (0..m)
                 .map(|w| match Status::from_code(walked.status[w]) {
@@ -148,6 +165,7 @@ pub fn picture(
                 .filter(|v| v.is_finite())
                 .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
             let span = (hi - lo).max(1e-6);
+            loss_range = (lo, lo + span);
             (0..m)
                 .map(|w| {
                     if walked.loss[w].is_finite() {
@@ -189,9 +207,18 @@ pub fn picture(
             ),
         });
     }
+    // The colour bar in the quantity's own units: log10 L from its lowest to its highest, or steps.
     let scalar = match color {
-        ColorBy::Loss => Some("log10 L (normalised)"),
-        ColorBy::Steps => Some("steps / max steps"),
+        ColorBy::Loss => Some(plot::ScalarBar {
+            label: "log10 L",
+            lo: f64::from(loss_range.0),
+            hi: f64::from(loss_range.1),
+        }),
+        ColorBy::Steps => Some(plot::ScalarBar {
+            label: "steps",
+            lo: 0.0,
+            hi: f64::from(max_steps),
+        }),
         _ => None,
     };
     (pixels, legend, scalar)
@@ -201,6 +228,17 @@ pub fn picture(
 pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let (args, replay) = replay(args, |a| &mut a.run, explicit, "map")?;
     let (model, source) = args.model.resolve()?;
+    // Counted before the slice is built, whose own check allows 1 to 4 axes.
+    if args.slice.plane.is_none() && args.slice.axes.len() != 2 {
+        return Err(Error::spec(
+            "--axis",
+            format!(
+                "a map needs exactly 2 axes (or --plane); {} given",
+                args.slice.axes.len()
+            ),
+        )
+        .into());
+    }
     let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
     if slice.axes.len() != 2 {
         return Err(Error::spec(
@@ -216,7 +254,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let shape = slice.shape();
     let m = slice.len() as usize;
     let p = model.parameter_count();
-    let (done, replay_dir) = take_resume(replay, p, m as u64)?;
+    let (done, replay_dir, before_s) = take_resume(replay, p, m as u64)?;
     memory::check(
         "--axis",
         &format!("a map of {m} pixels"),
@@ -229,8 +267,8 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let quiet = args.run.quiet;
     if !quiet {
         eprintln!(
-            "map: {model}, data {}, {shape:?} = {m} walkers, up to {} steps, lr {}",
-            source.spec, settings.steps, settings.lr
+            "map: {model}, data {}, {shape:?} = {m} walkers, up to {} steps, lr {:?}, momentum {:?}",
+            source.spec, settings.steps, settings.lr, settings.momentum
         );
     }
     // Starts: the lattice points, rounded once to float32 as every backend receives them.
@@ -251,6 +289,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             dir: out.staging(),
             command: "map",
             args: &recorded,
+            before_s,
         },
         done,
         &progress,
@@ -263,9 +302,10 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             return interrupted(out, "map", &recorded, done, m);
         }
     };
+    // A resumed run's time includes its earlier processes', as its walker count does.
+    let walk_s = before_s + t0.elapsed().as_secs_f64();
     blocks::remove_checkpoint(out.staging())?;
-    blocks::land_walk_on_interrupt(&out, "map", &recorded, &walked)?;
-    let walk_s = t0.elapsed().as_secs_f64();
+    blocks::land_walk_on_interrupt(&out, "map", &recorded, &walked, walk_s)?;
     let t1 = Instant::now();
     let report = super::basins::analyse(
         &model,
@@ -424,5 +464,20 @@ mod tests {
         assert_eq!(px[3], MapPixel::Neutral(Neutral::NoClass));
         assert!(legend.iter().any(|e| e.text == "non-finite · 1 (25.0%)"));
         assert!(!legend.iter().any(|e| e.text.contains("still moving")));
+        assert!(legend.iter().any(|e| e.text == "converged · 1 (25.0%)"));
+        assert!(legend.iter().any(|e| e.text == "max-steps · 1 (25.0%)"));
+        // A status no walker has is not in the legend.
+        let mut none_converged = walked.clone();
+        none_converged.status[0] = Status::MaxSteps as u32;
+        let (_, legend, _) = picture(ColorBy::Status, false, &none_converged, &report);
+        assert!(!legend.iter().any(|e| e.text.starts_with("converged")));
+        // Scalar maps carry their colour bar in real units.
+        let (_, _, bar) = picture(ColorBy::Loss, false, &walked, &report);
+        let bar = bar.expect("a colour bar");
+        assert_eq!(bar.label, "log10 L");
+        // log10 of the finite losses 0 (clamped to 1e-30), 1 and 0.5.
+        assert_eq!((bar.lo, bar.hi), (-30.0, 0.0));
+        let (_, _, bar) = picture(ColorBy::Steps, false, &walked, &report);
+        assert_eq!(bar.map(|b| b.hi), Some(100.0));
     }
 }

@@ -56,7 +56,7 @@ fn quantile(sorted: &[f32], q: f64) -> Option<f32> {
 pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     let (args, replay) = replay(args, |a| &mut a.run, explicit, "walk")?;
     let (model, source) = args.model.resolve()?;
-    let (done, replay_dir) = take_resume(replay, model.parameter_count(), args.walkers)?;
+    let (done, replay_dir, before_s) = take_resume(replay, model.parameter_count(), args.walkers)?;
     let init = Init::parse(&args.init)?;
     let settings = args.descent.settings()?;
     let m = args.walkers;
@@ -107,9 +107,10 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     let quiet = args.run.quiet;
     if !quiet {
         eprintln!(
-            "walk: {model}, data {} ({} samples), {m} walkers from {}, seed {}, up to {} steps, lr {}, momentum {}",
+            // {:?} keeps 1e30 and 1e-7 short, as typed.
+            "walk: {model}, data {} ({}), {m} walkers from {}, seed {}, up to {} steps, lr {:?}, momentum {:?}",
             source.spec,
-            source.data.len(),
+            crate::output::count(source.data.len() as u64, "sample", "samples"),
             args.init,
             args.seed,
             settings.steps,
@@ -147,6 +148,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
                 dir: out.staging(),
                 command: "walk",
                 args: &recorded,
+                before_s,
             },
             done,
             &progress,
@@ -160,10 +162,11 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             return interrupted(out, "walk", &recorded, done, m as usize);
         }
     };
-    let walk_s = t0.elapsed().as_secs_f64();
+    // A resumed run's time includes its earlier processes', as its walker count does.
+    let walk_s = before_s + t0.elapsed().as_secs_f64();
     blocks::remove_checkpoint(out.staging())?;
     if args.trace.is_none() {
-        blocks::land_walk_on_interrupt(&out, "walk", &recorded, &walked)?;
+        blocks::land_walk_on_interrupt(&out, "walk", &recorded, &walked, walk_s)?;
     }
 
     let mu = m as usize;
@@ -251,10 +254,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             "loss_quantiles": {"q": qs, "loss": quantiles},
             "walker_steps": walker_steps,
             "walker_steps_per_s": rate,
-            "basins": basins.as_ref().map(|(r, _)| json!({
-                "file": "basins.json", "classes": r.classes.len(), "group_order": r.group_order, "group_order_log10": r.group_order_log10,
-                "lowest_loss": r.classes.first().map(|c| c.loss),
-            })),
+            "basins": basins.as_ref().map(|(r, _)| super::basins::summary(r)),
         },
     });
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;

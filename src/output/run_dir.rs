@@ -37,31 +37,84 @@ pub fn timestamp() -> String {
     )
 }
 
+/// Files by which a directory is known as a run (a command's run.json, an interrupted run's
+/// checkpoint, the demo's report): `--force` replaces only such directories.
+const RUN_MARKERS: [&str; 3] = ["run.json", "checkpoint.json", "REPORT.md"];
+
+/// `runs/<command>-<time>`, with `-2`, `-3`, … after it when runs started in the same second
+/// already took the name.
+fn default_target(command: &str) -> PathBuf {
+    let base = PathBuf::from("runs").join(format!("{command}-{}", timestamp()));
+    // Taken by a finished run, or by one still writing into its staging directory.
+    let staging: Vec<String> = std::fs::read_dir("runs")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    let taken = |p: &Path| {
+        let name = p
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        p.exists()
+            || staging
+                .iter()
+                .any(|s| s.starts_with(&format!(".{name}.partial-")))
+    };
+    if !taken(&base) {
+        return base;
+    }
+    (2u32..)
+        .map(|k| PathBuf::from(format!("{}-{k}", base.display())))
+        .find(|p| !taken(p))
+        .unwrap_or(base)
+}
+
 impl RunDir {
     /// Prepares `out` (or `runs/<command>-<time>`): refuses an existing non-empty directory
     /// unless `force`, and creates the staging directory.
     pub fn create(out: Option<&Path>, command: &str, force: bool) -> Result<RunDir> {
         let target = match out {
             Some(p) => p.to_path_buf(),
-            None => PathBuf::from("runs").join(format!("{command}-{}", timestamp())),
+            None => default_target(command),
         };
-        if target.is_file() {
-            return Err(Error::spec(
-                "--out",
-                format!("{} is a file; expected a directory", target.display()),
-            ));
-        }
-        if !force
-            && let Ok(mut entries) = std::fs::read_dir(&target)
-            && entries.next().is_some()
-        {
+        if target.exists() && !target.is_dir() {
             return Err(Error::spec(
                 "--out",
                 format!(
-                    "{} exists and is not empty; pass --force to replace it, or choose another directory",
+                    "{} exists and is not a directory; expected a directory to write the run into",
                     target.display()
                 ),
             ));
+        }
+        if let Ok(entries) = std::fs::read_dir(&target) {
+            let names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if !names.is_empty() && !force {
+                return Err(Error::spec(
+                    "--out",
+                    format!(
+                        "{} exists and is not empty; pass --force to replace it, or choose another directory",
+                        target.display()
+                    ),
+                ));
+            }
+            // --force replaces runs, never a directory of other files.
+            if !names.is_empty() && !names.iter().any(|n| RUN_MARKERS.contains(&n.as_str())) {
+                return Err(Error::spec(
+                    "--out",
+                    format!(
+                        "{} holds files but no run (no {}); --force replaces only run directories",
+                        target.display(),
+                        RUN_MARKERS.join(", ")
+                    ),
+                ));
+            }
         }
         let name = target
             .file_name()
@@ -80,6 +133,16 @@ impl RunDir {
             parent
         };
         // A parent that cannot be made (a file in the way, no permission) is a bad --out.
+        if let Some(file) = parent.ancestors().find(|a| a.exists() && !a.is_dir()) {
+            return Err(Error::spec(
+                "--out",
+                format!(
+                    "{} is a file, so {} cannot be made inside it; expected a path of directories",
+                    file.display(),
+                    target.display()
+                ),
+            ));
+        }
         std::fs::create_dir_all(&parent).map_err(|e| {
             Error::spec(
                 "--out",
@@ -172,7 +235,7 @@ mod tests {
         let out = base.join("run");
         {
             let run = RunDir::create(Some(&out), "grid", false).expect("create");
-            std::fs::write(run.file("a.txt"), "x").expect("write");
+            std::fs::write(run.file("run.json"), "{}").expect("write");
         }
         assert!(!out.exists());
         assert_eq!(
@@ -181,17 +244,57 @@ mod tests {
             "staging removed"
         );
         let run = RunDir::create(Some(&out), "grid", false).expect("create");
-        std::fs::write(run.file("a.txt"), "x").expect("write");
+        std::fs::write(run.file("run.json"), "{}").expect("write");
         assert_eq!(run.finish().expect("finish"), out);
-        assert!(out.join("a.txt").exists());
+        assert!(out.join("run.json").exists());
         assert!(
             RunDir::create(Some(&out), "grid", false).is_err(),
             "non-empty refused"
         );
         let run = RunDir::create(Some(&out), "grid", true).expect("forced");
         run.finish().expect("replace");
-        assert!(!out.join("a.txt").exists());
+        assert!(!out.join("run.json").exists());
         std::fs::remove_dir_all(&base).ok();
         assert_eq!(timestamp().len(), 15);
+    }
+
+    #[test]
+    fn force_replaces_runs_only_and_out_must_be_a_directory() {
+        let base = std::env::temp_dir().join(format!("landscape-force-{}", std::process::id()));
+        let other = base.join("papers");
+        std::fs::create_dir_all(&other).expect("dir");
+        std::fs::write(other.join("draft.tex"), "x").expect("write");
+        let err = RunDir::create(Some(&other), "grid", true)
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().starts_with("--out") && err.to_string().contains("no run"),
+            "{err}"
+        );
+        assert!(other.join("draft.tex").exists(), "left alone");
+        let file = base.join("a-file");
+        std::fs::write(&file, "x").expect("write");
+        for out in [
+            file.clone(),
+            file.join("sub"),
+            file.join("sub").join("deeper"),
+        ] {
+            let err = RunDir::create(Some(&out), "grid", true)
+                .err()
+                .expect("refused");
+            assert!(
+                err.to_string().starts_with("--out"),
+                "{}: {err}",
+                out.display()
+            );
+        }
+        #[cfg(unix)]
+        {
+            let err = RunDir::create(Some(Path::new("/dev/null")), "grid", false)
+                .err()
+                .expect("refused");
+            assert!(err.to_string().contains("not a directory"), "{err}");
+        }
+        std::fs::remove_dir_all(&base).ok();
     }
 }

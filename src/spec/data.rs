@@ -1,6 +1,7 @@
 //! Data sets: `--data xor | xor:pm | teacher:n=…,seed=…[,width=…][,noise=…] | point:x=…,y=… | csv:PATH`.
 
 use crate::error::{Error, Result};
+use crate::output::count;
 use crate::reference;
 use crate::rng::{Stream, normal};
 use crate::spec::model::{MAX_PARAMETERS, Model};
@@ -101,9 +102,9 @@ impl Dataset {
             return Err(Error::spec(
                 "--data",
                 format!(
-                    "the data has {} inputs and {} outputs, but --model {} expects {} and {}",
-                    self.inputs,
-                    self.outputs,
+                    "the data has {} and {}, but --model {} expects {} and {}",
+                    count(self.inputs as u64, "input", "inputs"),
+                    count(self.outputs as u64, "output", "outputs"),
                     model.widths_string(),
                     model.inputs(),
                     model.outputs()
@@ -216,10 +217,10 @@ impl DataSource {
                 if args.is_empty() {
                     return Err(bad("csv: needs a path, e.g. csv:data.csv"));
                 }
-                let path = Path::new(args);
-                let data = csv(path, model.outputs())?;
+                let path = super::input_path(args);
+                let data = csv(&path, model.outputs())?;
                 // Name the file when its columns do not fit the model.
-                data.check_fits(model).map_err(|e| in_file(path, e))?;
+                data.check_fits(model).map_err(|e| in_file(&path, e))?;
                 data
             }
             _ => {
@@ -361,8 +362,8 @@ fn point(args: &str) -> Result<Dataset> {
     Dataset::new(x.len(), y.len(), x, y)
 }
 
-/// Reads a numeric CSV whose last `outputs` columns are targets; a first line that is not all
-/// numbers is taken as a header.
+/// Reads a numeric CSV whose last `outputs` columns are targets; a first line with no number in
+/// it is taken as a header (one with some numbers is a mistyped row, and refused).
 pub fn csv(path: &Path, outputs: usize) -> Result<Dataset> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -410,16 +411,17 @@ pub fn parse_csv(path: &Path, text: &str, outputs: usize) -> Result<Dataset> {
                     return Err(Error::file(
                         path,
                         format!(
-                            "line {}: {} columns, but earlier lines have {}",
+                            "line {}: {}, but earlier lines have {}",
                             i + 1,
-                            row.len(),
+                            count(row.len() as u64, "column", "columns"),
                             first.len()
                         ),
                     ));
                 }
                 rows.push(row);
             }
-            Err(_) if rows.is_empty() && i == 0 => {} // a header
+            // A header has no numbers; a first line with some is a data row with a typo in it.
+            Err(_) if i == 0 && cells.iter().all(|c| c.parse::<f64>().is_err()) => {}
             Err(_) => {
                 let (column, cell) = cells
                     .iter()
@@ -431,10 +433,15 @@ pub fn parse_csv(path: &Path, text: &str, outputs: usize) -> Result<Dataset> {
                 } else {
                     format!("column {column}: '{cell}' is not a number")
                 };
+                let hint = if i == 0 {
+                    "a header line has no numbers in it"
+                } else {
+                    "a header only on the first line"
+                };
                 return Err(Error::file(
                     path,
                     format!(
-                        "line {}, {what}; expected comma-separated numbers (a header only on the first line)",
+                        "line {}, {what}; expected comma-separated numbers ({hint})",
                         i + 1
                     ),
                 ));
@@ -452,7 +459,9 @@ pub fn parse_csv(path: &Path, text: &str, outputs: usize) -> Result<Dataset> {
         return Err(Error::file(
             path,
             format!(
-                "{cols} columns, but the model needs at least one input column plus {outputs} target columns"
+                "{}, but the model needs at least one input column plus {}",
+                count(cols as u64, "column", "columns"),
+                count(outputs as u64, "target column", "target columns")
             ),
         ));
     }
@@ -547,6 +556,9 @@ mod tests {
             ("narrow.csv", "1\n2\n", false),
             ("bom.csv", "\u{feff}1,2,3\n4,5,6\n", true),
             ("trailing-comma.csv", "a,b,y\n1,2,3,\n", false),
+            // Mistyped first rows are not headers: a letter O for a zero, a trailing comma.
+            ("typo-first-row.csv", "0,O,0\n0,1,1\n1,0,1\n", false),
+            ("comma-first-row.csv", "0,0,0,\n0,1,1\n", false),
         ];
         for (name, text, ok) in cases {
             let path = dir.join(name);

@@ -10,7 +10,6 @@ use crate::npy;
 use crate::rng::{Stream, normal};
 use crate::spec::data::Teacher;
 use crate::spec::model::Model;
-use std::path::Path;
 
 /// Largest number of axes of a slice.
 pub const MAX_AXES: usize = 4;
@@ -146,7 +145,7 @@ pub fn parse_origin(spec: &str, model: &Model, teacher: Option<&Teacher>) -> Res
             .collect());
     }
     if spec.ends_with(".npy") {
-        return npy::read_vector(Path::new(spec), p, "--origin");
+        return npy::read_vector(&super::input_path(spec), p, "--origin");
     }
     Err(Error::spec(
         flag,
@@ -259,7 +258,7 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
                 format!("'{spec}' names no file; expected toward:FILE.npy=LO:HI:N"),
             ));
         }
-        let target = npy::read_vector(Path::new(file), p, "toward point")?;
+        let target = npy::read_vector(&super::input_path(file), p, "toward point")?;
         let d: Vec<f64> = target.iter().zip(origin).map(|(t, o)| t - o).collect();
         if d.iter().all(|&x| x == 0.0) {
             return Err(Error::spec(
@@ -272,7 +271,7 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
         (format!("toward {file}"), AxisKind::Offset(d))
     } else if let Some(v) = what.strip_prefix("dir:") {
         let d = if v.ends_with(".npy") {
-            npy::read_vector(Path::new(v), p, "direction")?
+            npy::read_vector(&super::input_path(v), p, "direction")?
         } else {
             let d: Vec<f64> = v
                 .split(',')
@@ -348,7 +347,11 @@ pub fn build_slice(
                     format!("'{plane}' has an empty file name; expected A.npy,B.npy,C.npy"),
                 ));
             }
-            let origin = npy::read_vector(Path::new(a), model.parameter_count(), "plane origin")?;
+            let origin = npy::read_vector(
+                &super::input_path(a),
+                model.parameter_count(),
+                "plane origin",
+            )?;
             let (lo, hi, n) = PLANE_RANGE;
             let axes = [b, c]
                 .iter()
@@ -372,6 +375,25 @@ pub fn build_slice(
             (origin, axes)
         }
     };
+    // Two directions along one line span a line, not a plane: the lattice would repeat itself.
+    for (i, a) in axes.iter().enumerate() {
+        for b in &axes[i + 1..] {
+            if let (AxisKind::Offset(u), AxisKind::Offset(v)) = (&a.kind, &b.kind) {
+                let dot: f64 = u.iter().zip(v).map(|(x, y)| x * y).sum();
+                let norm = |w: &[f64]| w.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if dot.abs() >= (1.0 - 1e-9) * norm(u) * norm(v) {
+                    let flag = if plane.is_some() { "--plane" } else { "--axis" };
+                    return Err(Error::spec(
+                        flag,
+                        format!(
+                            "the directions of '{}' and '{}' lie along one line; expected directions that span a plane",
+                            a.spec, b.spec
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     if axes.is_empty() || axes.len() > MAX_AXES {
         return Err(Error::spec(
             "--axis",

@@ -101,9 +101,28 @@ pub struct WalkSettings {
 impl WalkSettings {
     /// Checks every setting, naming the flag at fault.
     pub fn validate(&self) -> Result<()> {
+        // The backends compute in float32: a value must survive the conversion.
+        let in_float32 = |flag: &str, v: f64| {
+            let single = v as f32;
+            if !single.is_finite() {
+                Err(Error::spec(
+                    flag,
+                    format!(
+                        "{v} is beyond float32's range (±3.4e38), in which the backends compute"
+                    ),
+                ))
+            } else if v != 0.0 && single == 0.0 {
+                Err(Error::spec(
+                    flag,
+                    format!("{v} rounds to 0 in float32, in which the backends compute"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
         let finite_positive = |flag: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
-                Ok(())
+                in_float32(flag, v)
             } else {
                 Err(Error::spec(
                     flag,
@@ -119,6 +138,7 @@ impl WalkSettings {
                 format!("{} is not a finite number ≥ 0", self.tol),
             ));
         }
+        in_float32("--tol", self.tol)?;
         finite_positive("--diverge", self.diverge)?;
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             return Err(Error::spec(
@@ -126,6 +146,16 @@ impl WalkSettings {
                 format!("{} is not in [0, 1)", self.momentum),
             ));
         }
+        if self.momentum as f32 >= 1.0 {
+            return Err(Error::spec(
+                "--momentum",
+                format!(
+                    "{} rounds to 1 in float32, in which the backends compute; expected a value in [0, 1)",
+                    self.momentum
+                ),
+            ));
+        }
+        in_float32("--momentum", self.momentum)?;
         if self.steps == 0 {
             return Err(Error::spec("--steps", "0 steps; expected at least 1"));
         }

@@ -420,6 +420,15 @@ fn bad_axes_origins_and_planes_are_refused_naming_the_flag_or_file() {
             "--axis",
         ),
         (format!("{G} --plane {{dir}}/ones.npy"), "--plane"),
+        // B = C: both axes along one line.
+        (
+            format!("{G} --plane {{dir}}/zeros.npy,{{dir}}/ones.npy,{{dir}}/ones.npy"),
+            "--plane",
+        ),
+        (
+            format!("{G} --axis dir:{{dir}}/ones.npy=-1:1:5 --axis dir:{{dir}}/ones.npy=0:2:5"),
+            "--axis",
+        ),
         (format!("{G} --plane ,,"), "--plane"),
         (
             format!("{G} --plane {{dir}}/ones.npy,{{dir}}/zeros.npy,{{dir}}/ones.npy"),
@@ -478,11 +487,18 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
     let map = "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4";
     for base in ["walk --model 2-3-1 --data xor", map] {
         for (flag, values) in [
-            ("--lr", &["nan", "inf", "-1", "0", "abc", "{empty}"][..]),
-            ("--momentum", &["1", "-0.1", "nan", "1.5", "inf"]),
+            // 1e-50 and 1e39 are finite but leave float32 (0 and ∞); 0.99999999 rounds to 1.
+            (
+                "--lr",
+                &["nan", "inf", "-1", "0", "abc", "{empty}", "1e-50", "1e39"][..],
+            ),
+            (
+                "--momentum",
+                &["1", "-0.1", "nan", "1.5", "inf", "0.99999999"],
+            ),
             ("--steps", &["0", "-1", "1.5", "99999999999", "x"]),
-            ("--tol", &["-1e-9", "-1", "nan", "inf"]),
-            ("--diverge", &["0", "-5", "nan", "inf"]),
+            ("--tol", &["-1e-9", "-1", "nan", "inf", "1e-50", "1e39"]),
+            ("--diverge", &["0", "-5", "nan", "inf", "1e39", "1e-50"]),
         ] {
             for v in values {
                 cases.push((format!("{base} {flag} {v}"), flag));

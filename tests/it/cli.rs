@@ -424,8 +424,49 @@ fn an_existing_non_empty_output_directory_is_refused_without_force() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(dir.join("keep.txt").exists());
+    // --force replaces runs only: a directory of other files stays as it is.
+    let out = landscape(&[&args[..], &["--force", "--quiet"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no run"));
+    assert!(dir.join("keep.txt").exists());
+    std::fs::remove_file(dir.join("keep.txt")).expect("remove");
+    ok(&landscape(&[&args[..], &["--quiet"]].concat()));
+    std::fs::write(dir.join("notes.txt"), "beside a run").expect("file");
     ok(&landscape(&[&args[..], &["--force", "--quiet"]].concat()));
-    assert!(!dir.join("keep.txt").exists() && dir.join("run.json").exists());
+    assert!(!dir.join("notes.txt").exists() && dir.join("run.json").exists());
+}
+
+#[test]
+fn runs_started_in_the_same_second_get_their_own_default_directories() {
+    let dir = scratch("default-names");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let args = [
+        "grid",
+        "--model",
+        "1-1",
+        "--data",
+        "point:x=1,y=1",
+        "--axis",
+        "w1[0,0]=-1:1:5",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ];
+    for _ in 0..3 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_landscape"))
+            .args(args)
+            .current_dir(&dir)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .expect("the binary runs");
+        ok(&out);
+    }
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .expect("runs/")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert!(runs.iter().all(|r| r.join("run.json").exists()), "{runs:?}");
 }
 
 #[test]
@@ -500,6 +541,37 @@ fn bench_notes_the_flags_its_backend_ignores() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("note: --workgroup-size, --lanes ignored: they apply to GPU backends only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_command_prints_the_usage_and_an_ignored_adapter_is_noted() {
+    let out = landscape(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Usage:") && err.contains("walk"), "{err}");
+    let dir = scratch("cpu-adapter");
+    let out = landscape(&[
+        "grid",
+        "--model",
+        "1-1",
+        "--data",
+        "point:x=1,y=1",
+        "--axis",
+        "w1[0,0]=-1:1:5",
+        "--backend",
+        "cpu",
+        "--adapter",
+        "0",
+        "--out",
+        dir.to_str().expect("utf-8"),
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: --adapter ignored: it applies to GPU backends only")
+            && err.contains("1 sample,"),
         "{err}"
     );
 }

@@ -289,6 +289,17 @@ fn walk_writes_basins_and_landscape_basins_reproduces_them() {
         "--quiet",
     ]));
     assert!(!skip.join("basins.json").exists());
+    assert!(run_json(&skip)["summary"]["basins"].is_null());
+    // The analysis made afterwards lands in run.json's summary too.
+    ok(&landscape(&[
+        "basins",
+        skip.to_str().expect("utf-8"),
+        "--quiet",
+    ]));
+    let record = run_json(&skip);
+    assert_eq!(record["summary"]["basins"]["file"], "basins.json");
+    assert_eq!(record["summary"]["basins"]["group_order"], 8.0);
+    assert!(record["timings"]["basins_s"].as_f64().is_some());
     let missing = landscape(&["basins", "/nonexistent/run"]);
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(

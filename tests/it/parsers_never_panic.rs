@@ -420,6 +420,9 @@ fn walker_settings_parsers_never_panic() {
     never_panics("WalkSettings::validate", settings, |s| {
         if s.validate().is_ok() {
             assert!(s.lr.is_finite() && s.lr > 0.0 && (0.0..1.0).contains(&s.momentum));
+            // What the backends receive is as valid in float32.
+            assert!((s.lr as f32) > 0.0 && (s.lr as f32).is_finite(), "{s:?}");
+            assert!((0.0..1.0).contains(&(s.momentum as f32)), "{s:?}");
         }
     });
 }

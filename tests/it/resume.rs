@@ -129,8 +129,18 @@ fn walk_interrupted_by_ctrl_c_resumes_to_the_same_result() {
     let done = record["done"].as_u64().expect("done");
     assert!(done > 0 && done <= 30_000, "{done} walkers done");
     assert!(!stopped.join("endpoints.npy").exists());
+    let checkpoint: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(stopped.join("checkpoint.json")).expect("checkpoint"),
+    )
+    .expect("json");
+    let before_s = checkpoint["walk_s"].as_f64().expect("walk_s");
+    assert!(before_s > 0.0, "{checkpoint}");
 
     ok(&landscape(&["walk", "--resume", stopped_s, "--quiet"]));
+    // The resumed run's time and rate count the first process's walking too.
+    let record = run_json(&stopped);
+    let walk_s = record["timings"]["walk_s"].as_f64().expect("walk_s");
+    assert!(walk_s >= before_s, "{walk_s} s against {before_s} s before");
     ok(&landscape(
         &[&WALK[..], &[full.to_str().expect("utf-8")]].concat(),
     ));
@@ -144,6 +154,10 @@ fn walk_interrupted_by_ctrl_c_resumes_to_the_same_result() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--steps"));
     let again = landscape(&["walk", "--resume", stopped_s]);
     assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("finished"),
+        "{again:?}"
+    );
 }
 
 #[test]
@@ -289,6 +303,61 @@ fn config_repeats_a_run_exactly_and_takes_only_output_flags() {
     // A map's record is not a walk's.
     let wrong = landscape(&["map", "--config", first.to_str().expect("utf-8")]);
     assert_eq!(wrong.status.code(), Some(2));
+}
+
+#[test]
+fn config_reads_relative_inputs_from_where_the_run_started_and_keeps_its_backend() {
+    let base = dir("config-cwd");
+    let (start, elsewhere) = (base.join("start"), base.join("elsewhere"));
+    std::fs::create_dir_all(&start).expect("dir");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::fs::write(start.join("data.csv"), "x,y\n0,1\n1,3\n2,5\n").expect("csv");
+    // A different file of the same name where the repeat is run: it must not be read.
+    std::fs::write(elsewhere.join("data.csv"), "x,y\n0,0\n1,0\n").expect("csv");
+    let run_in = |cwd: &Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_landscape"))
+            .args(args)
+            .current_dir(cwd)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .expect("the binary runs");
+        ok(&out);
+    };
+    let (first, again) = (base.join("first"), base.join("again"));
+    run_in(
+        &start,
+        &[
+            "grid",
+            "--model",
+            "1-1",
+            "--act",
+            "linear",
+            "--data",
+            "csv:data.csv",
+            "--axis",
+            "w1[0,0]=-1:3:9",
+            "--quiet",
+            "--out",
+            first.to_str().expect("utf-8"),
+        ],
+    );
+    run_in(
+        &elsewhere,
+        &[
+            "grid",
+            "--config",
+            first.to_str().expect("utf-8"),
+            "--quiet",
+            "--out",
+            again.to_str().expect("utf-8"),
+        ],
+    );
+    same_files(&first, &again, &["loss.npy", "data_x.npy", "data_y.npy"]);
+    // `auto` became whichever backend ran; the repeat names it.
+    let (a, b) = (run_json(&first), run_json(&again));
+    assert_eq!(a["args"]["run"]["backend"], "auto");
+    assert_eq!(b["args"]["run"]["backend"], a["backend"]["backend"]);
+    assert_eq!(b["backend"], a["backend"]);
 }
 
 #[test]

@@ -242,11 +242,23 @@ fn draw_legend(c: &mut Canvas, rows: &[(Vec<Color>, String)], r: Rect) {
     }
 }
 
+/// The colour bar of a map of scalar pixels: its label and the values that 0 and 1 stand for.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarBar<'a> {
+    /// The quantity and its units.
+    pub label: &'a str,
+    /// The value drawn as 0.
+    pub lo: f64,
+    /// The value drawn as 1.
+    pub hi: f64,
+}
+
 /// A basin map: `pixels` row-major with shape (x.values.len(), y.values.len()), pixels[i * ny + j] at (x.values[i], y.values[j]); first axis horizontal, second vertical increasing upward.
 ///
 /// Legend on the right (one row per entry, coloured swatch then text; classes whose pixels carry
-/// copies show a strip of copy shades). When `scalar_label` is Some, pixels are MapPixel::Scalar
-/// values drawn with viridis and a colour bar labelled `scalar_label`; class rows are then omitted
+/// copies show a strip of copy shades). When `scalar` is Some, pixels are MapPixel::Scalar
+/// values in [0, 1] drawn with viridis and a colour bar in the units `scalar` gives them (0 is
+/// `lo`, 1 is `hi`); class rows are then omitted
 /// and neutral rows still shown. Lattices larger than the ~660 px area pick the lattice point at
 /// each pixel's block centre; smaller ones are upscaled in whole-pixel blocks.
 pub fn map_png(
@@ -255,7 +267,7 @@ pub fn map_png(
     y: &AxisInfo,
     pixels: &[MapPixel],
     legend: &[MapLegendEntry],
-    scalar_label: Option<&str>,
+    scalar: Option<ScalarBar<'_>>,
     title: &str,
 ) -> io::Result<()> {
     check_axis(x, "x")?;
@@ -279,7 +291,7 @@ pub fn map_png(
         }
     }
     let mut c = Canvas::new(1, 1)?;
-    let rows: Vec<_> = legend_rows(legend, scalar_label.is_some(), &copies)
+    let rows: Vec<_> = legend_rows(legend, scalar.is_some(), &copies)
         .into_iter()
         .map(|(cols, t)| (cols, fit_text(&c, &t, TEXT_MAX_W)))
         .collect();
@@ -293,8 +305,11 @@ pub fn map_png(
         c.text_size(&t.label, TICK_FONT).0 / 2.0 - (area.x1 - t.pos)
     });
     let mut lx = area.x1 + 22.0 + overhang.max(0.0).round();
-    let scale = ColorScale::new([0.0, 1.0].into_iter(), false);
-    let bar = scalar_label.map(|label| {
+    let scale = ColorScale::new(
+        scalar.map_or([0.0, 1.0], |s| [s.lo, s.hi]).into_iter(),
+        false,
+    );
+    let bar = scalar.map(|ScalarBar { label, .. }| {
         let ct = colorbar::ticks(&c, &scale, top, h);
         let r = Rect::new(lx, top, BAR_W, h);
         lx += colorbar::extent(&c, &ct) + 24.0;
@@ -463,7 +478,11 @@ mod tests {
             &y,
             &px,
             &lg,
-            Some("final loss (normalised)"),
+            Some(ScalarBar {
+                label: "log10 L",
+                lo: -3.0,
+                hi: 1.5,
+            }),
             "loss",
         )?;
         map_png(&p, &x, &y, &px, &lg, None, "")?;
@@ -482,7 +501,11 @@ mod tests {
             &one,
             &[MapPixel::Scalar(-4.0); 40],
             &[],
-            Some("v"),
+            Some(ScalarBar {
+                label: "v",
+                lo: 0.0,
+                hi: 1.0,
+            }),
             "",
         )?;
         let mut down = axis(2);
