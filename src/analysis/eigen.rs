@@ -265,6 +265,14 @@ fn tridiagonal_eigenvalues(d: &mut [f64], e: &mut [f64]) -> bool {
         return true;
     }
     e[n - 1] = 0.0;
+    // A coupling is negligible beside its neighbours, or beside the whole matrix: the reduction
+    // to tridiagonal form has already perturbed every eigenvalue by about ε‖A‖, so dropping a
+    // coupling below ε‖T‖ loses nothing. Without the second test, the many eigenvalues of order
+    // ε‖T‖ of a Hessian of low rank (an over-parameterised network at a minimum) never deflate:
+    // the rotations' rounding keeps their couplings at that level.
+    let norm = d.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+        + 2.0 * e.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let negligible = f64::EPSILON * norm;
     for l in 0..n {
         let mut iterations = 0;
         loop {
@@ -272,7 +280,10 @@ fn tridiagonal_eigenvalues(d: &mut [f64], e: &mut [f64]) -> bool {
             let mut m = l;
             while m + 1 < n {
                 let scale = d[m].abs() + d[m + 1].abs();
-                if e[m].abs() <= f64::EPSILON * scale || e[m].abs() < f64::MIN_POSITIVE {
+                if e[m].abs() <= f64::EPSILON * scale
+                    || e[m].abs() <= negligible
+                    || e[m].abs() < f64::MIN_POSITIVE
+                {
                     break;
                 }
                 m += 1;
@@ -368,6 +379,21 @@ mod tests {
         v
     }
 
+    /// The eigenvalues by this module's own iteration, failing the test where it would have
+    /// fallen back on nalgebra's.
+    fn own(a: &[f64], n: usize) -> Vec<f64> {
+        let amax = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let mut m: Vec<f64> = a.iter().map(|v| v / amax).collect();
+        let (mut d, mut e) = tridiagonalise(&mut m, n);
+        assert!(
+            tridiagonal_eigenvalues(&mut d, &mut e),
+            "n = {n}: no convergence"
+        );
+        let mut d: Vec<f64> = d.iter().map(|v| v * amax).collect();
+        d.sort_by(f64::total_cmp);
+        d
+    }
+
     fn assert_close(got: &[f64], want: &[f64], norm: f64, what: &str) {
         assert_eq!(got.len(), want.len(), "{what}");
         let tolerance = 1e-13 * (got.len().max(1) as f64) * norm.max(f64::MIN_POSITIVE);
@@ -388,6 +414,7 @@ mod tests {
             let a = random(n, seed as u64);
             let norm = a.iter().fold(0.0f64, |m, v| m.max(v.abs())) * n as f64;
             let got = symmetric_eigenvalues(&a, n).expect("finite");
+            assert_eq!(got, own(&a, n), "n = {n}: no fallback");
             assert_close(
                 &got,
                 &nalgebra_eigenvalues(&a, n),
@@ -430,7 +457,31 @@ mod tests {
             want.sort_by(f64::total_cmp);
             let norm = lambda.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let got = symmetric_eigenvalues(&a, n).expect("finite");
+            assert_eq!(got, own(&a, n), "n = {n}: no fallback");
             assert_close(&got, &want, norm, &format!("spectrum {lambda:?}"));
+        }
+    }
+
+    #[test]
+    fn low_rank_hessians_converge_without_the_fallback() {
+        // JᵀJ with J of a few rows: an over-parameterised network's Gauss–Newton Hessian at a
+        // minimum of zero loss, `rank` positive eigenvalues and the rest zero up to rounding.
+        for (n, rank) in [(150, 4), (300, 4), (333, 40)] {
+            let j = DMatrix::from_fn(rank, n, |r, c| {
+                normal(5, Stream::Direction, (r * n + c) as u64)
+            });
+            let h = j.transpose() * &j;
+            let a: Vec<f64> = ((&h + h.transpose()) * 0.5).as_slice().to_vec();
+            let got = own(&a, n);
+            let norm = got.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert_close(
+                &got,
+                &nalgebra_eigenvalues(&a, n),
+                norm,
+                &format!("rank {rank}"),
+            );
+            let zero = got.iter().filter(|v| v.abs() <= 1e-10 * norm).count();
+            assert_eq!(zero, n - rank, "n = {n}, rank {rank}");
         }
     }
 

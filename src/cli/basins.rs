@@ -46,7 +46,7 @@ pub fn analyse(
                 eprintln!(
                     "basins: polishing {n} {points} (at most {} at this size) with dense {p} × {p} float64 Hessians, {} each{hint}",
                     cluster_cap(p),
-                    // About a second at P = 1600 and half a minute at P = 4000 on one core.
+                    // About a second a point at P = 1600, tens of seconds at P = 4000 (BENCHMARKS.md).
                     if p < 2500 {
                         "seconds"
                     } else {
