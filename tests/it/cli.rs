@@ -401,25 +401,26 @@ fn bad_input_gives_a_one_line_error_exit_code_2_and_no_output() {
     );
 }
 
+/// A grid of five points on the CPU, for the tests of output directories and notes.
+const TINY_GRID: [&str; 9] = [
+    "grid",
+    "--model",
+    "1-1",
+    "--data",
+    "point:x=1,y=1",
+    "--axis",
+    "w1[0,0]=-1:1:5",
+    "--backend",
+    "cpu",
+];
+
 #[test]
 fn an_existing_non_empty_output_directory_is_refused_without_force() {
     let dir = scratch("existing");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("keep.txt"), "precious").expect("file");
     let d = dir.to_str().expect("utf-8");
-    let args = [
-        "grid",
-        "--model",
-        "1-1",
-        "--data",
-        "point:x=1,y=1",
-        "--axis",
-        "w1[0,0]=-1:1:5",
-        "--backend",
-        "cpu",
-        "--out",
-        d,
-    ];
+    let args = [&TINY_GRID[..], &["--out", d]].concat();
     let out = landscape(&args);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
@@ -440,21 +441,10 @@ fn an_existing_non_empty_output_directory_is_refused_without_force() {
 fn runs_started_in_the_same_second_get_their_own_default_directories() {
     let dir = scratch("default-names");
     std::fs::create_dir_all(&dir).expect("dir");
-    let args = [
-        "grid",
-        "--model",
-        "1-1",
-        "--data",
-        "point:x=1,y=1",
-        "--axis",
-        "w1[0,0]=-1:1:5",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ];
+    let args = [&TINY_GRID[..], &["--quiet"]].concat();
     for _ in 0..3 {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_landscape"))
-            .args(args)
+            .args(&args)
             .current_dir(&dir)
             .env("XDG_RUNTIME_DIR", std::env::temp_dir())
             .output()
@@ -552,21 +542,8 @@ fn no_command_prints_the_usage_and_an_ignored_adapter_is_noted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Usage:") && err.contains("walk"), "{err}");
     let dir = scratch("cpu-adapter");
-    let out = landscape(&[
-        "grid",
-        "--model",
-        "1-1",
-        "--data",
-        "point:x=1,y=1",
-        "--axis",
-        "w1[0,0]=-1:1:5",
-        "--backend",
-        "cpu",
-        "--adapter",
-        "0",
-        "--out",
-        dir.to_str().expect("utf-8"),
-    ]);
+    let d = dir.to_str().expect("utf-8");
+    let out = landscape(&[&TINY_GRID[..], &["--adapter", "0", "--out", d]].concat());
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
