@@ -2,6 +2,7 @@
 
 pub mod assignment;
 pub mod basins;
+pub mod dense;
 pub mod eigen;
 pub mod lattice;
 pub mod stationary;

@@ -1,6 +1,7 @@
 //! Stationary points in float64: polishing an endpoint to the nearby zero of ∇L, the exact
 //! Hessian's spectrum, and the kind of point it is.
 
+use super::dense::{Cholesky, symmetric_square_lower};
 use super::eigen;
 use crate::reference;
 use crate::spec::data::Dataset;
@@ -118,7 +119,7 @@ pub fn polish(model: &Model, data: &Dataset, start: &[f64]) -> (Vec<f64>, f64) {
         let h = DMatrix::from_row_slice(p, p, &reference::hessian(model, data, &theta));
         let gv = DVector::from_column_slice(&g);
         let mut moved = false;
-        if let Some(chol) = h.clone().cholesky() {
+        if let Some(chol) = Cholesky::new(h.clone()) {
             let step = chol.solve(&(-&gv));
             let slope = gv.dot(&step);
             let mut alpha = 1.0;
@@ -140,10 +141,11 @@ pub fn polish(model: &Model, data: &Dataset, start: &[f64]) -> (Vec<f64>, f64) {
         }
         if !moved {
             let hg = &h * &gv;
-            let hh = &h * &h;
+            // H² (its lower triangle, all that the factorisation reads).
+            let hh = symmetric_square_lower(&h);
             for _ in 0..12 {
                 let a = &hh + DMatrix::identity(p, p) * (mu * (1.0 + hh.diagonal().amax()));
-                let Some(step) = a.cholesky().map(|c| c.solve(&(-&hg))) else {
+                let Some(step) = Cholesky::new(a).map(|c| c.solve(&(-&hg))) else {
                     mu *= 10.0;
                     continue;
                 };

@@ -5,7 +5,7 @@ use crate::backend::{self, Backend, BackendChoice};
 use crate::spec::data::{DataSource, Teacher};
 use crate::spec::model::{Activation, Model};
 use crate::spec::slice::{Slice, build_slice};
-use crate::spec::walk::WalkSettings;
+use crate::spec::walk::{Status, WalkSettings};
 use clap::Args;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -290,4 +290,29 @@ pub fn replay<T: Serialize + DeserializeOwned>(
     }
     run(&mut args).cwd = std::env::current_dir().ok();
     Ok((args, Replay::Fresh))
+}
+
+/// How many walkers ended with each status, in `Status::ALL`'s order.
+pub fn status_counts(status: &[u32]) -> Vec<(Status, usize)> {
+    Status::ALL
+        .iter()
+        .map(|&s| (s, status.iter().filter(|&&c| c == s as u32).count()))
+        .collect()
+}
+
+/// The counts as run.json's `summary.counts`: status name → walkers.
+pub fn counts_json(counts: &[(Status, usize)]) -> std::collections::BTreeMap<&'static str, usize> {
+    counts.iter().map(|(s, c)| (s.name(), *c)).collect()
+}
+
+/// The counts as summary lines on stderr, with each status's share of all walkers.
+pub fn print_counts(counts: &[(Status, usize)]) {
+    let m: usize = counts.iter().map(|(_, c)| c).sum();
+    for (s, c) in counts {
+        eprintln!(
+            "  {:<11} {c:>10}  ({:5.1}%)",
+            s.name(),
+            100.0 * *c as f64 / m.max(1) as f64
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! every other parameter at the origin; each pixel is coloured by where its walker ended.
 
 use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
-use super::common::{DescentArgs, ModelArgs, RunArgs, SliceArgs, replay};
+use super::common::{
+    DescentArgs, ModelArgs, RunArgs, SliceArgs, counts_json, print_counts, replay, status_counts,
+};
 use super::memory;
 use crate::analysis::basins::Report;
 use crate::backend::WalkOutput;
@@ -348,6 +350,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         &title,
     )?;
 
+    let counts = status_counts(&walked.status);
     let run_json = json!({
         "landscape_version": env!("CARGO_PKG_VERSION"),
         "command": "map",
@@ -374,7 +377,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             "endpoints": {"file": "endpoints.npy", "shape": [shape[0], shape[1], p], "dtype": "float32"},
         },
         "pictures": ["map.png"],
-        "summary": {"walkers": m, "classes": report.classes.len(), "group_order": report.group_order, "group_order_log10": report.group_order_log10, "basins": "basins.json"},
+        "summary": {"walkers": m, "counts": counts_json(&counts), "classes": report.classes.len(), "group_order": report.group_order, "group_order_log10": report.group_order_log10, "basins": "basins.json"},
     });
     let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
     std::fs::write(out.file("run.json"), text)
@@ -384,6 +387,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     crate::interrupt::clear_landing();
     finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
+        print_counts(&counts);
         eprint!("{}", report.table());
         eprintln!("  walk {walk_s:.2} s, basins {basins_s:.2} s");
         println!("{}", dir.display());

@@ -1,7 +1,9 @@
 //! `landscape walk`: many gradient-descent walkers, with every walker's fate recorded.
 
 use super::blocks::{self, BlockWalk, Walked, finish_replay, interrupted, take_resume};
-use super::common::{DescentArgs, ModelArgs, RunArgs, replay};
+use super::common::{
+    DescentArgs, ModelArgs, RunArgs, counts_json, print_counts, replay, status_counts,
+};
 use super::memory;
 use crate::error::Error;
 use crate::npy;
@@ -213,10 +215,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         Some((report, t.elapsed().as_secs_f64()))
     };
 
-    let counts: Vec<(Status, usize)> = Status::ALL
-        .iter()
-        .map(|&s| (s, walked.status.iter().filter(|&&c| c == s as u32).count()))
-        .collect();
+    let counts = status_counts(&walked.status);
     let mut finite: Vec<f32> = walked
         .loss
         .iter()
@@ -250,7 +249,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         "arrays": arrays,
         "summary": {
             "walkers": m,
-            "counts": counts.iter().map(|(s, c)| (s.name(), *c)).collect::<std::collections::BTreeMap<_, _>>(),
+            "counts": counts_json(&counts),
             "loss_quantiles": {"q": qs, "loss": quantiles},
             "walker_steps": walker_steps,
             "walker_steps_per_s": rate,
@@ -265,13 +264,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     crate::interrupt::clear_landing();
     finish_replay(replay_dir.as_deref(), &dir);
     if !quiet {
-        for (s, c) in &counts {
-            eprintln!(
-                "  {:<11} {c:>10}  ({:5.1}%)",
-                s.name(),
-                100.0 * *c as f64 / m as f64
-            );
-        }
+        print_counts(&counts);
         let fmt = |v: Option<f32>| v.map_or("n/a".to_string(), |v| format!("{v:.3e}"));
         eprintln!(
             "  loss over {} finite endpoints: min {}, 5% {}, 25% {}, median {}, 75% {}, 95% {}, max {}",

@@ -54,6 +54,14 @@ impl Axis {
     pub fn values(&self) -> Vec<f64> {
         (0..self.n).map(|i| self.value(i)).collect()
     }
+
+    /// How many of the axis's values stay distinct once rounded to float32, as the kernels
+    /// take them (they ascend, so equal values are neighbours).
+    pub fn distinct_f32_values(&self) -> usize {
+        1 + (1..self.n)
+            .filter(|&i| self.value(i) as f32 != self.value(i - 1) as f32)
+            .count()
+    }
 }
 
 /// An origin and 1 to 4 axes.
@@ -305,14 +313,25 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
         let idx = model.parameter_index(what, flag)?;
         (model.parameter_name(idx), AxisKind::Set(idx))
     };
-    Ok(Axis {
+    let axis = Axis {
         spec: spec.to_string(),
         label,
         kind,
         lo,
         hi,
         n,
-    })
+    };
+    // Values closer than float32 resolves would repeat rows of the lattice.
+    let distinct = axis.distinct_f32_values();
+    if distinct < n {
+        return Err(Error::spec(
+            flag,
+            format!(
+                "'{spec}': only {distinct} of its {n} values are distinct in float32, the precision of the kernels; expected a wider LO:HI or a smaller N"
+            ),
+        ));
+    }
+    Ok(axis)
 }
 
 /// The range of both axes of `--plane A,B,C`: B and C sit at t = 1, with a margin around.
@@ -516,6 +535,7 @@ mod tests {
             "w1[0,0]=0:inf:5",
             "w1[0,0]=-1e308:1e308:5",
             "w1[0,0]=0:1e39:5",
+            "w1[0,0]=1:1.0000001:5",
             "toward:=0:1:5",
             "w9[0,0]=0:1:5",
             "random:x=0:1:5",
@@ -536,5 +556,24 @@ mod tests {
         assert!(build_slice(&m, None, None, &huge, None).is_err());
         assert!(parse_origin("teacher", &m, None).is_err());
         assert!(parse_origin("ones", &m, None).is_err());
+    }
+
+    #[test]
+    fn axes_count_their_distinct_float32_values() {
+        let m = model();
+        let origin = vec![0.0; 13];
+        let axis = |spec: &str| parse_axis(spec, &m, &origin);
+        // float32 has 2²³ values in [1, 2): 2²³ + 1 points from 1 to 2 are all distinct, and
+        // one more point is one too many.
+        let fine = axis("w1[0,0]=1:2:8388609").expect("distinct");
+        assert_eq!(fine.distinct_f32_values(), 8_388_609);
+        let err = axis("w1[0,0]=1:2:8388610").expect_err("collapses");
+        assert!(
+            err.to_string()
+                .contains("only 8388609 of its 8388610 values"),
+            "{err}"
+        );
+        let err = axis("w1[0,0]=1:1.0000001:5").expect_err("collapses");
+        assert!(err.to_string().contains("only 2 of its 5 values"), "{err}");
     }
 }
