@@ -335,7 +335,7 @@ fn bad_axes_origins_and_planes_are_refused_naming_the_flag_or_file() {
         ("w1[0,0]=-inf:1:5", "--axis"),
         ("w1[0,0]=-1e308:1e308:5", "--axis"),
         ("w1[0,0]=0:1e39:5", "--axis"),
-        // Five values, two in float32.
+        // Five values, only two (three) of them distinct in float32.
         ("w1[0,0]=1:1.0000001:5", "--axis"),
         ("random:3=1e6:1000000.1:5", "--axis"),
         ("w7[0,0]=-1:1:5", "--axis"),

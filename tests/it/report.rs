@@ -1,12 +1,12 @@
 //! Basin maps, pictures and the demo's report.
 
-use crate::common::{cpu, landscape};
+use crate::common::{cpu, landscape, run_json};
 use landscape::analysis::basins::analyse_walk;
 use landscape::backend::Backend;
 use landscape::spec::data::DataSource;
 use landscape::spec::model::{Activation, Model};
 use landscape::spec::slice::build_slice;
-use landscape::spec::walk::WalkSettings;
+use landscape::spec::walk::{Status, WalkSettings};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -96,6 +96,12 @@ fn map_labels_agree_with_walk_and_basins_on_the_same_starts() {
         .expect("walk");
     let report = analyse_walk(&m, &src.data, &walked.endpoints, &walked.status);
     assert_eq!(labels, report.labels);
+    // run.json counts the walkers by status, as walk's does.
+    let counts = &run_json(&dir)["summary"]["counts"];
+    for s in Status::ALL {
+        let want = walked.status.iter().filter(|&&c| c == s as u32).count();
+        assert_eq!(counts[s.name()], want, "{}", s.name());
+    }
     let (w, h, n) = colours(&dir.join("map.png"));
     assert!(w >= 600 && h >= 400, "{w}×{h}");
     assert!(
