@@ -18,6 +18,20 @@ PY="$PEERS_VENV/bin/python"
 mkdir -p "$OUT"
 : > "$OUT/peers.jsonl"
 
+# The machine, so that a figure is never attributed to the wrong one: the same 2-vCPU cloud
+# instance type has been an AMD Zen 4, an AMD Zen 5 and an Intel Xeon on different days.
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  grep -m1 '^model name' /proc/cpuinfo || true
+  grep -m1 '^cpu family' /proc/cpuinfo || true
+  grep -m1 '^model[[:space:]]' /proc/cpuinfo || true
+  grep -m1 '^stepping' /proc/cpuinfo || true
+  echo "cpus: $(nproc)"
+  echo "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"
+  "$PY" -c 'import sys; print("python:", sys.version.split()[0])' 2>/dev/null || true
+} > "$OUT/machine.txt"
+
 cargo build --release --quiet
 echo "== landscape bench (CPU backend), W1 and W2, median of 3" >&2
 ./target/release/landscape bench --backend cpu --workload W1,W2 --repeats 3 --json > "$OUT/landscape.json"
@@ -76,4 +90,5 @@ for w, key, unit in (("W1", "walker_steps_per_s", "walker-steps/s"), ("W2", "poi
               + (f"; computing everything: {plain['rate'] / best[1]:.2f}x" if plain else ""))
 if ceiling:
     print(f"fp32 matmul ceiling: {ceiling:.0f} GFLOP/s")
+print("machine: " + "; ".join(" ".join(line.split()) for line in open(f"{out}/machine.txt") if line.strip()))
 PYEOF

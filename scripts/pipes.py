@@ -6,10 +6,11 @@ the cost model of W1's assembly loop (`scripts/asm231.py`; BENCHMARKS.md).
 
 Each test is a loop of 48 independent 16-lane FMAs (24 accumulators, two rounds) with the listed
 operations spread among them, on registers the FMAs do not touch; memory operands are in a 64-byte aligned buffer (or 16
-bytes off, across cache lines). Cycles are TSC ticks scaled by
-the ratio of the core clock to the TSC, found from the FMA-only loop on the assumption of two
-FMAs per cycle (so "48 fma" reads 24 by construction); what matters is the difference a test
-makes to that loop.
+bytes off, across cache lines). Cycles are TSC ticks scaled by the ratio of the core clock to
+the TSC, found from a chain of dependent FMAs on the assumption of a 4-cycle latency (Zen 4,
+Zen 5 and recent Intel cores); the first line gives that clock and how many 16-lane FMAs the
+core then issues a cycle (two on Zen 5 and Intel's two-port cores, one on Zen 4, which splits a
+512-bit operation in two). What matters is the difference a test makes to the FMA-only loop.
 """
 
 import os
@@ -52,6 +53,7 @@ TESTS = {
 def source():
     out = [
         "#include <stdio.h>",
+        "#include <time.h>",
         "#include <x86intrin.h>",
         "#define N 20000000L",
         "static float buf[2048] __attribute__((aligned(64)));",
@@ -68,15 +70,34 @@ def source():
             f' for (long i = 0; i < N; i++) __asm__ volatile("{asm}" :: "a"(buf) : "memory");'
             f" return (double)(__rdtsc() - t0) / N; }}"
         )
+    # 48 dependent FMAs: ticks per FMA = latency (4 cycles) / (core clock / TSC).
+    chain = "\\n\\t".join(["vfmadd231ps zmm0, zmm30, zmm31"] * 48)
+    out.append(
+        "static double dep(void) { unsigned long t0 = __rdtsc();"
+        f' for (long i = 0; i < N / 4; i++) __asm__ volatile("{chain}" ::: "xmm0");'
+        " return (double)(__rdtsc() - t0) / (N / 4) / 48; }"
+    )
+    out.append(
+        "static double tsc_ghz(void) { struct timespec a, b; clock_gettime(CLOCK_MONOTONIC, &a);"
+        " unsigned long t0 = __rdtsc(); do clock_gettime(CLOCK_MONOTONIC, &b);"
+        " while ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) < 2e8);"
+        " return (__rdtsc() - t0) / ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)); }"
+    )
     out.append("int main(void) {")
-    out.append("  double base = 1e300;")
+    out.append("  double base = 1e300, chain = 1e300;")
     out.append("  for (int r = 0; r < 3; r++) { double b = t0(); if (b < base) base = b; }")
+    out.append("  for (int r = 0; r < 3; r++) { double c = dep(); if (c < chain) chain = c; }")
+    out.append("  double scale = 4.0 / chain; /* core cycles per TSC tick */")
+    out.append(
+        '  printf("core clock %.2f GHz (TSC %.3f GHz); %.2f 16-lane FMAs a cycle\\n",'
+        " tsc_ghz() * scale, tsc_ghz(), 48.0 / (base * scale));"
+    )
     out.append('  printf("%-28s %8s\\n", "test", "cycles");')
     for t, name in enumerate(names):
         out.append(
             f"  {{ double best = 1e300; for (int r = 0; r < 3; r++) {{ double v = t{t}();"
             f" if (v < best) best = v; }}"
-            f' printf("%-28s %8.1f\\n", "{name}", best / base * 24.0); }}'
+            f' printf("%-28s %8.1f\\n", "{name}", best * scale); }}'
         )
     out.append("  return 0;\n}")
     return "\n".join(out) + "\n"
