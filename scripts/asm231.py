@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes src/backend/cpu/asm231.rs: the walkers' step loop of the 2-3-1 tanh–linear network
+"""Writes crates/cpu/src/asm231.rs: the walkers' step loop of the 2-3-1 tanh–linear network
 with biases (W1's network) in AVX-512 assembly, every register chosen by hand.
 
-    python3 scripts/asm231.py > src/backend/cpu/asm231.rs && cargo fmt
+    python3 scripts/asm231.py > crates/cpu/src/asm231.rs && cargo fmt
 
 The loop computes what `OneHidden::advance_with` computes for that network, operation for
 operation (the same bits); see the module's documentation for the registers and the order.
@@ -199,7 +199,7 @@ HEADER = '''\
 //! operands in the same order, and each sum takes the samples in index order: the results are
 //! the bits of the compiled loop (`cpu_walks_take_the_same_steps_with_and_without_a_trace`
 //! checks them against the general kernel).
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "the loop is inline assembly, run only after AVX-512 was detected")]
 
 use super::common::Lanes;
 

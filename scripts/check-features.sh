@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Fails when a dev-dependency turns on a feature of a dependency that `cargo build` leaves off.
-# Cargo then compiles that dependency, and the landscape library above it, once for
-# `cargo build --release` and again for `cargo test --release`: ~30 more minutes on 2 cores,
-# most of them the CPU kernels. The fix is to name the feature in Cargo.toml's [dependencies]
+# Cargo then compiles that dependency, and the landscape crates above it (the CPU kernels among
+# them), once for `cargo build --release` and again for `cargo test --release --workspace`. The fix is to name the feature in Cargo.toml's [dependencies]
 # (see the comments there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every package with its features, one line each, for target $1 and dependency kinds $2.
 features() {
-  cargo tree --locked -e "$2" -f "{p} {f}" --prefix none --target "$1" | sed 's/ (\*)$//' | sort -u
+  cargo tree --locked --workspace -e "$2" -f "{p} {f}" --prefix none --target "$1" | sed 's/ (\*)$//' | sort -u
 }
 status=0
 for target in x86_64-unknown-linux-gnu x86_64-pc-windows-msvc aarch64-apple-darwin; do

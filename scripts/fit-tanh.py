@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Coefficients of the CPU kernels' tanh (src/backend/cpu/common.rs): tanh(x) ≈ x·P(x²)/Q(x²).
+"""Coefficients of the CPU kernels' tanh (crates/cpu/src/common.rs): tanh(x) ≈ x·P(x²)/Q(x²).
 
 A minimax fit of the relative error of g(s) = tanh(x)/x, s = (x/X)² on [0, 1] (X = 9, where
 tanh is 1 in float32), with P of degree M and Q of degree K in s, by the differential-correction

@@ -21,16 +21,12 @@
 //! # Ok::<(), landscape::Error>(())
 //! ```
 
-pub mod analysis;
+// The layers below, re-exported under the names the library has always had.
+pub use landscape_analysis as analysis;
+pub use landscape_core::{Error, Result, error, npy, reference, rng, spec};
+
 pub mod backend;
 pub mod bench;
-pub mod error;
-pub mod interrupt;
-pub mod npy;
-pub mod reference;
-pub mod rng;
-pub mod spec;
-
-pub use error::{Error, Result};
 pub mod cli;
+pub mod interrupt;
 pub mod output;

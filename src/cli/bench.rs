@@ -1,6 +1,7 @@
 //! `landscape bench`: the standard workloads on every available backend, timed, checked against
 //! each other, and expressed in effective GFLOP/s.
 
+use super::common::flagged;
 use crate::backend::cpu::{CpuBackend, Isa, PLAIN};
 use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::{Backend, BackendChoice};
@@ -141,7 +142,7 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
         args.workgroup_size.clone()
     };
     for &size in &sizes {
-        ctx.check_workgroup_size(size)?;
+        ctx.check_workgroup_size(size).map_err(flagged)?;
     }
     let choices = |named: &[Switch], default: bool| -> Vec<bool> {
         if named.is_empty() {
@@ -171,8 +172,9 @@ fn gpu_backends(args: &BenchArgs, ctx: GpuContext) -> crate::Result<Vec<Box<dyn 
                     let lanes = if queued { &lanes[..] } else { &lanes[..1] };
                     for &lanes in lanes {
                         // One context each: pipelines are cached per context and variant.
-                        let mut g =
-                            GpuBackend::new(GpuContext::new(args.adapter.as_deref(), false)?);
+                        let mut g = GpuBackend::new(
+                            GpuContext::new(args.adapter.as_deref(), false).map_err(flagged)?,
+                        );
                         let c = g.context_mut();
                         c.workgroup_size = size;
                         c.stage_data = stage;
@@ -249,23 +251,25 @@ fn backends(args: &BenchArgs) -> crate::Result<Vec<Box<dyn Backend>>> {
             gpu_only();
             out.extend(gpu_backends(
                 args,
-                GpuContext::new(args.adapter.as_deref(), false)?,
+                GpuContext::new(args.adapter.as_deref(), false).map_err(flagged)?,
             )?)
         }
-        Some(BackendChoice::Auto) => match GpuContext::new(args.adapter.as_deref(), true) {
-            Ok(ctx) => {
-                gpu_only();
-                out.extend(gpu_backends(args, ctx)?)
+        Some(BackendChoice::Auto) => {
+            match GpuContext::new(args.adapter.as_deref(), true).map_err(flagged) {
+                Ok(ctx) => {
+                    gpu_only();
+                    out.extend(gpu_backends(args, ctx)?)
+                }
+                Err(e) => {
+                    eprintln!("note: using the CPU backend: {e}");
+                    cpu_only();
+                    out.extend(cpu());
+                }
             }
-            Err(e) => {
-                eprintln!("note: using the CPU backend: {e}");
-                cpu_only();
-                out.extend(cpu());
-            }
-        },
+        }
         None => {
             out.extend(cpu());
-            match GpuContext::new(args.adapter.as_deref(), false) {
+            match GpuContext::new(args.adapter.as_deref(), false).map_err(flagged) {
                 Ok(ctx) => out.extend(gpu_backends(args, ctx)?),
                 Err(e) => eprintln!("note: no GPU backend: {e}"),
             }

@@ -83,7 +83,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Opens the backend, printing which one (and why, when `auto` fell back to the CPU).
     pub fn open_backend(&self) -> crate::Result<Box<dyn Backend>> {
-        let (b, note) = backend::open(self.backend, self.adapter.as_deref())?;
+        let (b, note) = backend::open(self.backend, self.adapter.as_deref()).map_err(flagged)?;
         if !self.quiet {
             if self.backend == BackendChoice::Cpu && self.adapter.is_some() {
                 eprintln!("note: --adapter ignored: it applies to GPU backends only");
@@ -315,4 +315,10 @@ pub fn print_counts(counts: &[(Status, usize)]) {
             100.0 * *c as f64 / m.max(1) as f64
         );
     }
+}
+
+/// A backend's error about one of its settings told as an error of the flag that set it.
+pub fn flagged(e: crate::Error) -> crate::Error {
+    e.for_flag("adapter", "--adapter")
+        .for_flag("workgroup size", "--workgroup-size")
 }

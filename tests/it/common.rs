@@ -1,6 +1,6 @@
 //! Shared test helpers: backends, random problems, tolerances.
 
-use landscape::backend::cpu::CpuBackend;
+use landscape::backend::cpu::{CpuBackend, Isa};
 use landscape::backend::gpu::{GpuBackend, GpuContext};
 use landscape::rng::{Stream, normal};
 use landscape::spec::data::Dataset;
@@ -33,6 +33,25 @@ pub fn gpu() -> Option<GpuBackend> {
             None
         }
     }
+}
+
+/// The instruction sets the CPU tests run: every one this processor has, after checking that
+/// it has each one LANDSCAPE_REQUIRE_ISA names (`avx512`, `avx2`, comma-separated; CI sets it
+/// where the processor has AVX-512), so that a run meant to cover one fails rather than skips it.
+pub fn isas() -> Vec<Isa> {
+    let available = Isa::available();
+    for name in std::env::var("LANDSCAPE_REQUIRE_ISA")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let name = name.trim();
+        assert!(
+            name.is_empty() || available.iter().any(|i| i.name() == name),
+            "LANDSCAPE_REQUIRE_ISA names {name}, which this processor lacks (it runs {:?})",
+            available.iter().map(|i| i.name()).collect::<Vec<_>>()
+        );
+    }
+    available
 }
 
 /// The CPU backend on `threads` threads (0: all).

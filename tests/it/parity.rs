@@ -120,7 +120,7 @@ fn check_lattice(backend: &mut dyn Backend) {
 /// The CPU backend on every instruction set this processor runs (shape-specialised kernels for
 /// the one-hidden-layer models with one output, the general kernel for the others).
 fn cpu_variants() -> Vec<CpuBackend> {
-    Isa::available()
+    crate::common::isas()
         .into_iter()
         .map(|isa| CpuBackend::with_options(0, isa))
         .collect()
@@ -137,7 +137,10 @@ fn cpu_evaluation_should_match_reference_backend() {
 fn fused_instruction_sets_evaluate_bit_for_bit_alike() {
     // AVX-512 and AVX2 run the same operations per lane (see walk.rs): every model, points and
     // lattices, with and without activation reuse, must give the same bits on both.
-    let fused: Vec<Isa> = Isa::available().into_iter().filter(|i| i.fused()).collect();
+    let fused: Vec<Isa> = crate::common::isas()
+        .into_iter()
+        .filter(|i| i.fused())
+        .collect();
     let bits = |e: &Evaluation| -> Vec<u32> {
         [&e.loss, &e.grad_norm, e.grad.as_ref().expect("grad")]
             .into_iter()
@@ -320,7 +323,7 @@ fn cpu_lattice_reuse_changes_no_bit() {
         model("2-3-1", Activation::Softplus, Activation::Sigmoid, true),
         model("2-3-1", Activation::Relu, Activation::Linear, true),
     ];
-    for isa in Isa::available() {
+    for isa in crate::common::isas() {
         for (k, m) in models.iter().enumerate() {
             let data = random_data(m, 41, 7 + k as u64);
             for (j, axes) in lattices.iter().enumerate() {

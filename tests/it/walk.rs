@@ -98,7 +98,7 @@ fn trajectories_match_reference(backend: &mut dyn Backend) {
 fn cpu_walkers_should_match_reference_backend() {
     // Every instruction set this processor runs: the shape-specialised kernels (2-3-1, 3-5-1)
     // and the general one (the others).
-    for isa in Isa::available() {
+    for isa in crate::common::isas() {
         trajectories_match_reference(&mut CpuBackend::with_options(0, isa));
     }
 }
@@ -120,7 +120,10 @@ fn fused_instruction_sets_walk_bit_for_bit_alike() {
     // AVX-512 and AVX2 (16 lanes per call either way, written with each set's intrinsics) run
     // the same operations per lane: where the processor has both, every bit must agree, on the
     // shape-specialised kernels (2-3-1, 3-5-1) and the general one.
-    let fused: Vec<Isa> = Isa::available().into_iter().filter(|i| i.fused()).collect();
+    let fused: Vec<Isa> = crate::common::isas()
+        .into_iter()
+        .filter(|i| i.fused())
+        .collect();
     let cases = [
         ("2-3-1", Activation::Tanh, Activation::Linear, true, 0.0),
         (
@@ -208,7 +211,7 @@ fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
             tol,
             diverge: 60.0,
         };
-        for isa in Isa::available() {
+        for isa in crate::common::isas() {
             let mut b = CpuBackend::with_options(0, isa);
             let plain = b.walk(&m, &data, &starts, &s, None, &|_| {}).expect("walk");
             let traced = b
@@ -267,7 +270,7 @@ fn cpu_walkers_at_a_fixed_point_retire_without_changing_a_bit() {
             tol,
             diverge: 60.0,
         };
-        for isa in Isa::available() {
+        for isa in crate::common::isas() {
             let every = CpuBackend::with_options(2, isa)
                 .with_retire(false)
                 .walk(&m, &data, &starts, &s, None, &|_| {})
@@ -642,7 +645,7 @@ fn every_status_is_reached_on(backend: &mut dyn Backend, m: &Model, start: &[f32
 
 #[test]
 fn every_walker_status_is_reached_on_cpu() {
-    for isa in Isa::available() {
+    for isa in crate::common::isas() {
         every_status_is_reached(&mut CpuBackend::with_options(0, isa));
     }
 }

@@ -1,0 +1,12 @@
+//! The analysis of `landscape`'s results: the symmetry group of a model, stationary points
+//! polished in float64 and classified by the exact Hessian, and walkers grouped into basins and
+//! classes of copies. It reads walks as arrays and knows nothing of backends or files.
+
+pub mod assignment;
+pub mod basins;
+pub mod dense;
+pub mod eigen;
+pub mod lattice;
+pub mod stationary;
+pub mod stats;
+pub mod symmetry;

@@ -1,0 +1,259 @@
+//! Stationary points in float64: polishing an endpoint to the nearby zero of ∇L, the exact
+//! Hessian's spectrum, and the kind of point it is.
+
+use super::dense::{Cholesky, symmetric_square_lower};
+use super::eigen;
+use landscape_core::reference;
+use landscape_core::spec::data::Dataset;
+use landscape_core::spec::model::{Activation, Model};
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+
+/// A polished point counts as stationary when ‖∇L‖₂ is below this.
+pub const STATIONARY_GRAD: f64 = 1e-8;
+
+/// An eigenvalue counts as zero when |λ| ≤ this × max(1, max |λ|): polished points have
+/// ‖∇L‖ ≲ 1e-11, which moves eigenvalues by far less, while the smallest genuine curvatures of
+/// small teacher–student problems reach 1e-6 of the largest.
+pub const ZERO_EIGENVALUE: f64 = 1e-8;
+
+/// What kind of point a basin's representative is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Index 0, no zero eigenvalues beyond those of a continuous symmetry.
+    Minimum,
+    /// Index 0 with unexplained zero eigenvalues: a manifold of minima.
+    DegenerateMinimum,
+    /// k negative eigenvalues, 0 < k < P.
+    Saddle,
+    /// Every eigenvalue negative.
+    Maximum,
+    /// Polishing did not reach a point where ∇L vanishes, or reached one with no curvature at
+    /// all (a plateau or a gradient-flat region).
+    NotStationary,
+}
+
+impl Kind {
+    /// The name in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Minimum => "minimum",
+            Kind::DegenerateMinimum => "degenerate-minimum",
+            Kind::Saddle => "saddle",
+            Kind::Maximum => "maximum",
+            Kind::NotStationary => "not-stationary",
+        }
+    }
+}
+
+/// A polished, classified point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stationary {
+    /// The polished θ.
+    pub theta: Vec<f64>,
+    /// L(θ).
+    pub loss: f64,
+    /// ‖∇L(θ)‖₂.
+    pub grad_norm: f64,
+    /// Eigenvalues of the exact Hessian, ascending.
+    pub eigenvalues: Vec<f64>,
+    /// Number of negative eigenvalues (the Morse index).
+    pub index: usize,
+    /// Number of zero eigenvalues.
+    pub nullity: usize,
+    /// The kind of point.
+    pub kind: Kind,
+}
+
+/// Zero eigenvalues every stationary point has from a continuous symmetry: one per hidden ReLU
+/// unit with nonzero weights (its positive rescaling).
+pub fn symmetry_nullity(model: &Model, theta: &[f64]) -> usize {
+    if model.act != Activation::Relu {
+        return 0;
+    }
+    let layout = model.layout();
+    (0..model.hidden().len())
+        .map(|h| {
+            let (inl, outl) = (layout[h], layout[h + 1]);
+            (0..inl.outputs)
+                .filter(|&i| {
+                    let incoming = (0..inl.inputs)
+                        .any(|j| theta[inl.w + i * inl.inputs + j] != 0.0)
+                        || inl.b.is_some_and(|b| theta[b + i] != 0.0);
+                    let outgoing =
+                        (0..outl.outputs).any(|k| theta[outl.w + k * outl.inputs + i] != 0.0);
+                    incoming && outgoing
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// Moves θ to the nearby point where ∇L = 0. Where the exact Hessian is positive definite, a
+/// Newton step on L with a backtracking (Armijo) line search, which follows curved, badly
+/// conditioned valleys to their minimum; elsewhere Levenberg–Marquardt on the equation ∇L(θ) = 0
+/// (Jacobian: the Hessian), which converges to saddles and maxima alike and accepts only steps
+/// that shrink ‖∇L‖. Returns the point and its ‖∇L‖.
+pub fn polish(model: &Model, data: &Dataset, start: &[f64]) -> (Vec<f64>, f64) {
+    let p = start.len();
+    let mut theta = start.to_vec();
+    let eval = |t: &[f64]| reference::loss_and_gradient(model, data, t);
+    let norm = |g: &[f64]| g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let (mut loss, mut g) = eval(&theta);
+    let mut gn = norm(&g);
+    let mut mu: f64 = 1e-8;
+    // ‖∇L‖ every twenty iterations: a polish that does not halve it in twenty iterations is in
+    // a flat region, not near a stationary point, and stops.
+    let mut checkpoint = gn;
+    for it in 1..=200 {
+        if gn < STATIONARY_GRAD * 1e-3 || !gn.is_finite() {
+            break;
+        }
+        if it % 20 == 0 {
+            if gn > checkpoint * 0.5 && gn > STATIONARY_GRAD {
+                break;
+            }
+            checkpoint = gn;
+        }
+        let h = DMatrix::from_row_slice(p, p, &reference::hessian(model, data, &theta));
+        let gv = DVector::from_column_slice(&g);
+        let mut moved = false;
+        if let Some(chol) = Cholesky::new(h.clone()) {
+            let step = chol.solve(&(-&gv));
+            let slope = gv.dot(&step);
+            let mut alpha = 1.0;
+            for _ in 0..30 {
+                let trial: Vec<f64> = theta
+                    .iter()
+                    .zip(step.iter())
+                    .map(|(t, s)| t + alpha * s)
+                    .collect();
+                let (tl, tg) = eval(&trial);
+                if tl <= loss + 1e-4 * alpha * slope || (tl <= loss && norm(&tg) < gn) {
+                    (theta, loss, g) = (trial, tl, tg);
+                    gn = norm(&g);
+                    moved = true;
+                    break;
+                }
+                alpha *= 0.5;
+            }
+        }
+        if !moved {
+            let hg = &h * &gv;
+            // H² (its lower triangle, all that the factorisation reads).
+            let hh = symmetric_square_lower(&h);
+            for _ in 0..12 {
+                let a = &hh + DMatrix::identity(p, p) * (mu * (1.0 + hh.diagonal().amax()));
+                let Some(step) = Cholesky::new(a).map(|c| c.solve(&(-&hg))) else {
+                    mu *= 10.0;
+                    continue;
+                };
+                let trial: Vec<f64> = theta.iter().zip(step.iter()).map(|(t, s)| t + s).collect();
+                let (tl, tg) = eval(&trial);
+                let tn = norm(&tg);
+                if tn < gn {
+                    (theta, loss, g, gn) = (trial, tl, tg, tn);
+                    mu = (mu / 10.0).max(1e-15);
+                    moved = true;
+                    break;
+                }
+                mu *= 10.0;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    (theta, gn)
+}
+
+/// Polishes `start` and classifies the point it reaches.
+pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
+    let (theta, grad_norm) = polish(model, data, start);
+    let loss = reference::loss(model, data, &theta);
+    let p = theta.len();
+    let h = reference::hessian(model, data, &theta);
+    let Some(eigenvalues) = eigen::symmetric_eigenvalues(&h, p) else {
+        // Curvature beyond float64's range: no spectrum to classify.
+        return Stationary {
+            theta,
+            loss,
+            grad_norm,
+            eigenvalues: vec![f64::NAN; p],
+            index: 0,
+            nullity: 0,
+            kind: Kind::NotStationary,
+        };
+    };
+    let scale = eigenvalues.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let zero = ZERO_EIGENVALUE * scale;
+    let index = eigenvalues.iter().filter(|&&v| v < -zero).count();
+    let nullity = eigenvalues.iter().filter(|&&v| v.abs() <= zero).count();
+    // With no curvature left at all, a small gradient marks a flat region (saturated units
+    // pushed towards infinity), not a stationary point.
+    let kind = if grad_norm >= STATIONARY_GRAD || !grad_norm.is_finite() || nullity == p {
+        Kind::NotStationary
+    } else if index == 0 && nullity <= symmetry_nullity(model, &theta) {
+        Kind::Minimum
+    } else if index == 0 {
+        Kind::DegenerateMinimum
+    } else if index + nullity == p && nullity == 0 {
+        Kind::Maximum
+    } else {
+        Kind::Saddle
+    };
+    Stationary {
+        theta,
+        loss,
+        grad_norm,
+        eigenvalues,
+        index,
+        nullity,
+        kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use landscape_core::spec::data::DataSource;
+
+    #[test]
+    fn the_origin_of_the_seed_example_is_a_saddle_of_index_one() {
+        let m = Model::new("1-1-1", Activation::Linear, Activation::Linear, false).expect("model");
+        let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
+        let s = analyse(&m, &data, &[0.01, -0.02]);
+        assert_eq!((s.kind, s.index), (Kind::Saddle, 1), "{s:?}");
+        assert!(s.theta.iter().all(|v| v.abs() < 1e-9));
+        assert!((s.eigenvalues[0] + 2.0).abs() < 1e-9 && (s.eigenvalues[1] - 2.0).abs() < 1e-9);
+        // Near (1, 1): the hyperbola w1·w2 = 1 of minima, one zero eigenvalue.
+        let s = analyse(&m, &data, &[1.1, 0.95]);
+        assert_eq!((s.kind, s.nullity), (Kind::DegenerateMinimum, 1), "{s:?}");
+        assert!((s.theta[0] * s.theta[1] - 1.0).abs() < 1e-9 && s.loss < 1e-18);
+    }
+
+    #[test]
+    fn linear_regression_polishes_to_the_least_squares_solution() {
+        let m = Model::new("2-1", Activation::Tanh, Activation::Linear, true).expect("model");
+        let data = DataSource::parse("teacher:n=30,seed=4,noise=0.3", &m)
+            .expect("data")
+            .data;
+        let s = analyse(&m, &data, &[0.3, -0.2, 0.1]);
+        assert_eq!(s.kind, Kind::Minimum);
+        // Normal equations: [X 1]ᵀ[X 1] β = [X 1]ᵀ y.
+        let x = DMatrix::from_fn(
+            data.len(),
+            3,
+            |r, c| if c < 2 { data.input(r)[c] } else { 1.0 },
+        );
+        let y = DVector::from_fn(data.len(), |r, _| data.target(r)[0]);
+        let beta = (x.transpose() * &x)
+            .cholesky()
+            .expect("full rank")
+            .solve(&(x.transpose() * y));
+        for (a, b) in s.theta.iter().zip(beta.iter()) {
+            assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+        }
+    }
+}
