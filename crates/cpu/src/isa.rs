@@ -20,6 +20,7 @@ use super::simd::Arr;
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Avx2, Avx512, Multi};
 use landscape_core::backend::KernelModel;
+use landscape_core::spec::model::Activation;
 
 /// An instruction-set variant of the CPU kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,22 +125,27 @@ pub struct Kernels {
     pub eval: EvalFn,
 }
 
-/// Picks `$make::<N>()` for the network type matching `$km`'s shape. Networks with one hidden
-/// layer of up to `MAX_HIDDEN` units, up to `MAX_INPUTS` inputs and one output get a kernel
-/// specialised to that size, the widths read at run time (`OneHidden<4, 6, 1, true>`); W1's and
-/// W2's 2-3-1 network gets one specialised to its exact shape; every other network the general
-/// kernel (and so does every network whose activations are not tanh–linear, `OneHidden`). Each
-/// kernel compiled costs build time: two specialised kernels in place of one per shape (24)
-/// cut the crate's release build from about half an hour to minutes (BENCHMARKS.md).
+/// Picks `$make::<N>()` for the network type matching `$km`'s shape. Tanh–linear networks with
+/// one hidden layer of up to `MAX_HIDDEN` units, up to `MAX_INPUTS` inputs and one output get a
+/// kernel specialised to the smallest of four sizes that holds them (2-2-1, 2-4-1, 4-2-1,
+/// 4-6-1), the widths read at run time (`OneHidden<I, H, 1, true>`), and W1's and W2's 2-3-1
+/// network one specialised to its exact shape; with other activations, the 2-2-1 and 4-6-1
+/// kernels take them (`OneHidden`'s `A`); every other network runs the general kernel. Each
+/// kernel compiled costs build time: these five in place of one per shape (24) cut the crate's
+/// release build from about half an hour to three minutes, and each shape keeps at least ~80 %
+/// of the speed of its own kernel (a kernel much larger than its network spills to memory what
+/// a fitting one keeps in registers; BENCHMARKS.md, "Build time").
 macro_rules! by_shape {
     ($km:expr, $make:ident) => {{
-        match $km.widths.as_slice() {
-            [2, 3, 1] => $make::<OneHidden<2, 3, 1>>(),
-            &[i, h, 1] if i <= 2 && h <= 2 => $make::<OneHidden<2, 2, 1, true>>(),
-            &[i, h, 1] if i <= 2 && h <= 4 => $make::<OneHidden<2, 4, 1, true>>(),
-            &[i, h, 1] if i <= MAX_INPUTS && h <= 2 => $make::<OneHidden<4, 2, 1, true>>(),
-            &[i, h, 1] if i <= MAX_INPUTS && h <= MAX_HIDDEN => {
-                $make::<OneHidden<MAX_INPUTS, MAX_HIDDEN, 1, true>>()
+        let tanh_linear =
+            $km.act == Activation::Tanh.code() && $km.out_act == Activation::Linear.code();
+        match ($km.widths.as_slice(), tanh_linear) {
+            ([2, 3, 1], true) => $make::<OneHidden<2, 3, 1>>(),
+            (&[i, h, 1], _) if i <= 2 && h <= 2 => $make::<OneHidden<2, 2, 1, true, true>>(),
+            (&[i, h, 1], true) if i <= 2 && h <= 4 => $make::<OneHidden<2, 4, 1, true>>(),
+            (&[i, h, 1], true) if i <= MAX_INPUTS && h <= 2 => $make::<OneHidden<4, 2, 1, true>>(),
+            (&[i, h, 1], _) if i <= MAX_INPUTS && h <= MAX_HIDDEN => {
+                $make::<OneHidden<MAX_INPUTS, MAX_HIDDEN, 1, true, true>>()
             }
             _ => $make::<General>(),
         }
@@ -223,6 +229,12 @@ impl Kernels {
             Isa::Avx512 => by_shape!(km, avx512),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => by_shape!(km, avx2),
+            // On x86-64 the baseline (SSE2) runs only on processors without AVX2 and FMA, made
+            // before 2013–2015: the general kernel serves them, and the build time that kernels
+            // specialised to them would cost is saved. Elsewhere it is the only variant.
+            #[cfg(target_arch = "x86_64")]
+            _ => baseline::<General>(),
+            #[cfg(not(target_arch = "x86_64"))]
             _ => by_shape!(km, baseline),
         }
     }

@@ -218,20 +218,28 @@ impl<const L: usize> Net<L> for General {
     }
 }
 
-/// A tanh–linear network with one hidden layer of `H` units, `I` inputs and `O` outputs, its
-/// shape known at compile time: every loop unrolls and θ, the activations and the gradient stay
-/// in registers, and the walkers step in a loop of their own (`Net::advance`). With `R`, the
+/// A network with one hidden layer of `H` units, `I` inputs and `O` outputs, its shape known at
+/// compile time: every loop unrolls and θ, the activations and the gradient stay in registers,
+/// and for tanh hidden units with a linear output the walkers step in a loop of their own
+/// (`Net::advance`). With `R`, the
 /// inputs and hidden units are read from the model at run time instead, 1 to `I` and 1 to `H`
 /// of them: the loops still unroll, to `I` and `H`, each input and unit behind a test of the
-/// count, so that one kernel serves every network up to that size. Other activations run the
-/// general kernel.
+/// count, so that one kernel serves every network up to that size. With `A`, other activations
+/// are taken one sample at a time, without a loop of their own; without, they run the general
+/// kernel.
 ///
 /// Samples are taken `BLOCK` at a time, their forward passes interleaved unit by unit: each
 /// sample's chain of dependent operations (the activation's polynomial and division, then the
 /// output and the backward pass) is long, and interleaving gives the processor independent
 /// chains to overlap. The sums still take the samples in index order, so the bits are those of
 /// one sample at a time. Each form compiled costs build time, so `isa::by_shape` compiles two.
-pub struct OneHidden<const I: usize, const H: usize, const O: usize, const R: bool = false>;
+pub struct OneHidden<
+    const I: usize,
+    const H: usize,
+    const O: usize,
+    const R: bool = false,
+    const A: bool = false,
+>;
 
 /// Samples interleaved per block by the specialised kernel (the rest are taken one at a time).
 const BLOCK: usize = 4;
@@ -457,7 +465,9 @@ fn code(fixed: i32, model: u32) -> u32 {
     if fixed >= 0 { fixed as u32 } else { model }
 }
 
-impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I, H, O, R> {
+impl<const I: usize, const H: usize, const O: usize, const R: bool, const A: bool>
+    OneHidden<I, H, O, R, A>
+{
     /// The numbers of inputs and hidden units, `ni` and `nh`.
     #[inline(always)]
     fn widths(km: &KernelModel) -> (usize, usize) {
@@ -516,42 +526,69 @@ impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I,
         }
         let mut h = [[zero; H]; U];
         let mut dh = [[zero; H]; U];
-        unroll!(H, |i| {
-            if i < nh {
-                for u in 0..U {
-                    (h[u][i], dh[u][i]) = match hidden[i] {
-                        Hidden::Compute => {
-                            let mut z = p.b1[i];
-                            for j in 0..I {
-                                if j < ni {
-                                    z = p.w1[i][j].fma(xs[u][j], z);
-                                }
-                            }
-                            activate::<L, S>(act, z)
-                        }
-                        Hidden::Splat { h, dh } => (S::splat(h[smp + u]), S::splat(dh[smp + u])),
-                        Hidden::Lanes { h, dh, samples, at } => {
-                            let (tile, r) = (at / L, at % L);
-                            let k = (tile * samples + smp + u) * L + r;
-                            let (a, da) =
-                                (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]));
-                            if r == 0 {
-                                (a, da)
-                            } else {
-                                // Lanes L − r.. lie at the start of the next tile: read there from
-                                // r − L (the lanes below belong to the sample before).
-                                let next = k + samples * L - L;
-                                let high = S::splat((L - r) as f32).le(S::load_slice(&IOTA));
-                                (
-                                    S::select(high, S::load_slice(&h[next..next + L]), a),
-                                    S::select(high, S::load_slice(&dh[next..next + L]), da),
-                                )
+        if ACT < 0 {
+            // The activation chosen at run time (`hidden` is all `Compute`): every unit's z
+            // first, then the activation in one loop over the units, so that its forms are
+            // compiled once rather than once per unit.
+            let mut z = [[zero; H]; U];
+            unroll!(H, |i| {
+                if i < nh {
+                    for u in 0..U {
+                        let mut zi = p.b1[i];
+                        for j in 0..I {
+                            if j < ni {
+                                zi = p.w1[i][j].fma(xs[u][j], zi);
                             }
                         }
-                    };
+                        z[u][i] = zi;
+                    }
+                }
+            });
+            for u in 0..U {
+                for i in 0..nh {
+                    (h[u][i], dh[u][i]) = activate::<L, S>(act, z[u][i]);
                 }
             }
-        });
+        } else {
+            unroll!(H, |i| {
+                if i < nh {
+                    for u in 0..U {
+                        (h[u][i], dh[u][i]) = match hidden[i] {
+                            Hidden::Compute => {
+                                let mut z = p.b1[i];
+                                for j in 0..I {
+                                    if j < ni {
+                                        z = p.w1[i][j].fma(xs[u][j], z);
+                                    }
+                                }
+                                activate::<L, S>(act, z)
+                            }
+                            Hidden::Splat { h, dh } => {
+                                (S::splat(h[smp + u]), S::splat(dh[smp + u]))
+                            }
+                            Hidden::Lanes { h, dh, samples, at } => {
+                                let (tile, r) = (at / L, at % L);
+                                let k = (tile * samples + smp + u) * L + r;
+                                let (a, da) =
+                                    (S::load_slice(&h[k..k + L]), S::load_slice(&dh[k..k + L]));
+                                if r == 0 {
+                                    (a, da)
+                                } else {
+                                    // Lanes L − r.. lie at the start of the next tile: read there from
+                                    // r − L (the lanes below belong to the sample before).
+                                    let next = k + samples * L - L;
+                                    let high = S::splat((L - r) as f32).le(S::load_slice(&IOTA));
+                                    (
+                                        S::select(high, S::load_slice(&h[next..next + L]), a),
+                                        S::select(high, S::load_slice(&dh[next..next + L]), da),
+                                    )
+                                }
+                            }
+                        };
+                    }
+                }
+            });
+        }
         let mut delta = [[zero; O]; U];
         for u in 0..U {
             for o in 0..O {
@@ -821,6 +858,7 @@ impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I,
         // in assembly (`asm231`), with the same bits.
         #[cfg(target_arch = "x86_64")]
         let native = S::AVX512
+            && (I, H, O, R) == (2, 3, 1, false)
             && L == 16
             && (ni, nh, O) == (2, 3, 1)
             && bias
@@ -959,7 +997,9 @@ impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I, H, O, R> {
+impl<const I: usize, const H: usize, const O: usize, const R: bool, const A: bool>
+    OneHidden<I, H, O, R, A>
+{
     /// Steps from `step` in `asm231` (the caller has checked that this is W1's network on
     /// AVX-512 with 16 lanes and every walker running plain descent, and that θ = `p` holds
     /// no NaN); `p` and `theta` hold θ after them. `None` where the assembly did not run.
@@ -1017,19 +1057,21 @@ const TANH: i32 = Activation::Tanh.code() as i32;
 /// See `TANH`.
 const LINEAR: i32 = Activation::Linear.code() as i32;
 
-impl<const I: usize, const H: usize, const O: usize, const R: bool> OneHidden<I, H, O, R> {
-    /// Whether `km` is the tanh–linear network, the one this kernel is specialised to. Other
-    /// activations run the general kernel (the same operations in the same order, so the same
-    /// bits): a kernel with each activation chosen at run time, unrolled over the units, cost
-    /// more build time than it was worth.
+impl<const I: usize, const H: usize, const O: usize, const R: bool, const A: bool>
+    OneHidden<I, H, O, R, A>
+{
+    /// Whether `km` is the tanh–linear network, which this kernel takes in blocks of samples
+    /// and walks in a loop of its own. With `A`, other activations are taken one sample at a
+    /// time, the activation chosen at run time in one loop over the units (`block`), which keeps
+    /// the kernel's size, and its build time, in bounds; without, they run the general kernel.
     #[inline(always)]
     fn tanh_linear(km: &KernelModel) -> bool {
         km.act == Activation::Tanh.code() && km.out_act == Activation::Linear.code()
     }
 }
 
-impl<const L: usize, const I: usize, const H: usize, const O: usize, const R: bool> Net<L>
-    for OneHidden<I, H, O, R>
+impl<const L: usize, const I: usize, const H: usize, const O: usize, const R: bool, const A: bool>
+    Net<L> for OneHidden<I, H, O, R, A>
 {
     type Scratch = GeneralScratch<L>;
 
@@ -1046,13 +1088,16 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const R: bo
         grad: &mut [Lanes<L>],
         scratch: &mut GeneralScratch<L>,
     ) -> Lanes<L> {
-        if !Self::tanh_linear(km) {
-            return <General as Net<L>>::loss_and_sums::<S>(km, n, data, theta, grad, scratch);
-        }
         // A constant `hidden`: once inlined, every unit's `match` folds to the computing arm.
         let compute = [Hidden::Compute; H];
         let compute = &compute[..Self::nh(km)];
-        Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, compute, false)
+        if Self::tanh_linear(km) {
+            Self::with_codes::<L, S, BLOCK, TANH, LINEAR>(km, n, data, theta, grad, compute, false)
+        } else if A {
+            Self::with_codes::<L, S, 1, -1, -1>(km, n, data, theta, grad, compute, false)
+        } else {
+            <General as Net<L>>::loss_and_sums::<S>(km, n, data, theta, grad, scratch)
+        }
     }
 
     const REUSES: bool = true;
@@ -1068,8 +1113,8 @@ impl<const L: usize, const I: usize, const H: usize, const O: usize, const R: bo
         hidden: &[Hidden<'_>],
     ) -> Lanes<L> {
         if !Self::tanh_linear(km) {
-            // The general kernel computes every activation, with the same bits.
-            return <General as Net<L>>::loss_and_gradient::<S>(km, n, data, theta, grad, scratch);
+            // Every activation computed, with the same bits.
+            return Self::loss_and_gradient::<S>(km, n, data, theta, grad, scratch);
         }
         // One sample at a time: where activations are read (`eval::Reuse`) the chains are
         // short, and a block would only add register pressure.
@@ -1155,7 +1200,7 @@ mod tests {
             let general = sums_of::<General, S>(&km, n, &data, &theta);
             let mut forms = vec![(
                 "widths at run time",
-                sums_of::<OneHidden<4, 6, 1, true>, S>(&km, n, &data, &theta),
+                sums_of::<OneHidden<4, 6, 1, true, true>, S>(&km, n, &data, &theta),
             )];
             if shape == "3-4-1" {
                 forms.push((
