@@ -23,6 +23,8 @@ fn models() -> Vec<Model> {
     for (widths, bias) in [
         ("2-3-1", true),
         ("1-4-1", false),
+        ("2-2-1", false),
+        ("3-2-1", true),
         ("4-6-1", true),
         ("3-5-2", false),
         ("2-4-3-1", true),

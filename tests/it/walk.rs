@@ -190,6 +190,7 @@ fn cpu_walks_take_the_same_steps_with_and_without_a_trace() {
         ("2-3-1", false, 0.5, 11, 1e-3),
         ("1-2-1", false, 0.0, 11, 1e-3),
         ("1-4-1", true, 0.0, 11, 1e-3),
+        ("4-2-1", true, 0.0, 11, 1e-3),
         ("3-5-1", false, 0.5, 11, 1e-3),
         ("2-3-1", true, 0.0, 4, 0.0),
         ("2-3-1", false, 0.0, 4, 2e-2),
