@@ -4,9 +4,10 @@
 //!
 //! Each variant compiles the same generic kernels (`descend::walk_lanes`, `eval::eval_block`)
 //! inside a function with `#[target_feature]`, and picks a kernel specialised to the network's
-//! shape when there is one (`net::OneHidden`). Calling such a function is `unsafe` only because
-//! the processor must support the features: `Kernels::new` hands out a variant only after
-//! `is_x86_feature_detected!` confirmed them. This is the crate's only unsafe code.
+//! size when there is one (`net::OneHidden`, `by_shape`). Calling such a function is `unsafe`
+//! only because the processor must support the features: `Kernels::new` hands out a variant only
+//! after `is_x86_feature_detected!` confirmed them. (The crate's other unsafe code is in
+//! `simd.rs`, the intrinsics, and `asm231.rs`, the assembly.)
 
 #![expect(
     unsafe_code,
