@@ -133,8 +133,8 @@ pub struct Kernels {
 /// network one specialised to its exact shape; with other activations, the 2-2-1 and 4-6-1
 /// kernels take them (`OneHidden`'s `A`); every other network runs the general kernel. Each
 /// kernel compiled costs build time: these five in place of one per shape (24) cut the crate's
-/// release build from about half an hour to three minutes, and each shape keeps at least ~80 %
-/// of the speed of its own kernel (a kernel much larger than its network spills to memory what
+/// release build from about half an hour to three minutes, and each shape keeps at least three
+/// quarters of the speed of its own kernel (a kernel much larger than its network spills what
 /// a fitting one keeps in registers; BENCHMARKS.md, "Build time").
 macro_rules! by_shape {
     ($km:expr, $make:ident) => {{
