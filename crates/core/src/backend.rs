@@ -4,7 +4,7 @@
 
 pub use crate::layout::{KernelModel, LatticeF32, Unit, data_f32, hidden_units};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::slice::Slice;
@@ -170,4 +170,21 @@ pub trait Backend {
         trace: Option<u32>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<WalkOutput>;
+}
+
+/// Checks that the lattice points `range` of `slice` exist and that one kernel call can index
+/// them (below 2³²), as `Backend::evaluate_lattice` needs.
+pub fn check_range(slice: &Slice, range: &Range<u64>) -> Result<()> {
+    if range.start > range.end || range.end > slice.len() || range.end > u64::from(u32::MAX) {
+        return Err(Error::setting(
+            "range",
+            format!(
+                "lattice points {}..{} are not within the slice's {} points (at most 2³² a call)",
+                range.start,
+                range.end,
+                slice.len()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -27,9 +27,9 @@ use isa::Kernels;
 
 use landscape_core::backend::{
     Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
-    data_f32,
+    check_range, data_f32,
 };
-use landscape_core::error::{Error, Result};
+use landscape_core::error::Result;
 use landscape_core::spec::data::Dataset;
 use landscape_core::spec::model::Model;
 use landscape_core::spec::slice::Slice;
@@ -168,17 +168,7 @@ impl Backend for CpuBackend {
         range: Range<u64>,
         save_grad: bool,
     ) -> Result<Evaluation> {
-        if range.end > slice.len() || range.end > u32::MAX as u64 {
-            return Err(Error::setting(
-                "range",
-                format!(
-                    "lattice points {}..{} are not within the slice's {} points (at most 2³² a call)",
-                    range.start,
-                    range.end,
-                    slice.len()
-                ),
-            ));
-        }
+        check_range(slice, &range)?;
         let km = KernelModel::new(model);
         let lattice = LatticeF32::new(slice);
         let d = data_f32(data);
