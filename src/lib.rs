@@ -30,3 +30,5 @@ pub mod bench;
 pub mod cli;
 pub mod interrupt;
 pub mod output;
+pub mod record;
+pub mod run;

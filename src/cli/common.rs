@@ -1,18 +1,16 @@
 //! Flags shared by every command that computes: model, data, backend and output.
 
-use super::blocks::{CHECKPOINT_JSON, Checkpoint, find_checkpoint};
 use crate::backend::{self, Backend, BackendChoice};
-use crate::spec::data::{DataSource, Teacher};
-use crate::spec::model::{Activation, Model};
-use crate::spec::slice::{Slice, build_slice};
+use crate::record::RunRecord;
+use crate::run::checkpoint::{Checkpoint, find_checkpoint};
+use crate::run::{Command, ProblemRequest, Request, SliceRequest};
+use crate::spec::model::Activation;
 use crate::spec::walk::{Status, WalkSettings};
 use clap::Args;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The network and its data.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// Layer widths from input to output, e.g. 2-3-1 (several hidden layers allowed: 2-4-4-1).
     #[arg(long, allow_hyphen_values = true, required_unless_present_any = ["config", "resume"])]
@@ -32,21 +30,21 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The validated model and data.
-    pub fn resolve(&self) -> crate::Result<(Model, DataSource)> {
+    /// The network and data asked for.
+    pub fn request(&self) -> crate::Result<ProblemRequest> {
         let missing = |flag: &str| crate::Error::spec(flag, "missing; expected a value");
-        let widths = self.model.as_deref().ok_or_else(|| missing("--model"))?;
-        let model = Model::new(widths, self.act, self.out_act, !self.no_bias)?;
-        let data = DataSource::parse(
-            self.data.as_deref().ok_or_else(|| missing("--data"))?,
-            &model,
-        )?;
-        Ok((model, data))
+        Ok(ProblemRequest {
+            model: self.model.clone().ok_or_else(|| missing("--model"))?,
+            act: self.act,
+            out_act: self.out_act,
+            bias: !self.no_bias,
+            data: self.data.clone().ok_or_else(|| missing("--data"))?,
+        })
     }
 }
 
 /// Where and how to compute, and where to write.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// auto: a hardware GPU if there is one, else the CPU; gpu: any wgpu adapter, software included; cpu.
     #[arg(long, value_enum, default_value = "auto")]
@@ -67,38 +65,34 @@ pub struct RunArgs {
     /// Repeat the run recorded in DIR/run.json (or that file) exactly; only --out, --force and
     /// --quiet may be given with it.
     #[arg(long, value_name = "RUN")]
-    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Continue the interrupted run in DIR (walk and map) from its checkpoint.
     #[arg(long, value_name = "DIR")]
-    #[serde(skip)]
     pub resume: Option<PathBuf>,
-    /// The directory the run was started in, recorded so that `--config` and `--resume` read
-    /// relative input paths from there wherever they are run.
-    #[arg(skip)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<PathBuf>,
 }
 
-impl RunArgs {
-    /// Opens the backend, printing which one (and why, when `auto` fell back to the CPU).
-    pub fn open_backend(&self) -> crate::Result<Box<dyn Backend>> {
-        let (b, note) = backend::open(self.backend, self.adapter.as_deref()).map_err(flagged)?;
-        if !self.quiet {
-            if self.backend == BackendChoice::Cpu && self.adapter.is_some() {
-                eprintln!("note: --adapter ignored: it applies to GPU backends only");
-            }
-            if let Some(note) = note {
-                eprintln!("note: {note}");
-            }
-            eprintln!("backend: {}", b.info());
+/// Opens the backend asked for, printing which one (and why, when `auto` fell back to the CPU)
+/// unless `quiet`.
+pub fn open_backend(
+    choice: BackendChoice,
+    adapter: Option<&str>,
+    quiet: bool,
+) -> crate::Result<Box<dyn Backend>> {
+    let (b, note) = backend::open(choice, adapter).map_err(flagged)?;
+    if !quiet {
+        if choice == BackendChoice::Cpu && adapter.is_some() {
+            eprintln!("note: --adapter ignored: it applies to GPU backends only");
         }
-        Ok(b)
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        eprintln!("backend: {}", b.info());
     }
+    Ok(b)
 }
 
 /// A slice through parameter space: `--origin` and `--axis`, or `--plane`.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, Args)]
 pub struct SliceArgs {
     /// Origin of the slice: zeros, teacher, random:SEED or FILE.npy (float32/64, length P).
     #[arg(long)]
@@ -113,29 +107,18 @@ pub struct SliceArgs {
 }
 
 impl SliceArgs {
-    /// The validated slice.
-    pub fn resolve(&self, model: &Model, teacher: Option<&Teacher>) -> crate::Result<Slice> {
-        build_slice(
-            model,
-            teacher,
-            self.origin.as_deref(),
-            &self.axes,
-            self.plane.as_deref(),
-        )
-    }
-
-    /// The origin as recorded in run.json.
-    pub fn origin_spec(&self) -> &str {
-        self.origin.as_deref().unwrap_or(if self.plane.is_some() {
-            "plane"
-        } else {
-            "zeros"
-        })
+    /// The slice asked for.
+    pub fn request(&self) -> SliceRequest {
+        SliceRequest {
+            origin: self.origin.clone(),
+            axes: self.axes.clone(),
+            plane: self.plane.clone(),
+        }
     }
 }
 
 /// Gradient-descent settings shared by `walk` and `map`.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, Args)]
 pub struct DescentArgs {
     /// Learning rate.
     #[arg(long, allow_hyphen_values = true, default_value_t = 0.05)]
@@ -155,17 +138,15 @@ pub struct DescentArgs {
 }
 
 impl DescentArgs {
-    /// The validated settings.
-    pub fn settings(&self) -> crate::Result<WalkSettings> {
-        let s = WalkSettings {
+    /// The settings asked for (validated with the rest of the request).
+    pub fn settings(&self) -> WalkSettings {
+        WalkSettings {
             lr: self.lr,
             momentum: self.momentum,
             steps: self.steps,
             tol: self.tol,
             diverge: self.diverge,
-        };
-        s.validate()?;
-        Ok(s)
+        }
     }
 }
 
@@ -177,7 +158,7 @@ fn flag_of(id: &str) -> String {
     }
 }
 
-/// Where a command's arguments came from.
+/// Where a command's request came from.
 pub enum Replay {
     /// The command line.
     Fresh,
@@ -187,19 +168,17 @@ pub enum Replay {
     Resume(Box<Checkpoint>),
 }
 
-/// Applies `--config` and `--resume`: the arguments recorded for `command` replace those on the
-/// command line, except the output flags (`--out`, `--force`, `--quiet` for `--config`;
-/// `--quiet` for `--resume`, whose output is the interrupted run's directory). `explicit` are the
-/// ids of the arguments given on the command line; any other is refused, so that nothing the
-/// user typed is silently ignored.
-pub fn replay<T: Serialize + DeserializeOwned>(
-    args: T,
-    run: fn(&mut T) -> &mut RunArgs,
+/// The request to run: the one the command line makes (`fresh`), the one recorded in a run's
+/// run.json (`--config`), or an interrupted run's (`--resume`). `explicit` are the ids of the
+/// arguments given on the command line: with `--config` only the output flags (`--out`,
+/// `--force`, `--quiet`) may be given, with `--resume` only `--quiet`; any other is refused, so
+/// that nothing the user typed is silently ignored.
+pub fn replay(
+    command: Command,
+    run: &RunArgs,
     explicit: &[String],
-    command: &str,
-) -> crate::Result<(T, Replay)> {
-    let mut args = args;
-    let given = run(&mut args).clone();
+    fresh: impl FnOnce() -> crate::Result<Request>,
+) -> crate::Result<(Request, Replay)> {
     let refuse = |flag: &str, allowed: &[&str]| -> crate::Result<()> {
         match explicit.iter().find(|id| !allowed.contains(&id.as_str())) {
             Some(id) => Err(crate::Error::spec(
@@ -218,91 +197,86 @@ pub fn replay<T: Serialize + DeserializeOwned>(
             None => Ok(()),
         }
     };
-    if let Some(dir) = &given.resume {
+    let (request, replay) = if let Some(dir) = &run.resume {
         refuse("--resume", &["resume", "quiet"])?;
-        if given.config.is_some() {
+        if run.config.is_some() {
             return Err(crate::Error::spec(
                 "--resume",
                 "cannot be combined with --config",
             ));
         }
         let checkpoint = find_checkpoint(dir, command)?;
-        let mut replayed: T = serde_json::from_value(checkpoint.description["args"].clone())
-            .map_err(|e| {
-                crate::Error::file(
-                    checkpoint.dir.join(CHECKPOINT_JSON),
-                    format!("does not hold the arguments of `{command}` ({e})"),
-                )
-            })?;
-        let r = run(&mut replayed);
-        r.out = Some(dir.clone());
-        r.force = true;
-        r.quiet = given.quiet;
-        crate::spec::set_input_base(r.cwd.clone());
-        return Ok((replayed, Replay::Resume(Box::new(checkpoint))));
-    }
-    if let Some(path) = &given.config {
+        (
+            checkpoint.request.clone(),
+            Replay::Resume(Box::new(checkpoint)),
+        )
+    } else if let Some(path) = &run.config {
         refuse("--config", &["config", "out", "force", "quiet"])?;
         let file = if path.is_dir() {
             path.join("run.json")
         } else {
             path.clone()
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            crate::Error::file(&file, format!("cannot be read ({e}); expected a run.json"))
-        })?;
-        let record: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| crate::Error::file(&file, format!("is not valid JSON ({e})")))?;
-        if record["command"] != command {
+        let record = RunRecord::read(&file)?;
+        if record.command() != command {
             return Err(crate::Error::file(
                 &file,
                 format!(
                     "records a `{}` run; expected one of `{command}`",
-                    record["command"].as_str().unwrap_or("unknown")
+                    record.command()
                 ),
             ));
         }
-        let mut replayed: T = serde_json::from_value(record["args"].clone()).map_err(|e| {
-            crate::Error::file(
-                &file,
-                format!("does not hold the arguments of `{command}` ({e}); expected the run.json of a `{command}` run"),
-            )
-        })?;
-        let r = run(&mut replayed);
-        r.out = given.out.clone();
-        r.force = given.force;
-        r.quiet = given.quiet;
+        let mut request = record.request();
         // The backend that ran, not `auto`'s choice on this machine.
-        if r.backend == BackendChoice::Auto {
-            match record["backend"]["backend"].as_str() {
-                Some("cpu") => r.backend = BackendChoice::Cpu,
-                Some("gpu") => {
-                    r.backend = BackendChoice::Gpu;
-                    if r.adapter.is_none() {
-                        r.adapter = record["backend"]["adapter"].as_str().map(str::to_string);
-                    }
+        if let Some(info) = record.backend() {
+            let (backend, adapter) = match &mut request {
+                Request::Grid(r) => (&mut r.backend, &mut r.adapter),
+                Request::Walk(r) => (&mut r.backend, &mut r.adapter),
+                Request::Map(r) => (&mut r.backend, &mut r.adapter),
+            };
+            if *backend == BackendChoice::Auto {
+                if info.backend == "cpu" {
+                    *backend = BackendChoice::Cpu;
+                } else if info.backend == "gpu" {
+                    *backend = BackendChoice::Gpu;
+                    adapter.get_or_insert_with(|| info.adapter.clone());
                 }
-                _ => {}
             }
         }
-        crate::spec::set_input_base(r.cwd.clone());
-        return Ok((replayed, Replay::Config));
+        (request, Replay::Config)
+    } else {
+        (fresh()?, Replay::Fresh)
+    };
+    let cwd = match &request {
+        Request::Grid(r) => r.cwd.clone(),
+        Request::Walk(r) => r.cwd.clone(),
+        Request::Map(r) => r.cwd.clone(),
+    };
+    if !matches!(replay, Replay::Fresh) {
+        crate::spec::set_input_base(cwd);
     }
-    run(&mut args).cwd = std::env::current_dir().ok();
-    Ok((args, Replay::Fresh))
+    Ok((request, replay))
 }
 
-/// How many walkers ended with each status, in `Status::ALL`'s order.
-pub fn status_counts(status: &[u32]) -> Vec<(Status, usize)> {
-    Status::ALL
-        .iter()
-        .map(|&s| (s, status.iter().filter(|&&c| c == s as u32).count()))
-        .collect()
+/// A request of another command than the one running: never made by `replay`, which checks the
+/// command of every record it reads.
+pub fn wrong_command(request: &Request, command: Command) -> crate::Error {
+    crate::Error::spec(
+        "--config",
+        format!(
+            "holds a `{}` run; expected one of `{command}`",
+            request.command()
+        ),
+    )
 }
 
 /// The counts as run.json's `summary.counts`: status name → walkers.
-pub fn counts_json(counts: &[(Status, usize)]) -> std::collections::BTreeMap<&'static str, usize> {
-    counts.iter().map(|(s, c)| (s.name(), *c)).collect()
+pub fn counts_json(counts: &[(Status, usize)]) -> std::collections::BTreeMap<String, usize> {
+    counts
+        .iter()
+        .map(|(s, c)| (s.name().to_string(), *c))
+        .collect()
 }
 
 /// The counts as summary lines on stderr, with each status's share of all walkers.

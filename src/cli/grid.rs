@@ -1,25 +1,29 @@
 //! `landscape grid`: L and ∇L at every point of a lattice, with pictures.
 
-use super::common::{ModelArgs, RunArgs, SliceArgs, replay};
+use super::common::{ModelArgs, RunArgs, SliceArgs, open_backend, replay, wrong_command};
 use crate::analysis::lattice::local_extrema;
-use crate::error::Error;
+use crate::backend::BackendInfo;
+use crate::error::Result;
 use crate::npy;
 use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
+use crate::record::{
+    self, ArgminRecord, ArrayRecord, AxisRecord, FORMAT, GridRecord, GridSummary, GridTimings,
+    RunRecord,
+};
+use crate::run::{self, Command, GridRequest, GridSpec, Request};
+use crate::spec::model::Model;
 use crate::spec::slice::{AxisKind, Slice};
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Most lattice-local minima marked in a picture (the lowest ones).
 const MARKED_MINIMA: usize = 12;
 
-/// Largest `grad.npy` kept in memory and written, in bytes (as walk's largest trace).
-const MAX_GRAD_BYTES: u64 = 4 << 30;
-
 /// Flags of `landscape grid`.
-#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Args)]
 pub struct GridArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -35,8 +39,23 @@ pub struct GridArgs {
     run: RunArgs,
 }
 
+impl GridArgs {
+    /// The request the flags make.
+    fn request(&self) -> Result<Request> {
+        Ok(Request::Grid(GridRequest {
+            problem: self.model.request()?,
+            slice: self.slice.request(),
+            save_grad: self.save_grad,
+            log: self.log,
+            backend: self.run.backend,
+            adapter: self.run.adapter.clone(),
+            cwd: std::env::current_dir().ok(),
+        }))
+    }
+}
+
 /// The user-facing label of axis j.
-fn axis_label(slice: &Slice, j: usize) -> String {
+pub fn axis_label(slice: &Slice, j: usize) -> String {
     let a = &slice.axes[j];
     match a.kind {
         AxisKind::Set(_) => a.label.clone(),
@@ -44,77 +63,92 @@ fn axis_label(slice: &Slice, j: usize) -> String {
     }
 }
 
-/// Runs `landscape grid`.
-pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
-    if args.run.resume.is_some() {
-        return Err(crate::Error::spec(
-            "--resume",
-            "a grid is not checkpointed (only walk and map are); run it again, or repeat it with --config",
-        )
-        .into());
-    }
-    let (args, _) = replay(args, |a| &mut a.run, explicit, "grid")?;
-    let (model, source) = args.model.resolve()?;
-    let slice = args.slice.resolve(&model, source.teacher.as_ref())?;
+/// The axes of a slice as run.json records them.
+pub fn axis_records(model: &Model, slice: &Slice) -> Vec<AxisRecord> {
+    slice
+        .axes
+        .iter()
+        .enumerate()
+        .map(|(j, a)| {
+            let (kind, parameter, direction) = match &a.kind {
+                AxisKind::Set(q) => ("set", Some(model.parameter_name(*q)), None),
+                AxisKind::Offset(d) => ("offset", None, Some(d.clone())),
+            };
+            AxisRecord {
+                spec: a.spec.clone(),
+                label: axis_label(slice, j),
+                kind: kind.to_string(),
+                parameter,
+                direction,
+                lo: a.lo,
+                hi: a.hi,
+                n: a.n,
+                values: a.values(),
+            }
+        })
+        .collect()
+}
+
+/// The data's arrays, written into `out`, as run.json records them.
+pub fn write_data(
+    out: &RunDir,
+    data: &crate::spec::data::Dataset,
+) -> Result<[(String, ArrayRecord); 2]> {
+    let (n, i, o) = (data.len(), data.inputs(), data.outputs());
+    npy::write(&out.file("data_x.npy"), &[n, i], data.x())?;
+    npy::write(&out.file("data_y.npy"), &[n, o], data.y())?;
+    Ok([
+        (
+            "data_x".into(),
+            ArrayRecord::new("data_x.npy", &[n, i], "float64"),
+        ),
+        (
+            "data_y".into(),
+            ArrayRecord::new("data_y.npy", &[n, o], "float64"),
+        ),
+    ])
+}
+
+/// Writes a grid's arrays, picture and run.json into `out`, and returns the record.
+pub fn write(
+    out: &RunDir,
+    request: &GridRequest,
+    spec: &GridSpec,
+    grid: &run::Grid,
+    backend: BackendInfo,
+) -> anyhow::Result<GridRecord> {
+    let t = Instant::now();
+    let (model, source, slice) = (&spec.problem.model, &spec.problem.data, &spec.slice);
+    let eval = &grid.evaluation;
     let p = model.parameter_count();
-    let points = slice.len();
     let shape = slice.shape();
-    let grad_bytes = points.saturating_mul(p as u64 * 4);
-    if args.save_grad && grad_bytes > MAX_GRAD_BYTES {
-        return Err(Error::spec(
-            "--save-grad",
-            format!(
-                "grad.npy would take {:.1} GiB for {points} points × P = {p} (at most {} GiB); use fewer points per axis",
-                grad_bytes as f64 / (1u64 << 30) as f64,
-                MAX_GRAD_BYTES >> 30
-            ),
-        )
-        .into());
-    }
-    // Loss and ‖∇L‖ per point (and ∇L), as computed and as read back from a GPU.
-    let per_point = 2 * (8 + if args.save_grad { 4 * p as u64 } else { 0 });
-    super::memory::check(
-        "--axis",
-        &format!("a lattice of {points} points"),
-        points.saturating_mul(per_point),
-        "use fewer points per axis",
-    )?;
-    let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
-    let mut backend = args.run.open_backend()?;
-    let quiet = args.run.quiet;
-    if !quiet {
-        eprintln!(
-            "grid: {model}, {}, lattice {shape:?} = {points} points, P = {p}",
-            crate::output::count(source.data.len() as u64, "sample", "samples")
-        );
-    }
-
-    let t0 = Instant::now();
-    let eval = backend
-        .evaluate_lattice(&model, &source.data, &slice, 0..points, args.save_grad)
-        .context("evaluating the lattice")?;
-    let eval_s = t0.elapsed().as_secs_f64();
-
-    let t1 = Instant::now();
     npy::write(&out.file("loss.npy"), &shape, &eval.loss)?;
     npy::write(&out.file("grad_norm.npy"), &shape, &eval.grad_norm)?;
-    let mut arrays = json!({
-        "loss": {"file": "loss.npy", "shape": shape, "dtype": "float32"},
-        "grad_norm": {"file": "grad_norm.npy", "shape": shape, "dtype": "float32"},
-        "data_x": {"file": "data_x.npy", "shape": [source.data.len(), model.inputs()], "dtype": "float64"},
-        "data_y": {"file": "data_y.npy", "shape": [source.data.len(), model.outputs()], "dtype": "float64"},
-        "origin": {"file": "origin.npy", "shape": [p], "dtype": "float64"},
-    });
+    npy::write(&out.file("origin.npy"), &[p], &slice.origin)?;
+    let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
+        (
+            "loss".into(),
+            ArrayRecord::new("loss.npy", &shape, "float32"),
+        ),
+        (
+            "grad_norm".into(),
+            ArrayRecord::new("grad_norm.npy", &shape, "float32"),
+        ),
+        (
+            "origin".into(),
+            ArrayRecord::new("origin.npy", &[p], "float64"),
+        ),
+    ]);
+    arrays.extend(write_data(out, &source.data)?);
     if let Some(g) = &eval.grad {
         let mut gshape = shape.clone();
         gshape.push(p);
         npy::write(&out.file("grad.npy"), &gshape, g)?;
-        arrays["grad"] = json!({"file": "grad.npy", "shape": gshape, "dtype": "float32"});
+        arrays.insert(
+            "grad".into(),
+            ArrayRecord::new("grad.npy", &gshape, "float32"),
+        );
     }
-    let d = &source.data;
-    npy::write(&out.file("data_x.npy"), &[d.len(), d.inputs()], d.x())?;
-    npy::write(&out.file("data_y.npy"), &[d.len(), d.outputs()], d.y())?;
-    npy::write(&out.file("origin.npy"), &[p], &slice.origin)?;
 
     let minima = local_extrema(&eval.loss, &shape, false);
     // A valley of minima sampled on a lattice gives hundreds of ties; mark only the lowest few.
@@ -124,11 +158,12 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
     let title = format!("L(θ), model {model}, data {}", source.spec);
     let infos: Vec<AxisInfo> = (0..slice.axes.len())
         .map(|j| AxisInfo {
-            label: axis_label(&slice, j),
+            label: axis_label(slice, j),
             values: slice.axes[j].values(),
         })
         .collect();
     let loss64: Vec<f64> = eval.loss.iter().map(|&v| f64::from(v)).collect();
+    let log = request.log;
     let picture = match slice.axes.len() {
         1 => {
             let maxima = local_extrema(&eval.loss, &shape, true);
@@ -143,7 +178,7 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
                 &loss64,
                 "L",
                 &title,
-                args.log,
+                log,
                 &marked,
                 &maxima,
             )?;
@@ -157,7 +192,7 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
                 &loss64,
                 "L",
                 &title,
-                args.log,
+                log,
                 &marked,
             )?;
             "heatmap.png"
@@ -169,90 +204,110 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
                 &loss64,
                 "min L",
                 &title,
-                args.log,
+                log,
             )?;
             "projections.png"
         }
-    }
-    .to_string();
-    let write_s = t1.elapsed().as_secs_f64();
+    };
 
-    let (argmin, min) = eval
+    let finite = || eval.loss.iter().copied().filter(|v| v.is_finite());
+    let argmin = eval
         .loss
         .iter()
         .enumerate()
         .filter(|(_, v)| v.is_finite())
         .min_by(|a, b| a.1.total_cmp(b.1))
-        .map_or((None, None), |(i, v)| (Some(i), Some(*v)));
-    let non_finite = eval.loss.iter().filter(|v| !v.is_finite()).count();
-    let axes_json: Vec<_> = slice
-        .axes
-        .iter()
-        .enumerate()
-        .map(|(j, a)| {
-            let (kind, parameter) = match &a.kind {
-                AxisKind::Set(q) => ("set", Some(model.parameter_name(*q))),
-                AxisKind::Offset(_) => ("offset", None),
-            };
-            json!({
-                "spec": a.spec, "label": axis_label(&slice, j), "kind": kind, "parameter": parameter,
-                "direction": if let AxisKind::Offset(d) = &a.kind { Some(d.clone()) } else { None },
-                "lo": a.lo, "hi": a.hi, "n": a.n, "values": a.values(),
-            })
-        })
-        .collect();
-    let run_json = json!({
-        "landscape_version": env!("CARGO_PKG_VERSION"),
-        "command": "grid",
-        "complete": true,
-        "spec": {
-            "model": model.widths_string(), "act": model.act, "out_act": model.out_act, "bias": model.bias,
-            "data": source.spec, "origin": args.slice.origin_spec(),
-            "axes": args.slice.axes, "plane": args.slice.plane, "save_grad": args.save_grad, "log": args.log,
-            "backend": args.run.backend, "adapter": args.run.adapter,
+        .map(|(i, _)| i);
+    let record = GridRecord {
+        format: FORMAT,
+        landscape_version: record::version(),
+        command: Command::Grid,
+        complete: true,
+        spec: request.clone(),
+        loss_definition: record::LOSS_DEFINITION.to_string(),
+        parameters: model.parameter_names(),
+        backend,
+        timings: GridTimings {
+            evaluate_s: grid.evaluate_s,
+            write_s: t.elapsed().as_secs_f64(),
         },
-        "args": serde_json::to_value(&args).context("recording the arguments")?,
-        "loss_definition": "L(θ) = (1/N) Σ_i ‖f(x_i; θ) − y_i‖²",
-        "parameters": model.parameter_names(),
-        "backend": backend.info(),
-        "seed": null,
-        "timings": {"evaluate_s": eval_s, "write_s": write_s},
-        "axes": axes_json,
-        "arrays": arrays,
-        "pictures": [picture],
-        "summary": {
-            "points": points,
-            "loss_min": min,
-            "argmin": argmin.map(|g| json!({"index": slice.multi_index(g as u64), "theta": slice.point(g as u64)})),
-            "loss_max": eval.loss.iter().copied().filter(|v| v.is_finite()).fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v)))),
-            "lattice_local_minima": minima.len(),
-            "marked_minima": if slice.axes.len() <= 2 { marked.len() } else { 0 },
-            "non_finite_points": non_finite,
+        axes: axis_records(model, slice),
+        arrays,
+        pictures: vec![picture.to_string()],
+        summary: GridSummary {
+            points: slice.len(),
+            loss_min: finite().reduce(f32::min),
+            argmin: argmin.map(|g| ArgminRecord {
+                index: slice.multi_index(g as u64),
+                theta: slice.point(g as u64),
+            }),
+            loss_max: finite().reduce(f32::max),
+            lattice_local_minima: minima.len(),
+            marked_minima: if slice.axes.len() <= 2 {
+                marked.len()
+            } else {
+                0
+            },
+            non_finite_points: eval.loss.iter().filter(|v| !v.is_finite()).count(),
         },
-    });
-    let text = serde_json::to_string_pretty(&run_json).context("serialising run.json")?;
-    std::fs::write(out.file("run.json"), text)
-        .with_context(|| format!("writing run.json into {}", out.target().display()))?;
+    };
+    RunRecord::Grid(record.clone()).write(&out.file("run.json"))?;
+    Ok(record)
+}
+
+/// Runs `landscape grid`.
+pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
+    if args.run.resume.is_some() {
+        return Err(crate::Error::spec(
+            "--resume",
+            "a grid is not checkpointed (only walk and map are); run it again, or repeat it with --config",
+        )
+        .into());
+    }
+    let (request, _) = replay(Command::Grid, &args.run, explicit, || args.request())?;
+    let Request::Grid(request) = request else {
+        return Err(wrong_command(&request, Command::Grid).into());
+    };
+    let spec = request.validate()?;
+    let (model, source) = (&spec.problem.model, &spec.problem.data);
+    let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
+    let quiet = args.run.quiet;
+    let mut backend = open_backend(request.backend, request.adapter.as_deref(), quiet)?;
+    let points = spec.slice.len();
+    if !quiet {
+        eprintln!(
+            "grid: {model}, {}, lattice {:?} = {points} points, P = {}",
+            crate::output::count(source.data.len() as u64, "sample", "samples"),
+            spec.slice.shape(),
+            model.parameter_count()
+        );
+    }
+    let grid = run::grid(backend.as_mut(), &spec).context("evaluating the lattice")?;
+    let record = write(&out, &request, &spec, &grid, backend.info())?;
     let dir = out.finish()?;
     if !quiet {
-        let marked_note = if marked.len() < minima.len() && slice.axes.len() <= 2 {
-            format!(" (the {} lowest marked in {picture})", marked.len())
+        let s = &record.summary;
+        let picture = &record.pictures[0];
+        let marked_note = if s.marked_minima < s.lattice_local_minima && s.marked_minima > 0 {
+            format!(" (the {} lowest marked in {picture})", s.marked_minima)
         } else {
             String::new()
         };
-        let non_finite_note = if non_finite > 0 {
+        let non_finite_note = if s.non_finite_points > 0 {
             format!(
-                "; L is not finite (beyond float32's range) at {non_finite} of the {points} points"
+                "; L is not finite (beyond float32's range) at {} of the {points} points",
+                s.non_finite_points
             )
         } else {
             String::new()
         };
+        let eval_s = grid.evaluate_s;
         eprintln!(
             "evaluated {points} points in {eval_s:.3} s ({:.3e} points/s); min L = {}; {} lattice-local {}{marked_note}{non_finite_note}",
             points as f64 / eval_s.max(1e-9),
-            min.map_or("n/a".to_string(), |m| format!("{m:.6e}")),
-            minima.len(),
-            if minima.len() == 1 {
+            s.loss_min.map_or("n/a".to_string(), |m| format!("{m:.6e}")),
+            s.lattice_local_minima,
+            if s.lattice_local_minima == 1 {
                 "minimum"
             } else {
                 "minima"

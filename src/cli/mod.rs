@@ -3,12 +3,11 @@
 pub mod adapters;
 pub mod basins;
 pub mod bench;
-pub mod blocks;
 pub mod common;
 pub mod demo;
 pub mod grid;
 pub mod map;
-pub mod memory;
+pub mod stopped;
 pub mod walk;
 
 use clap::{Parser, Subcommand};

@@ -3,21 +3,10 @@
 use crate::analysis::basins::Report;
 use crate::error::{Error, Result};
 use crate::npy;
+use crate::output::write_atomically;
+use crate::record::BasinsRecord;
 use crate::spec::model::Model;
 use std::path::Path;
-
-/// Writes a file through a temporary name beside it, so that a reader never sees half of it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
 
 /// Writes the outputs of a basin analysis into `dir`: basins.json, basins.csv and the labels
 /// (class and copy per walker) as `labels_file` with the given leading shape (M for a walk,
@@ -29,27 +18,8 @@ pub fn write(
     labels_file: &str,
     shape: &[usize],
 ) -> Result<()> {
-    let json = serde_json::json!({
-        "group_order": report.group_order,
-        "group_order_log10": report.group_order_log10,
-        "cluster_cap": report.cluster_cap,
-        "walkers": report.walkers,
-        "parameters": model.parameter_names(),
-        "classes": report.classes,
-        "unassigned": report.unassigned,
-        "kinds": {
-            "minimum": "index 0, no zero eigenvalues beyond one per hidden ReLU unit (its rescaling)",
-            "degenerate-minimum": "index 0 with further zero eigenvalues: a manifold of minima (copies not counted)",
-            "saddle": "index k: k negative eigenvalues",
-            "maximum": "every eigenvalue negative",
-        },
-        "labels": {"file": labels_file, "meaning": "int32, last axis (class id, copy id) of each walker, -1 where none"},
-    });
-    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Io {
-        path: dir.join("basins.json"),
-        source: e.into(),
-    })?;
-    write_atomically(&dir.join("basins.json"), text.as_bytes())?;
+    let record = BasinsRecord::of(report, model.parameter_names(), labels_file);
+    crate::record::write_json(&dir.join("basins.json"), &record)?;
     let mut csv = String::from(
         "id,kind,loss,grad_norm,index,nullity,walkers,fraction,stabilizer_order,copies_expected,copies_found,uniformity_p,min_eigenvalue\n",
     );

@@ -98,14 +98,40 @@ impl Inputs {
 /// spoils one of its files.
 fn fake_walk(dir: &Path, defect: impl FnOnce(&Path)) {
     std::fs::create_dir_all(dir).expect("walk dir");
-    let run = r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "tanh", "out_act": "linear", "bias": true}}"#;
-    std::fs::write(dir.join("run.json"), run).expect("run.json");
+    std::fs::write(dir.join("run.json"), walk_record().to_string()).expect("run.json");
     let x = [-1.0f64, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0];
     npy::write(&dir.join("data_x.npy"), &[4, 2], &x).expect("data_x");
     npy::write(&dir.join("data_y.npy"), &[4, 1], &[-1.0f64, 1.0, 1.0, -1.0]).expect("data_y");
     npy::write(&dir.join("endpoints.npy"), &[5, 13], &[0.25f32; 65]).expect("endpoints");
     npy::write(&dir.join("status.npy"), &[5], &[1u8; 5]).expect("status");
     defect(dir);
+}
+
+/// The run.json of a real walk of five 2-3-1 walkers on xor:pm (made once per test process).
+fn walk_record() -> serde_json::Value {
+    static RECORD: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    RECORD
+        .get_or_init(|| {
+            let dir = scratch("bad-input", "walk-record");
+            let _ = std::fs::remove_dir_all(&dir);
+            let out = dir.display().to_string();
+            let args = "walk --model 2-3-1 --data xor:pm --walkers 5 --no-basins --backend cpu --quiet --out";
+            let mut argv: Vec<&str> = args.split(' ').collect();
+            argv.push(&out);
+            crate::common::ok(&landscape(&argv));
+            let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json");
+            serde_json::from_str(&text).expect("JSON")
+        })
+        .clone()
+}
+
+/// A defect: run.json replaced by the walk's record changed by `edit`.
+fn edited_record(edit: fn(&mut serde_json::Value)) -> impl Fn(&Path) {
+    move |d: &Path| {
+        let mut record = walk_record();
+        edit(&mut record);
+        std::fs::write(d.join("run.json"), record.to_string()).expect("run.json")
+    }
 }
 
 /// What went wrong with one case, or nothing.
@@ -661,42 +687,70 @@ fn bad_walk_directories_are_refused_by_basins_naming_the_file() {
         ("bad-json", Box::new(json("[1, 2")), "run.json"),
         (
             "grid-run",
-            Box::new(json(r#"{"command": "grid", "spec": {}}"#)),
+            Box::new(edited_record(|r| r["command"] = "grid".into())),
+            "run.json",
+        ),
+        (
+            "no-format",
+            Box::new(edited_record(|r| {
+                r.as_object_mut().map(|o| o.remove("format"));
+            })),
+            "run.json",
+        ),
+        (
+            "format-2",
+            Box::new(edited_record(|r| r["format"] = 2.into())),
+            "run.json",
+        ),
+        (
+            "unknown-field",
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]["dropout"] = 0.5.into()
+            })),
+            "run.json",
+        ),
+        (
+            "stopped-walk",
+            Box::new(edited_record(|r| r["complete"] = false.into())),
             "run.json",
         ),
         (
             "no-model",
-            Box::new(json(
-                r#"{"command": "walk", "spec": {"act": "tanh", "out_act": "linear", "bias": true}}"#,
-            )),
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]
+                    .as_object_mut()
+                    .map(|o| o.remove("model"));
+            })),
             "run.json",
         ),
         (
             "bad-model",
-            Box::new(json(
-                r#"{"command": "walk", "spec": {"model": "2-x-1", "act": "tanh", "out_act": "linear", "bias": true}}"#,
-            )),
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]["model"] = "2-x-1".into()
+            })),
             "run.json",
         ),
         (
             "huge-model",
-            Box::new(json(
-                r#"{"command": "walk", "spec": {"model": "2-9999999-1", "act": "tanh", "out_act": "linear", "bias": true}}"#,
-            )),
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]["model"] = "2-9999999-1".into()
+            })),
             "run.json",
         ),
         (
             "bad-act",
-            Box::new(json(
-                r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "swish", "out_act": "linear", "bias": true}}"#,
-            )),
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]["act"] = "swish".into()
+            })),
             "run.json",
         ),
         (
             "no-bias-field",
-            Box::new(json(
-                r#"{"command": "walk", "spec": {"model": "2-3-1", "act": "tanh", "out_act": "linear"}}"#,
-            )),
+            Box::new(edited_record(|r| {
+                r["spec"]["problem"]
+                    .as_object_mut()
+                    .map(|o| o.remove("bias"));
+            })),
             "run.json",
         ),
         ("no-data-x", Box::new(remove("data_x.npy")), "data_x.npy"),

@@ -4,6 +4,7 @@
 
 use crate::common::{cpu, model};
 use landscape::analysis::basins::{Report, Stage, analyse_walk, analyse_walk_observed};
+use landscape::analysis::stationary::Kind;
 use landscape::analysis::symmetry::{group_order, group_order_log10, stabilizer_order};
 use landscape::backend::{Backend, WalkOutput};
 use landscape::spec::data::{DataSource, Dataset};
@@ -57,7 +58,7 @@ const UNIFORM: f64 = 1e-3;
 #[track_caller]
 fn global_minimum_in_every_copy(r: &Report, copies: f64) {
     let c = &r.classes[0];
-    assert_eq!(c.kind, "minimum", "{}", r.table());
+    assert_eq!(c.kind, Kind::Minimum, "{}", r.table());
     assert!(
         c.loss < 1e-12,
         "zero loss at the teacher's orbit: {}",
@@ -119,7 +120,7 @@ fn linear_regression_has_one_basin_at_the_least_squares_solution() {
     let r = walk_and_analyse(&m, spec, 200, Init::Uniform { a: 3.0 });
     assert_eq!(r.classes.len(), 1, "{}", r.table());
     let c = &r.classes[0];
-    assert_eq!((c.kind, c.copies_found, c.walkers), ("minimum", 1, 200));
+    assert_eq!((c.kind, c.copies_found, c.walkers), (Kind::Minimum, 1, 200));
     let data = DataSource::parse(spec, &m).expect("data").data;
     let x = DMatrix::from_fn(
         data.len(),
@@ -222,7 +223,7 @@ fn walkers_on_a_manifold_of_minima_beyond_the_cluster_cap_join_its_class() {
     let manifold = r
         .classes
         .iter()
-        .find(|c| c.kind == "degenerate-minimum")
+        .find(|c| c.kind == Kind::DegenerateMinimum)
         .expect("the hyperbola");
     assert_eq!((manifold.nullity, manifold.copies_expected), (1, None));
     assert!(manifold.loss < 1e-20);
@@ -317,7 +318,7 @@ fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
     let c = &r.classes[0];
     assert_eq!(
         (c.kind, c.copies_expected),
-        ("degenerate-minimum", None),
+        (Kind::DegenerateMinimum, None),
         "{}",
         r.table()
     );

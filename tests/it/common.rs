@@ -147,6 +147,10 @@ pub fn ok(out: &std::process::Output) {
 
 /// A run directory's run.json.
 pub fn run_json(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
-        .expect("valid JSON")
+    let path = dir.join("run.json");
+    // Every record a test reads is first read as the typed record the library reads.
+    if let Err(e) = landscape::record::RunRecord::read(&path) {
+        panic!("{e}");
+    }
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("run.json")).expect("valid JSON")
 }

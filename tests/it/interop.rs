@@ -152,7 +152,7 @@ ACT = {"tanh": np.tanh, "linear": lambda z: z, "sigmoid": lambda z: 1 / (1 + np.
 
 def loss_of(run, d, theta):
     """L(θ) in float64 for θ of shape (..., P), in the documented parameter order."""
-    spec = run["spec"]
+    spec = run["spec"]["problem"]
     widths = [int(w) for w in spec["model"].split("-")]
     x, y = np.load(f"{d}/data_x.npy"), np.load(f"{d}/data_y.npy")
     theta = np.asarray(theta, dtype=np.float64)
@@ -237,7 +237,7 @@ status, steps = np.load(f"{d}/status.npy"), np.load(f"{d}/steps.npy")
 check(np.bincount(status, minlength=4).tolist() == w["status_counts"], f"walk status counts {np.bincount(status)} vs Rust {w['status_counts']}")
 legend = run["status_legend"]
 check({name: int((status == code).sum()) for name, code in legend.items()} == run["summary"]["counts"], "walk status counts match run.json")
-check(steps.max() <= run["spec"]["steps"] and steps.min() >= 1, f"walk steps from {steps.min()} to {steps.max()}")
+check(steps.max() <= run["spec"]["descent"]["steps"] and steps.min() >= 1, f"walk steps from {steps.min()} to {steps.max()}")
 check(close(np.load(f"{d}/loss.npy"), loss_of(run, d, endpoints), 1e-3, 1e-6), "walk loss.npy is L(endpoints)")
 check(not np.array_equal(starts, endpoints), "walkers moved")
 check_basins(d, np.load(f"{d}/basin.npy"), m, w["group_order"])

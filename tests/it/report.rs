@@ -3,6 +3,8 @@
 use crate::common::{cpu, landscape, run_json};
 use landscape::analysis::basins::analyse_walk;
 use landscape::backend::Backend;
+use landscape::record::{BasinsRecord, RunRecord};
+use landscape::run::Command;
 use landscape::spec::data::DataSource;
 use landscape::spec::model::{Activation, Model};
 use landscape::spec::slice::build_slice;
@@ -212,4 +214,46 @@ fn quick_demo_writes_a_report_whose_pictures_exist() {
         pictures.len(),
         "pictures embedded"
     );
+    // Each step is a run directory whose records read through their types, as any command's.
+    for (step, command) in [
+        ("seed", Command::Grid),
+        ("seed-plane", Command::Grid),
+        ("prediction", Command::Grid),
+        ("regression", Command::Walk),
+        ("teacher", Command::Walk),
+        ("map", Command::Map),
+    ] {
+        let record =
+            RunRecord::read(&dir.join(step).join("run.json")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(record.command(), command, "{step}");
+        assert!(record.complete(), "{step}");
+        if command != Command::Grid {
+            let basins = BasinsRecord::read(&dir.join(step).join("basins.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(!basins.classes.is_empty(), "{step}");
+        }
+    }
+    // The record holds all a step was asked for: `--config` repeats it exactly.
+    let again = scratch("demo-teacher-again");
+    let out = landscape(&[
+        "walk",
+        "--config",
+        dir.join("teacher").to_str().expect("utf-8"),
+        "--out",
+        again.to_str().expect("utf-8"),
+        "--force",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["starts.npy", "endpoints.npy", "basin.npy"] {
+        assert_eq!(
+            std::fs::read(dir.join("teacher").join(f)).expect("demo's"),
+            std::fs::read(again.join(f)).expect("repeat's"),
+            "{f}"
+        );
+    }
 }

@@ -262,9 +262,9 @@ fn config_repeats_a_run_exactly_and_takes_only_output_flags() {
     ]));
     let record = run_json(&first);
     assert_eq!(record["landscape_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(record["seed"], 7);
+    assert_eq!(record["spec"]["seed"], 7);
     assert!(record["backend"]["adapter"].is_string());
-    assert_eq!(record["args"]["descent"]["lr"], 0.1);
+    assert_eq!(record["spec"]["descent"]["lr"], 0.1);
     ok(&landscape(&[
         "walk",
         "--config",
@@ -355,8 +355,8 @@ fn config_reads_relative_inputs_from_where_the_run_started_and_keeps_its_backend
     same_files(&first, &again, &["loss.npy", "data_x.npy", "data_y.npy"]);
     // `auto` became whichever backend ran; the repeat names it.
     let (a, b) = (run_json(&first), run_json(&again));
-    assert_eq!(a["args"]["run"]["backend"], "auto");
-    assert_eq!(b["args"]["run"]["backend"], a["backend"]["backend"]);
+    assert_eq!(a["spec"]["backend"], "auto");
+    assert_eq!(b["spec"]["backend"], a["backend"]["backend"]);
     assert_eq!(b["backend"], a["backend"]);
 }
 
@@ -385,7 +385,7 @@ fn requests_beyond_the_memory_available_are_refused_before_any_output() {
     ];
     for (args, flag) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        if args[0] == "grid" && landscape::cli::memory::available().is_none_or(|a| a >= 55 << 30) {
+        if args[0] == "grid" && landscape::run::memory::available().is_none_or(|a| a >= 55 << 30) {
             continue;
         }
         let out_dir = dir(&format!("huge-{}", args[0]));

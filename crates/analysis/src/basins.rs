@@ -11,7 +11,12 @@ use landscape_core::spec::data::Dataset;
 use landscape_core::spec::model::Model;
 use landscape_core::spec::walk::Status;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A float that JSON holds as null when it is infinite (as serde_json writes it).
+fn infinite_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
 
 /// Endpoints within this ∞-distance (relative to max(1, ‖θ‖∞)) are polished once, together.
 /// Converged walkers sit within ‖∇L‖/λ_min of their point: 1e-2 covers tol = 1e-5 down to
@@ -53,12 +58,13 @@ pub const MANIFOLD_LOSS_TOL: f64 = 1e-6;
 const MAX_TESTED_COPIES: f64 = 1e5;
 
 /// One class: a stationary point up to symmetry, with its copies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Class {
     /// Position in the list, lowest loss first.
     pub id: usize,
     /// Kind of point (`minimum`, `degenerate-minimum`, `saddle`, `maximum`).
-    pub kind: &'static str,
+    pub kind: Kind,
     /// L at the polished representative.
     pub loss: f64,
     /// ‖∇L‖ at the polished representative.
@@ -75,7 +81,8 @@ pub struct Class {
     pub walkers: u64,
     /// walkers / M.
     pub fraction: f64,
-    /// |Stab| of the representative.
+    /// |Stab| of the representative (written as null when beyond float64's range).
+    #[serde(deserialize_with = "infinite_if_null")]
     pub stabilizer_order: f64,
     /// |G| / |Stab|, or none for points on manifolds (their copies are not counted).
     pub copies_expected: Option<f64>,
@@ -88,7 +95,8 @@ pub struct Class {
 }
 
 /// Walkers not in any class, by reason.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Unassigned {
     /// Diverged walkers: the point at infinity.
     pub at_infinity: u64,
@@ -283,7 +291,7 @@ pub fn analyse_walk_observed(
         let uniformity = uniformity(expected, &per_copy);
         classes.push(Class {
             id,
-            kind: rep.kind.name(),
+            kind: rep.kind,
             loss: rep.loss,
             grad_norm: rep.grad_norm,
             index: rep.index,

@@ -7,7 +7,7 @@ use landscape_core::reference;
 use landscape_core::spec::data::Dataset;
 use landscape_core::spec::model::{Activation, Model};
 use nalgebra::{DMatrix, DVector};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A polished point counts as stationary when ‖∇L‖₂ is below this.
 pub const STATIONARY_GRAD: f64 = 1e-8;
@@ -18,7 +18,7 @@ pub const STATIONARY_GRAD: f64 = 1e-8;
 pub const ZERO_EIGENVALUE: f64 = 1e-8;
 
 /// What kind of point a basin's representative is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Index 0, no zero eigenvalues beyond those of a continuous symmetry.
@@ -44,6 +44,12 @@ impl Kind {
             Kind::Maximum => "maximum",
             Kind::NotStationary => "not-stationary",
         }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
     }
 }
 

@@ -9,11 +9,12 @@ use crate::spec::data::Dataset;
 use crate::spec::model::Model;
 use crate::spec::slice::Slice;
 use crate::spec::walk::{Status, WalkSettings};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// What a backend is, for printing and for run.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BackendInfo {
     /// `cpu` or `gpu`.
     pub backend: String,

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::rng::{Stream, normal, uniform};
 use crate::spec::model::Model;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `--init`: the distribution of starting points.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -84,7 +84,8 @@ impl Init {
 }
 
 /// Optimiser and stopping settings of a walk.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WalkSettings {
     /// Learning rate.
     pub lr: f64,
@@ -96,6 +97,19 @@ pub struct WalkSettings {
     pub tol: f64,
     /// Diverged when ‖θ‖∞ > diverge.
     pub diverge: f64,
+}
+
+impl Default for WalkSettings {
+    /// The command line's defaults: lr 0.05, no momentum, 1000 steps, tol 1e-5, diverge 1e4.
+    fn default() -> WalkSettings {
+        WalkSettings {
+            lr: 0.05,
+            momentum: 0.0,
+            steps: 1000,
+            tol: 1e-5,
+            diverge: 1e4,
+        }
+    }
 }
 
 impl WalkSettings {

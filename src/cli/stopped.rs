@@ -1,0 +1,113 @@
+//! Runs that stop before they finish: a walk or map stopped by Ctrl-C lands with its checkpoint
+//! and a run.json that says how to continue it, and `--resume` picks it up.
+
+use super::common::Replay;
+use crate::backend::WalkOutput;
+use crate::error::{Error, Result};
+use crate::interrupt;
+use crate::output::run_dir::RunDir;
+use crate::record::{self, FORMAT, RunRecord, StoppedRecord};
+use crate::run::Request;
+use crate::run::checkpoint::{CHECKPOINT_JSON, Checkpoint, write_checkpoint};
+use std::path::Path;
+
+/// The checkpoint an interrupted run is resumed from (`--resume`), checked against this run's
+/// size: at most `walkers` walkers of `parameters` parameters.
+pub fn take_resume(replay: Replay, parameters: usize, walkers: u64) -> Result<Option<Checkpoint>> {
+    match replay {
+        Replay::Resume(c) => {
+            let k = c.done.status.len();
+            if k as u64 > walkers || c.done.endpoints.len() != k * parameters {
+                return Err(Error::file(
+                    c.dir.join(CHECKPOINT_JSON),
+                    format!(
+                        "holds {k} walkers of {} parameters; expected at most {walkers} of {parameters}",
+                        c.done.endpoints.len().checked_div(k).unwrap_or(0)
+                    ),
+                ));
+            }
+            Ok(Some(*c))
+        }
+        Replay::Fresh | Replay::Config => Ok(None),
+    }
+}
+
+/// After a resumed run landed in `dir`: removes the unfinished directory a killed run left,
+/// which the checkpoint came from (a run stopped by Ctrl-C was `dir` itself, now replaced).
+pub fn finish_replay(checkpoint_dir: Option<&Path>, dir: &Path) {
+    if let Some(c) = checkpoint_dir
+        && c != dir
+        && c.exists()
+    {
+        let _ = std::fs::remove_dir_all(c);
+    }
+}
+
+/// run.json of a run stopped with `done` of `walkers` walkers in its checkpoint, and the command
+/// that continues it.
+fn stopped_record(
+    target: &Path,
+    request: &Request,
+    done: usize,
+    walkers: usize,
+) -> (RunRecord, String) {
+    let command = request.command();
+    let resume = format!("landscape {command} --resume {}", target.display());
+    let record = RunRecord::Stopped(StoppedRecord {
+        format: FORMAT,
+        landscape_version: record::version(),
+        command,
+        complete: false,
+        walkers,
+        done,
+        checkpoint: CHECKPOINT_JSON.to_string(),
+        resume: resume.clone(),
+        spec: request.clone(),
+    });
+    (record, resume)
+}
+
+/// Lands an interrupted run: run.json marked incomplete beside the checkpoint, the directory
+/// moved into place, and the way to continue printed.
+pub fn interrupted(out: RunDir, request: &Request, done: usize, walkers: usize) -> Result<()> {
+    let target = out.target().to_path_buf();
+    let (record, resume) = stopped_record(&target, request, done, walkers);
+    record.write(&out.file("run.json"))?;
+    let dir = out.finish()?;
+    // Said even with --quiet: the run did not complete, like an error.
+    eprintln!(
+        "stopped: {done} of {walkers} walkers done and saved in {}; continue with: {resume}",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// From here until the run lands, Ctrl-C lands it at once as an interrupted run whose walk is
+/// complete: the checkpoint holds every walker, and `--resume` redoes only what follows the walk
+/// (the basin analysis, the outputs).
+pub fn land_walk_on_interrupt(
+    out: &RunDir,
+    request: &Request,
+    walked: &WalkOutput,
+    walk_s: f64,
+) -> Result<()> {
+    let m = walked.status.len();
+    write_checkpoint(out.staging(), request, m, walked, walk_s)?;
+    let target = out.target().to_path_buf();
+    let (record, resume) = stopped_record(&target, request, m, m);
+    let record = serde_json::to_string_pretty(&record).map_err(|e| Error::Io {
+        path: target.join("run.json"),
+        source: e.into(),
+    })?;
+    interrupt::land_on_interrupt(interrupt::Landing {
+        staging: out.staging().to_path_buf(),
+        target: target.clone(),
+        record,
+        message: format!(
+            "stopped: the walk of {m} walkers is complete and saved in {}, what follows it is not; \
+             continue with: {resume}",
+            target.display()
+        ),
+    });
+    Ok(())
+}

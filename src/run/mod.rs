@@ -1,0 +1,829 @@
+//! The library's entry points: a request (what a user asks for, as run.json records it) is
+//! validated into a specification, and [`grid`], [`walk`], [`map`] and [`basins`] turn
+//! specifications into typed results. The command line is a thin layer over this module: it
+//! parses flags into requests, calls these functions, then writes and prints the results.
+//!
+//! ```
+//! use landscape::backend::cpu::CpuBackend;
+//! use landscape::run::{self, ProblemRequest, WalkSpec};
+//!
+//! // 200 walkers on a 2-3-1 tanh student of a 2-3-1 teacher, then the basin analysis.
+//! let problem = ProblemRequest::new("2-3-1", "teacher:n=64,seed=1").validate()?;
+//! let mut spec = WalkSpec::new(problem, 200);
+//! (spec.descent.lr, spec.descent.momentum, spec.descent.steps) = (0.1, 0.9, 4000);
+//! let walk = run::walk(&mut CpuBackend::new(), &spec)?;
+//! let report = run::basins(&spec.problem, &walk.output);
+//! let lowest = &report.classes[0];
+//! assert!(lowest.loss < 1e-8 && lowest.index == 0); // the teacher's minimum, …
+//! assert!(lowest.copies_found > 1); // … found in several of its 3!·2³ = 48 copies
+//! # Ok::<(), landscape::Error>(())
+//! ```
+
+pub mod checkpoint;
+pub mod memory;
+
+use crate::analysis::basins::{Report, Stage, analyse_walk_observed};
+use crate::backend::{Backend, BackendChoice, Evaluation, WalkOutput};
+use crate::error::{Error, Result};
+use crate::interrupt;
+use crate::spec::data::{DataSource, Dataset};
+use crate::spec::model::{Activation, Model};
+use crate::spec::slice::{Slice, build_slice};
+use crate::spec::walk::{Init, Status, WalkSettings};
+use checkpoint::{Checkpoint, write_checkpoint};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The commands that compute and write a run directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Command {
+    /// L and ∇L over a lattice.
+    Grid,
+    /// Many gradient-descent walkers.
+    Walk,
+    /// A basin map: one walker per pixel of a 2-D slice.
+    Map,
+}
+
+impl Command {
+    /// The command's name, as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Grid => "grid",
+            Command::Walk => "walk",
+            Command::Map => "map",
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A network and its data, named as on the command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemRequest {
+    /// Layer widths from input to output, e.g. `2-3-1`.
+    pub model: String,
+    /// Activation of the hidden layers.
+    pub act: Activation,
+    /// Activation of the output layer.
+    pub out_act: Activation,
+    /// Whether every layer has a bias vector.
+    pub bias: bool,
+    /// The data: `xor`, `teacher:n=N,seed=S`, `point:x=…,y=…`, `csv:PATH`, …
+    pub data: String,
+}
+
+impl ProblemRequest {
+    /// `model` with tanh hidden units, a linear output and biases, on `data`.
+    pub fn new(model: &str, data: &str) -> ProblemRequest {
+        ProblemRequest {
+            model: model.to_string(),
+            act: Activation::Tanh,
+            out_act: Activation::Linear,
+            bias: true,
+            data: data.to_string(),
+        }
+    }
+
+    /// The validated model and data.
+    pub fn validate(&self) -> Result<Problem> {
+        let model = Model::new(&self.model, self.act, self.out_act, self.bias)?;
+        let data = DataSource::parse(&self.data, &model)?;
+        Ok(Problem { model, data })
+    }
+}
+
+/// A validated network and its data.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The network.
+    pub model: Model,
+    /// Its data, with where they came from (and the teacher, for teacher data).
+    pub data: DataSource,
+}
+
+impl Problem {
+    /// The samples.
+    pub fn dataset(&self) -> &Dataset {
+        &self.data.data
+    }
+}
+
+/// A slice through parameter space, named as on the command line: an origin and axes, or a
+/// plane through three points.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceRequest {
+    /// `zeros` (the default), `teacher`, `random:SEED` or a .npy file.
+    pub origin: Option<String>,
+    /// `NAME=LO:HI:N`, `random:SEED=LO:HI:N`, `toward:FILE.npy=LO:HI:N` or `dir:V=LO:HI:N`.
+    pub axes: Vec<String>,
+    /// `A.npy,B.npy,C.npy`: origin A, axes toward B and C.
+    pub plane: Option<String>,
+}
+
+impl SliceRequest {
+    /// The validated slice through `problem`'s parameter space.
+    pub fn validate(&self, problem: &Problem) -> Result<Slice> {
+        build_slice(
+            &problem.model,
+            problem.data.teacher.as_ref(),
+            self.origin.as_deref(),
+            &self.axes,
+            self.plane.as_deref(),
+        )
+    }
+}
+
+/// What the pixels of a basin map show.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorBy {
+    /// The class (stationary point up to symmetry) each walker reached.
+    Class,
+    /// The class, with its copies in related shades.
+    Copy,
+    /// The final loss (log scale).
+    Loss,
+    /// The steps taken.
+    Steps,
+    /// How each walker ended.
+    Status,
+}
+
+/// Everything a `grid` run was asked for: enough to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridRequest {
+    /// The network and data.
+    pub problem: ProblemRequest,
+    /// The lattice.
+    pub slice: SliceRequest,
+    /// Whether ∇L itself is kept (grad.npy), not only its norm.
+    pub save_grad: bool,
+    /// Logarithmic colour (or y) scale in the pictures.
+    pub log: bool,
+    /// The backend asked for.
+    pub backend: BackendChoice,
+    /// The GPU adapter asked for.
+    pub adapter: Option<String>,
+    /// The directory relative input paths are read from.
+    pub cwd: Option<PathBuf>,
+}
+
+/// Everything a `walk` run was asked for: enough to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkRequest {
+    /// The network and data.
+    pub problem: ProblemRequest,
+    /// Number of walkers M.
+    pub walkers: u64,
+    /// The start distribution, as typed (`normal:1`, `uniform:3`, `xavier`).
+    pub init: String,
+    /// Seed of the starts.
+    pub seed: u64,
+    /// Optimiser and stopping settings.
+    pub descent: WalkSettings,
+    /// Record θ every that many steps.
+    pub trace: Option<u32>,
+    /// Whether the basin analysis follows the walk.
+    pub basins: bool,
+    /// The backend asked for.
+    pub backend: BackendChoice,
+    /// The GPU adapter asked for.
+    pub adapter: Option<String>,
+    /// The directory relative input paths are read from.
+    pub cwd: Option<PathBuf>,
+}
+
+/// Everything a `map` run was asked for: enough to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapRequest {
+    /// The network and data.
+    pub problem: ProblemRequest,
+    /// The plane of starts (two axes).
+    pub slice: SliceRequest,
+    /// Optimiser and stopping settings.
+    pub descent: WalkSettings,
+    /// What the pixels show.
+    pub color: ColorBy,
+    /// Whether class colours darken with the steps taken.
+    pub shade: bool,
+    /// The backend asked for.
+    pub backend: BackendChoice,
+    /// The GPU adapter asked for.
+    pub adapter: Option<String>,
+    /// The directory relative input paths are read from.
+    pub cwd: Option<PathBuf>,
+}
+
+/// A request of any command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Request {
+    /// `grid`.
+    Grid(GridRequest),
+    /// `walk`.
+    Walk(WalkRequest),
+    /// `map`.
+    Map(MapRequest),
+}
+
+impl Request {
+    /// The command it asks for.
+    pub fn command(&self) -> Command {
+        match self {
+            Request::Grid(_) => Command::Grid,
+            Request::Walk(_) => Command::Walk,
+            Request::Map(_) => Command::Map,
+        }
+    }
+
+    /// Reads a request of `command` from JSON.
+    pub fn from_json(command: Command, value: serde_json::Value) -> serde_json::Result<Request> {
+        Ok(match command {
+            Command::Grid => Request::Grid(serde_json::from_value(value)?),
+            Command::Walk => Request::Walk(serde_json::from_value(value)?),
+            Command::Map => Request::Map(serde_json::from_value(value)?),
+        })
+    }
+}
+
+/// Largest `grad.npy` kept in memory and written, in bytes.
+const MAX_GRAD_BYTES: u64 = 4 << 30;
+
+/// Largest trace kept in memory and written, in bytes.
+const MAX_TRACE_BYTES: u64 = 4 << 30;
+
+/// A validated grid: L and ∇L at every point of a lattice.
+#[derive(Debug, Clone)]
+pub struct GridSpec {
+    /// The network and data.
+    pub problem: Problem,
+    /// The lattice.
+    pub slice: Slice,
+    /// Whether ∇L itself is returned, not only its norm.
+    pub save_grad: bool,
+}
+
+impl GridRequest {
+    /// The validated grid, refused when its arrays would not fit in memory.
+    pub fn validate(&self) -> Result<GridSpec> {
+        let problem = self.problem.validate()?;
+        let slice = self.slice.validate(&problem)?;
+        let spec = GridSpec {
+            problem,
+            slice,
+            save_grad: self.save_grad,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+}
+
+impl GridSpec {
+    /// Refuses a lattice whose results would not fit in memory.
+    pub fn check(&self) -> Result<()> {
+        let p = self.problem.model.parameter_count() as u64;
+        let points = self.slice.len();
+        let grad_bytes = points.saturating_mul(p * 4);
+        if self.save_grad && grad_bytes > MAX_GRAD_BYTES {
+            return Err(Error::spec(
+                "--save-grad",
+                format!(
+                    "grad.npy would take {:.1} GiB for {points} points × P = {p} (at most {} GiB); use fewer points per axis",
+                    grad_bytes as f64 / (1u64 << 30) as f64,
+                    MAX_GRAD_BYTES >> 30
+                ),
+            ));
+        }
+        // Loss and ‖∇L‖ per point (and ∇L), as computed and as read back from a GPU.
+        let per_point = 2 * (8 + if self.save_grad { 4 * p } else { 0 });
+        memory::check(
+            "--axis",
+            &format!("a lattice of {points} points"),
+            points.saturating_mul(per_point),
+            "use fewer points per axis",
+        )
+    }
+}
+
+/// A grid's result.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// L, ‖∇L‖ (and ∇L) at every lattice point, in the slice's order.
+    pub evaluation: Evaluation,
+    /// Seconds the evaluation took.
+    pub evaluate_s: f64,
+}
+
+/// Evaluates L and ∇L at every point of the spec's lattice.
+pub fn grid(backend: &mut dyn Backend, spec: &GridSpec) -> Result<Grid> {
+    spec.check()?;
+    let t = Instant::now();
+    let evaluation = backend.evaluate_lattice(
+        &spec.problem.model,
+        spec.problem.dataset(),
+        &spec.slice,
+        0..spec.slice.len(),
+        spec.save_grad,
+    )?;
+    Ok(Grid {
+        evaluation,
+        evaluate_s: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// A validated walk: many gradient-descent walkers from random starts.
+#[derive(Debug, Clone)]
+pub struct WalkSpec {
+    /// The network and data.
+    pub problem: Problem,
+    /// Number of walkers M (1 to 2³² − 1).
+    pub walkers: u64,
+    /// The start distribution.
+    pub init: Init,
+    /// Walker w starts at a pure function of (seed, w).
+    pub seed: u64,
+    /// Optimiser and stopping settings.
+    pub descent: WalkSettings,
+    /// Record θ every that many steps (kept whole in memory).
+    pub trace: Option<u32>,
+}
+
+impl WalkSpec {
+    /// `walkers` walkers from N(0, 1), seed 0, with the command line's default descent.
+    pub fn new(problem: Problem, walkers: u64) -> WalkSpec {
+        WalkSpec {
+            problem,
+            walkers,
+            init: Init::Normal { sigma: 1.0 },
+            seed: 0,
+            descent: WalkSettings::default(),
+            trace: None,
+        }
+    }
+
+    /// Refuses settings out of range and walks that would not fit in memory (`basins`: with
+    /// the basin analysis's copy of the endpoints).
+    pub fn check(&self, basins: bool) -> Result<()> {
+        self.descent.validate()?;
+        let m = self.walkers;
+        if m == 0 || m > u64::from(u32::MAX) {
+            return Err(Error::spec(
+                "--walkers",
+                format!("{m} walkers; expected 1 to {}", u32::MAX),
+            ));
+        }
+        if self.trace == Some(0) {
+            return Err(Error::spec(
+                "--trace",
+                "0; expected a positive number of steps between records",
+            ));
+        }
+        let trace_bytes = self.trace_bytes();
+        if trace_bytes > MAX_TRACE_BYTES {
+            return Err(Error::spec(
+                "--trace",
+                format!(
+                    "the trace would take {:.1} GiB (at most {} GiB); record less often or use fewer walkers",
+                    trace_bytes as f64 / (1u64 << 30) as f64,
+                    MAX_TRACE_BYTES >> 30
+                ),
+            ));
+        }
+        memory::check(
+            "--walkers",
+            &format!("a walk of {m} walkers"),
+            memory::walk_bytes(
+                m,
+                self.problem.model.parameter_count() as u64,
+                trace_bytes,
+                basins,
+            ),
+            "use fewer walkers (several runs with different --seed cover more starts)",
+        )
+    }
+
+    /// The rows of the trace: θ at step 0 and every `trace` steps.
+    pub fn trace_rows(&self) -> Option<usize> {
+        self.trace
+            .filter(|&k| k > 0)
+            .map(|k| (self.descent.steps / k) as usize + 1)
+    }
+
+    fn trace_bytes(&self) -> u64 {
+        self.trace_rows().map_or(0, |rows| {
+            (rows as u64)
+                .saturating_mul(self.walkers)
+                .saturating_mul(self.problem.model.parameter_count() as u64 * 4)
+        })
+    }
+
+    /// Every walker's start (M × P, float32), a pure function of (seed, walker).
+    pub fn starts(&self) -> Vec<f32> {
+        (0..self.walkers)
+            .into_par_iter()
+            .flat_map_iter(|w| {
+                self.init
+                    .start(&self.problem.model, self.seed, w)
+                    .into_iter()
+                    .map(|v| v as f32)
+            })
+            .collect()
+    }
+}
+
+impl WalkRequest {
+    /// The validated walk.
+    pub fn validate(&self) -> Result<WalkSpec> {
+        let spec = WalkSpec {
+            problem: self.problem.validate()?,
+            walkers: self.walkers,
+            init: Init::parse(&self.init)?,
+            seed: self.seed,
+            descent: self.descent,
+            trace: self.trace,
+        };
+        spec.check(self.basins)?;
+        Ok(spec)
+    }
+}
+
+/// Where a set of walkers ended.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// Every walker's start (M × P, float32).
+    pub starts: Vec<f32>,
+    /// Endpoints, losses, steps and statuses (and the trace, when asked for).
+    pub output: WalkOutput,
+    /// Seconds spent walking (over every process, for a resumed run).
+    pub walk_s: f64,
+}
+
+impl Walk {
+    /// How many walkers ended with each status, in `Status::ALL`'s order.
+    pub fn counts(&self) -> Vec<(Status, usize)> {
+        status_counts(&self.output.status)
+    }
+
+    /// Steps taken, summed over the walkers.
+    pub fn walker_steps(&self) -> u64 {
+        self.output.steps.iter().map(|&s| u64::from(s)).sum()
+    }
+
+    /// The losses at the endpoints that are finite, ascending.
+    pub fn finite_losses(&self) -> Vec<f32> {
+        let mut finite: Vec<f32> = self
+            .output
+            .loss
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        finite.sort_by(f32::total_cmp);
+        finite
+    }
+}
+
+/// How many walkers ended with each status, in `Status::ALL`'s order.
+pub fn status_counts(status: &[u32]) -> Vec<(Status, usize)> {
+    Status::ALL
+        .iter()
+        .map(|&s| (s, status.iter().filter(|&&c| c == s as u32).count()))
+        .collect()
+}
+
+/// Runs every walker of `spec` to its end.
+pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
+    spec.check(false)?;
+    walk_plain(
+        backend,
+        &spec.problem,
+        spec.starts(),
+        &spec.descent,
+        spec.trace,
+        &|_| {},
+    )
+}
+
+/// Walks every start in one call of the backend.
+fn walk_plain(
+    backend: &mut dyn Backend,
+    problem: &Problem,
+    starts: Vec<f32>,
+    descent: &WalkSettings,
+    trace: Option<u32>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Walk> {
+    let t = Instant::now();
+    let output = backend.walk(
+        &problem.model,
+        problem.dataset(),
+        &starts,
+        descent,
+        trace,
+        progress,
+    )?;
+    Ok(Walk {
+        starts,
+        output,
+        walk_s: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Progress and checkpoints of a long walk.
+#[derive(Default)]
+pub struct Control<'a> {
+    /// Told the walker-steps done since its last call.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Walk in blocks with a checkpoint after each, and stop after the current block on Ctrl-C
+    /// (see [`crate::interrupt`]). A walk with a trace is never cut into blocks.
+    pub checkpoint: Option<Checkpointing<'a>>,
+}
+
+/// Where a walk in blocks saves its checkpoints, and what it resumes from.
+pub struct Checkpointing<'a> {
+    /// The directory checkpoint.json and checkpoint.bin are written into.
+    pub dir: &'a Path,
+    /// The run's request, recorded in the checkpoint so that `--resume` can repeat it.
+    pub request: &'a Request,
+    /// The walkers an interrupted run had done, and its seconds spent walking them.
+    pub resumed: Option<Checkpoint>,
+}
+
+/// How a walk with checkpoints ended.
+#[derive(Debug)]
+pub enum Walked {
+    /// Every walker is done.
+    Complete(Walk),
+    /// Ctrl-C: the first `done` walkers are done and saved in the checkpoint.
+    Interrupted {
+        /// Walkers done.
+        done: usize,
+    },
+}
+
+/// `walk`, with progress reports and, when asked for, checkpoints (and a stop on Ctrl-C).
+pub fn walk_with(
+    backend: &mut dyn Backend,
+    spec: &WalkSpec,
+    control: Control<'_>,
+) -> Result<Walked> {
+    spec.check(false)?;
+    let starts = spec.starts();
+    walk_starts(
+        backend,
+        &spec.problem,
+        starts,
+        &spec.descent,
+        spec.trace,
+        control,
+    )
+}
+
+/// Aim for blocks of about this long, so that Ctrl-C is answered soon and checkpoints are fresh.
+const BLOCK_TIME: Duration = Duration::from_secs(5);
+
+fn walk_starts(
+    backend: &mut dyn Backend,
+    problem: &Problem,
+    starts: Vec<f32>,
+    descent: &WalkSettings,
+    trace: Option<u32>,
+    control: Control<'_>,
+) -> Result<Walked> {
+    let progress = |n: u64| {
+        if let Some(p) = control.progress {
+            p(n);
+        }
+    };
+    let Some(checkpointing) = control.checkpoint.filter(|_| trace.is_none()) else {
+        return walk_plain(backend, problem, starts, descent, trace, &progress)
+            .map(Walked::Complete);
+    };
+    let (model, data) = (&problem.model, problem.dataset());
+    let started = Instant::now();
+    // Every walker's start and trajectory depend on nothing but its own index, so the blocks a
+    // run is cut into do not change any result.
+    let _polling = interrupt::Polling::start();
+    let p = model.parameter_count();
+    let m = starts.len() / p.max(1);
+    let (mut all, before_s) = match checkpointing.resumed {
+        Some(c) => (c.done, c.walk_s),
+        None => (empty_output(), 0.0),
+    };
+    let walk_s = || before_s + started.elapsed().as_secs_f64();
+    let save = |all: &WalkOutput, walk_s: f64| {
+        write_checkpoint(checkpointing.dir, checkpointing.request, m, all, walk_s)
+    };
+    let mut block = 2048usize;
+    progress(all.status.len() as u64 * u64::from(descent.steps));
+    while all.status.len() < m {
+        if interrupt::requested() {
+            save(&all, walk_s())?;
+            return Ok(Walked::Interrupted {
+                done: all.status.len(),
+            });
+        }
+        let first = all.status.len();
+        let count = block.min(m - first);
+        let t = Instant::now();
+        let part = backend.walk(
+            model,
+            data,
+            &starts[first * p..(first + count) * p],
+            descent,
+            None,
+            &progress,
+        )?;
+        append(&mut all, part);
+        // The next block takes about BLOCK_TIME at this block's pace.
+        let per = t.elapsed().as_secs_f64() / count as f64;
+        let target = (BLOCK_TIME.as_secs_f64() / per.max(1e-12)) as usize;
+        block = target.clamp(1024, 1 << 22).next_multiple_of(1024);
+        if all.status.len() < m {
+            save(&all, walk_s())?;
+        }
+    }
+    if interrupt::requested() {
+        // Ctrl-C during the last block: the walk is complete, but the user asked to stop.
+        save(&all, walk_s())?;
+        return Ok(Walked::Interrupted { done: m });
+    }
+    Ok(Walked::Complete(Walk {
+        starts,
+        output: all,
+        walk_s: walk_s(),
+    }))
+}
+
+fn empty_output() -> WalkOutput {
+    WalkOutput {
+        endpoints: Vec::new(),
+        loss: Vec::new(),
+        grad_norm: Vec::new(),
+        steps: Vec::new(),
+        status: Vec::new(),
+        trace: None,
+    }
+}
+
+fn append(all: &mut WalkOutput, part: WalkOutput) {
+    all.endpoints.extend(part.endpoints);
+    all.loss.extend(part.loss);
+    all.grad_norm.extend(part.grad_norm);
+    all.steps.extend(part.steps);
+    all.status.extend(part.status);
+}
+
+/// The basin analysis of a walk: its endpoints polished to stationary points, classified by
+/// their exact Hessians and grouped into classes under the network's symmetries.
+pub fn basins(problem: &Problem, output: &WalkOutput) -> Report {
+    basins_observed(problem, output, &|_| {})
+}
+
+/// `basins`, telling `observe` how far it got.
+pub fn basins_observed(
+    problem: &Problem,
+    output: &WalkOutput,
+    observe: &(dyn Fn(Stage) + Sync),
+) -> Report {
+    analyse_walk_observed(
+        &problem.model,
+        problem.dataset(),
+        &output.endpoints,
+        &output.status,
+        observe,
+    )
+}
+
+/// A validated basin map: one walker per point of a 2-D slice.
+#[derive(Debug, Clone)]
+pub struct MapSpec {
+    /// The network and data.
+    pub problem: Problem,
+    /// The plane of starts (exactly two axes).
+    pub slice: Slice,
+    /// Optimiser and stopping settings.
+    pub descent: WalkSettings,
+}
+
+impl MapRequest {
+    /// The validated map.
+    pub fn validate(&self) -> Result<MapSpec> {
+        let problem = self.problem.validate()?;
+        // Counted before the slice is built, whose own check allows 1 to 4 axes.
+        if self.slice.plane.is_none() && self.slice.axes.len() != 2 {
+            return Err(two_axes(self.slice.axes.len()));
+        }
+        let slice = self.slice.validate(&problem)?;
+        let spec = MapSpec {
+            problem,
+            slice,
+            descent: self.descent,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+}
+
+fn two_axes(given: usize) -> Error {
+    Error::spec(
+        "--axis",
+        format!("a map needs exactly 2 axes (or --plane); {given} given"),
+    )
+}
+
+impl MapSpec {
+    /// Refuses slices that are not planes, bad settings, and maps that would not fit in memory.
+    pub fn check(&self) -> Result<()> {
+        if self.slice.axes.len() != 2 {
+            return Err(two_axes(self.slice.axes.len()));
+        }
+        self.descent.validate()?;
+        let m = self.slice.len();
+        if m > u64::from(u32::MAX) {
+            return Err(Error::spec(
+                "--axis",
+                format!("{m} pixels; expected at most {}", u32::MAX),
+            ));
+        }
+        let p = self.problem.model.parameter_count() as u64;
+        memory::check(
+            "--axis",
+            &format!("a map of {m} pixels"),
+            // The walk, plus the pixels of the picture and the labels.
+            memory::walk_bytes(m, p, 0, true).saturating_add(m * 16),
+            "use fewer points per axis",
+        )
+    }
+
+    /// The starts: the lattice points, rounded once to float32 as every backend receives them.
+    pub fn starts(&self) -> Vec<f32> {
+        (0..self.slice.len())
+            .into_par_iter()
+            .flat_map_iter(|g| self.slice.point(g).into_iter().map(|v| v as f32))
+            .collect()
+    }
+}
+
+/// A basin map's result.
+#[derive(Debug, Clone)]
+pub struct Map {
+    /// One walker per pixel, in the slice's order (the first axis slowest).
+    pub walk: Walk,
+    /// Their basin analysis.
+    pub report: Report,
+    /// Seconds the analysis took.
+    pub basins_s: f64,
+}
+
+/// Walks from every pixel of the spec's plane, then analyses where the walkers ended.
+pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
+    spec.check()?;
+    let walk = walk_plain(
+        backend,
+        &spec.problem,
+        spec.starts(),
+        &spec.descent,
+        None,
+        &|_| {},
+    )?;
+    let t = Instant::now();
+    let report = basins(&spec.problem, &walk.output);
+    Ok(Map {
+        walk,
+        report,
+        basins_s: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// The walk of a basin map (its analysis is [`basins`]), with progress reports and checkpoints.
+pub fn map_walk_with(
+    backend: &mut dyn Backend,
+    spec: &MapSpec,
+    control: Control<'_>,
+) -> Result<Walked> {
+    spec.check()?;
+    walk_starts(
+        backend,
+        &spec.problem,
+        spec.starts(),
+        &spec.descent,
+        None,
+        control,
+    )
+}
