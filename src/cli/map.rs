@@ -6,22 +6,18 @@ use super::common::{
     wrong_command,
 };
 use super::grid::{axis_label, axis_records, write_data};
-use super::stopped::{finish_replay, interrupted, land_walk_on_interrupt, take_resume};
+use super::stopped::{finish_replay, take_resume, walk_with_checkpoints};
 use crate::backend::BackendInfo;
 use crate::error::Result;
 use crate::npy;
 use crate::output::basin_map::picture;
 use crate::output::plot::{self, AxisInfo};
-use crate::output::progress::Progress;
 use crate::output::run_dir::RunDir;
 use crate::record::{
     self, ArrayRecord, BasinsSummary, FORMAT, MapRecord, MapSummary, MapTimings, RunRecord,
 };
 use crate::run::checkpoint::remove_checkpoint;
-use crate::run::{
-    self, Checkpointing, ColorBy, Command, Control, Map, MapRequest, MapSpec, Request, Walked,
-};
-use anyhow::Context;
+use crate::run::{self, ColorBy, Command, Map, MapRequest, MapSpec, Request};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -181,30 +177,17 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             settings.momentum
         );
     }
-    let progress = Progress::new(m * u64::from(settings.steps), "walker-steps", quiet);
-    let add = |n: u64| progress.add(n);
-    let walked = run::map_walk_with(
-        backend.as_mut(),
-        &spec,
-        Control {
-            progress: Some(&add),
-            checkpoint: Some(Checkpointing {
-                dir: out.staging(),
-                request: &request,
-                resumed,
-            }),
-        },
-    )
-    .context("walking");
-    progress.finish();
-    let walk = match walked? {
-        Walked::Complete(w) => w,
-        Walked::Interrupted { done } => {
-            return Ok(interrupted(out, &request, done, m as usize)?);
-        }
+    let walker_steps = m * u64::from(settings.steps);
+    let Some((out, walk)) = walk_with_checkpoints(
+        out,
+        &request,
+        resumed,
+        (walker_steps, quiet, true),
+        |control| run::map_walk_with(backend.as_mut(), &spec, control),
+    )?
+    else {
+        return Ok(());
     };
-    remove_checkpoint(out.staging())?;
-    land_walk_on_interrupt(&out, &request, &walk.output, walk.walk_s)?;
     let t = Instant::now();
     let report = super::basins::analyse(&spec.problem, &walk.output, quiet, "");
     let map = Map {

@@ -5,10 +5,12 @@ use super::common::Replay;
 use crate::backend::WalkOutput;
 use crate::error::{Error, Result};
 use crate::interrupt;
+use crate::output::progress::Progress;
 use crate::output::run_dir::RunDir;
 use crate::record::{self, FORMAT, RunRecord, StoppedRecord};
-use crate::run::Request;
-use crate::run::checkpoint::{CHECKPOINT_JSON, Checkpoint, write_checkpoint};
+use crate::run::checkpoint::{CHECKPOINT_JSON, Checkpoint, remove_checkpoint, write_checkpoint};
+use crate::run::{Checkpointing, Control, Request, Walk, Walked};
+use anyhow::Context;
 use std::path::Path;
 
 /// The checkpoint an interrupted run is resumed from (`--resume`), checked against this run's
@@ -110,4 +112,42 @@ pub fn land_walk_on_interrupt(
         ),
     });
     Ok(())
+}
+
+/// Runs `walk` (a library walk given its progress and checkpoint controls) with checkpoints in
+/// `out` and a progress bar over `walker_steps`. On Ctrl-C the run lands as interrupted and
+/// `None` is returned. Otherwise the walk is returned with `out`, and from then on Ctrl-C lands
+/// the run with the whole walk saved (`land`: false for a walk with a trace, which is not
+/// checkpointed).
+pub fn walk_with_checkpoints(
+    out: RunDir,
+    request: &Request,
+    resumed: Option<Checkpoint>,
+    (walker_steps, quiet, land): (u64, bool, bool),
+    walk: impl FnOnce(Control<'_>) -> Result<Walked>,
+) -> anyhow::Result<Option<(RunDir, Walk)>> {
+    let progress = Progress::new(walker_steps, "walker-steps", quiet);
+    let add = |n: u64| progress.add(n);
+    let walked = walk(Control {
+        progress: Some(&add),
+        checkpoint: Some(Checkpointing {
+            dir: out.staging(),
+            request,
+            resumed,
+        }),
+    })
+    .context("walking");
+    progress.finish();
+    let walk = match walked? {
+        Walked::Complete(w) => w,
+        Walked::Interrupted { done, walkers } => {
+            interrupted(out, request, done, walkers)?;
+            return Ok(None);
+        }
+    };
+    remove_checkpoint(out.staging())?;
+    if land {
+        land_walk_on_interrupt(&out, request, &walk.output, walk.walk_s)?;
+    }
+    Ok(Some((out, walk)))
 }

@@ -3,23 +3,19 @@
 use super::common::{
     DescentArgs, ModelArgs, RunArgs, counts_json, open_backend, print_counts, replay, wrong_command,
 };
-use super::stopped::{finish_replay, interrupted, land_walk_on_interrupt, take_resume};
+use super::stopped::{finish_replay, take_resume, walk_with_checkpoints};
 use crate::analysis::basins::Report;
 use crate::backend::BackendInfo;
 use crate::error::Result;
 use crate::npy;
-use crate::output::progress::Progress;
 use crate::output::run_dir::RunDir;
 use crate::record::{
     self, ArrayRecord, BasinsSummary, FORMAT, Quantiles, RunRecord, WalkRecord, WalkSummary,
     WalkTimings,
 };
 use crate::run::checkpoint::remove_checkpoint;
-use crate::run::{
-    self, Checkpointing, Command, Control, Request, Walk, WalkRequest, WalkSpec, Walked,
-};
+use crate::run::{self, Command, Request, Walk, WalkRequest, WalkSpec};
 use crate::spec::walk::Status;
-use anyhow::Context;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -214,33 +210,17 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             settings.momentum
         );
     }
-    let progress = Progress::new(m * u64::from(settings.steps), "walker-steps", quiet);
-    let add = |n: u64| progress.add(n);
-    let walked = run::walk_with(
-        backend.as_mut(),
-        &spec,
-        Control {
-            progress: Some(&add),
-            // A trace is kept whole in memory: such a run is not cut into blocks or checkpointed.
-            checkpoint: Some(Checkpointing {
-                dir: out.staging(),
-                request: &request,
-                resumed,
-            }),
-        },
-    )
-    .context("walking");
-    progress.finish();
-    let walk = match walked? {
-        Walked::Complete(w) => w,
-        Walked::Interrupted { done } => {
-            return Ok(interrupted(out, &request, done, m as usize)?);
-        }
+    let walker_steps = m * u64::from(settings.steps);
+    let Some((out, walk)) = walk_with_checkpoints(
+        out,
+        &request,
+        resumed,
+        (walker_steps, quiet, spec.trace.is_none()),
+        |control| run::walk_with(backend.as_mut(), &spec, control),
+    )?
+    else {
+        return Ok(());
     };
-    remove_checkpoint(out.staging())?;
-    if spec.trace.is_none() {
-        land_walk_on_interrupt(&out, &request, &walk.output, walk.walk_s)?;
-    }
     let basins = if walk_request.basins {
         let t = Instant::now();
         let report = super::basins::analyse(

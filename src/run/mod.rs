@@ -3,21 +3,7 @@
 //! specifications into typed results. The command line is a thin layer over this module: it
 //! parses flags into requests, calls these functions, then writes and prints the results.
 //!
-//! ```
-//! use landscape::backend::cpu::CpuBackend;
-//! use landscape::run::{self, ProblemRequest, WalkSpec};
-//!
-//! // 200 walkers on a 2-3-1 tanh student of a 2-3-1 teacher, then the basin analysis.
-//! let problem = ProblemRequest::new("2-3-1", "teacher:n=64,seed=1").validate()?;
-//! let mut spec = WalkSpec::new(problem, 200);
-//! (spec.descent.lr, spec.descent.momentum, spec.descent.steps) = (0.1, 0.9, 4000);
-//! let walk = run::walk(&mut CpuBackend::new(), &spec)?;
-//! let report = run::basins(&spec.problem, &walk.output);
-//! let lowest = &report.classes[0];
-//! assert!(lowest.loss < 1e-8 && lowest.index == 0); // the teacher's minimum, …
-//! assert!(lowest.copies_found > 1); // … found in several of its 3!·2³ = 48 copies
-//! # Ok::<(), landscape::Error>(())
-//! ```
+//! The crate's documentation opens with an example: a walk and its basin analysis in ten lines.
 
 pub mod checkpoint;
 pub mod memory;
@@ -573,6 +559,8 @@ pub enum Walked {
     Interrupted {
         /// Walkers done.
         done: usize,
+        /// Walkers in the run.
+        walkers: usize,
     },
 }
 
@@ -636,6 +624,7 @@ fn walk_starts(
             save(&all, walk_s())?;
             return Ok(Walked::Interrupted {
                 done: all.status.len(),
+                walkers: m,
             });
         }
         let first = all.status.len();
@@ -661,7 +650,10 @@ fn walk_starts(
     if interrupt::requested() {
         // Ctrl-C during the last block: the walk is complete, but the user asked to stop.
         save(&all, walk_s())?;
-        return Ok(Walked::Interrupted { done: m });
+        return Ok(Walked::Interrupted {
+            done: m,
+            walkers: m,
+        });
     }
     Ok(Walked::Complete(Walk {
         starts,
