@@ -19,7 +19,7 @@ pub use heatmap::heatmap_png;
 pub use map::{LegendKey, MapLegendEntry, MapPixel, Neutral, ScalarBar, map_png};
 pub use projection::{min_project, projections_png};
 
-/// A labelled axis of a plot: name shown to the user (e.g. "w1[0,1]" or "t along dir"), and its coordinate values (monotone increasing, length ≥ 1).
+/// A labelled axis of a plot: name shown to the user (e.g. `w1[0,1]` or "t along dir"), and its coordinate values (monotone increasing, length ≥ 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AxisInfo {
     /// Name shown next to the axis.
