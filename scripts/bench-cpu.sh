@@ -18,8 +18,8 @@ PY="$PEERS_VENV/bin/python"
 mkdir -p "$OUT"
 : > "$OUT/peers.jsonl"
 
-# The machine, so that a figure is never attributed to the wrong one: the same 2-vCPU cloud
-# instance type has been an AMD Zen 4, an AMD Zen 5 and an Intel Xeon on different days.
+# The machine, so that a figure is never attributed to the wrong one: one cloud instance type
+# can be a different processor from one day to the next.
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walk and grid rates of the CPU backend for every small one-hidden-layer shape (I-H-1, I = 1..4,
 # H = 1..6), for one or more `landscape` binaries run alternately, so that a change to which
-# kernels are specialised can be checked shape by shape (BENCHMARKS.md, "Build time").
+# kernels are specialised can be checked shape by shape against the build time it saves
+# (docs/bench/HISTORY.md).
 #
 #   scripts/bench-shapes.sh [--rounds R] [--act A] BINARY...   (prints TSV on stdout)
 #

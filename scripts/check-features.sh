@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a dev-dependency turns on a feature of a dependency that `cargo build` leaves off.
 # Cargo then compiles that dependency, and the landscape crates above it (the CPU kernels among
-# them), once for `cargo build --release` and again for `cargo test --release --workspace`. The fix is to name the feature in Cargo.toml's [dependencies]
-# (see the comments there).
+# them), once for `cargo build --release` and again for `cargo test --release --workspace`.
+# The fix is to name the feature in Cargo.toml's [dependencies] (see the comments there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every package with its features, one line each, for target $1 and dependency kinds $2.

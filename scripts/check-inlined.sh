@@ -3,8 +3,9 @@
 # vector operations must be inlined into it, with its instruction set. An intrinsic left as a
 # call means that some code between a `#[target_feature]` kernel and the intrinsic was compiled
 # without that instruction set: most often a closure (it does not inherit the kernel's
-# features), as in 99034f2, which made AVX2's walker loop five times slower (BENCHMARKS.md,
-# "2026-12-03"). `_xgetbv` and `__cpuid` are the run-time feature detection's, called on purpose.
+# features), and a walker loop that calls its intrinsics runs several times slower
+# (docs/bench/HISTORY.md has a case). `_xgetbv` and `__cpuid` are the run-time feature
+# detection's, called on purpose.
 #
 #   scripts/check-inlined.sh [BINARY]     (default target/release/landscape)
 set -euo pipefail

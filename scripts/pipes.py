@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Measures what AVX-512 operations cost beside multiply–adds on this processor: the facts behind
-the cost model of W1's assembly loop (`scripts/asm231.py`; BENCHMARKS.md).
+the cost model of W1's assembly loop (`scripts/asm231.py`; docs/bench/HISTORY.md).
 
     python3 scripts/pipes.py          # needs gcc and an AVX-512 processor; about ten seconds
 

@@ -25,7 +25,7 @@ pub enum Workload {
     /// 2-3-1 tanh on XOR (±1), 65 536 walkers × 1 000 steps of GD, lr 0.05, starts N(0, 1).
     #[value(name = "W1")]
     W1,
-    /// 2-3-1 tanh teacher–student (n = 256, seed 0), 1024² lattice of `w1[0,0]` × `w1[1,1]` on
+    /// 2-3-1 tanh teacher–student (n = 256, seed 0), 1024² lattice of w1[0,0] × w1[1,1] on
     /// [−3, 3] through the teacher: loss and full gradient.
     #[value(name = "W2")]
     W2,

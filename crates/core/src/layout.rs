@@ -5,7 +5,8 @@ use crate::spec::model::Model;
 use crate::spec::slice::{AxisKind, MAX_AXES, Slice};
 
 /// The model as the kernels see it: widths and parameter offsets per layer, activation codes.
-/// The shader header generated from it (`gpu::shader`) and the CPU kernels read the same fields.
+/// The shader header generated from it (`landscape-gpu`'s `shader`) and the CPU kernels read the
+/// same fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KernelModel {
     /// Layer widths, input first.

@@ -1,7 +1,7 @@
-//! CPU twin of `shaders/common.wgsl`: the activations and their derivatives on vectors of `L`
-//! lanes (`simd::Simd`), without libm calls so that they run at full vector width. Everything
-//! is `#[inline(always)]`, so it is compiled into each instruction-set variant of the kernels
-//! (`super::isa`).
+//! CPU twin of `landscape-gpu`'s `shaders/common.wgsl`: the activations and their derivatives
+//! on vectors of `L` lanes (`simd::Simd`), without libm calls so that they run at full vector
+//! width. Everything is `#[inline(always)]`, so it is compiled into each instruction-set variant
+//! of the kernels (`super::isa`).
 
 use super::simd::Simd;
 
@@ -72,7 +72,7 @@ pub const TANH_CLAMP: f32 = 8.018_211;
 /// evaluation reaches 1, and the result at ±1, so |tanh| ≤ 1 and tanh(±∞) = ±1. Fifteen vector
 /// operations with one division, against 26 for e/(e + 2) with e = e^{2|z|} − 1; P and Q of equal
 /// degree make two Horner chains of four steps each, so the latency of one tanh is that of four
-/// multiply–adds (the degrees 13/6 used before took six, and nine multiply–adds in all, for 6 ulp;
+/// multiply–adds (a fit of degrees 13/6 takes six, and nine multiply–adds in all, for 6 ulp;
 /// the fits with seven multiply–adds stay above 10 ulp).
 #[inline(always)]
 pub fn tanh<const L: usize, S: Simd<L>>(z: S) -> S {

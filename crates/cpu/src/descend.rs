@@ -1,5 +1,6 @@
-//! CPU twin of `shaders/descend.wgsl`: gradient descent with heavy-ball momentum for many
-//! walkers, `L` walkers at a time, each step in the shader's order (evaluate, classify, step).
+//! CPU twin of `landscape-gpu`'s `shaders/descend.wgsl`: gradient descent with heavy-ball
+//! momentum for many walkers, `L` walkers at a time, each step in the shader's order (evaluate,
+//! classify, step).
 //!
 //! Each thread runs `L` lanes and hands a lane the next walker as soon as its walker stops, so
 //! the lanes stay full (and in the network's own loop) until the walkers run out. A walker whose

@@ -1,5 +1,5 @@
-//! CPU twin of `shaders/eval.wgsl`: L, ‖∇L‖ and optionally ∇L at many points, `L` points at a
-//! time.
+//! CPU twin of `landscape-gpu`'s `shaders/eval.wgsl`: L, ‖∇L‖ and optionally ∇L at many
+//! points, `L` points at a time.
 
 use super::common::{Lanes, activate, fma_as, norms};
 use super::isa::Kernels;

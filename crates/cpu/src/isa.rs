@@ -132,10 +132,10 @@ pub struct Kernels {
 /// 4-6-1), the widths read at run time (`OneHidden<I, H, 1, true>`), and W1's and W2's 2-3-1
 /// network one specialised to its exact shape; with other activations, the 2-2-1 and 4-6-1
 /// kernels take them (`OneHidden`'s `A`); every other network runs the general kernel. Each
-/// kernel compiled costs build time: these five in place of one per shape (24) cut the crate's
-/// release build from about half an hour to three minutes, and each shape keeps at least three
-/// quarters of the speed of its own kernel (a kernel much larger than its network spills what
-/// a fitting one keeps in registers; BENCHMARKS.md, "Build time").
+/// kernel compiled costs build time, on the build's critical path, so a few kernels that read
+/// their widths serve every shape rather than one kernel per shape; there are four sizes, not
+/// one, because a kernel much larger than its network spills what a fitting one keeps in
+/// registers (rates per shape and build seconds per kernel: `docs/bench/HISTORY.md`).
 macro_rules! by_shape {
     ($km:expr, $make:ident) => {{
         let tanh_linear =

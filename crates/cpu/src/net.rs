@@ -272,8 +272,8 @@ macro_rules! unroll {
 /// `$bias` (the kernels sum a gradient
 /// for them either way). These helpers are macros, not methods taking a closure: a closure is
 /// compiled as a function of its own, without the instruction set of the kernel it is written
-/// in, so the vector operations in it become calls (AVX2's walker loop ran at a fifth of its
-/// speed that way).
+/// in, so the vector operations in it become calls, which make a walker loop several times
+/// slower (`scripts/check-inlined.sh` fails on such calls).
 macro_rules! each_part {
     ($p:expr, $bias:expr, ($ni:expr, $nh:expr), |$t:ident| $body:block) => {{
         let (p, bias, ni, nh) = (&$p, $bias, $ni, $nh);

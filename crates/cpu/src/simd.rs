@@ -2,7 +2,7 @@
 //! which the compiler vectorises for whatever instruction set the calling function enables, and
 //! ones on AVX2 + FMA and AVX-512 registers written with intrinsics, because the compiler's
 //! vectoriser does not reliably turn the kernels into full-width code on arrays (on 16 lanes with
-//! AVX-512 enabled it produced gathers, scatters and scalar FMAs in the walker kernels).
+//! AVX-512 enabled it can make gathers, scatters and scalar FMAs of the walker kernels).
 //!
 //! The intrinsic types' operations are safe functions around `unsafe` intrinsic calls. They are
 //! sound only on a processor with the instruction set, so the types are private to the CPU

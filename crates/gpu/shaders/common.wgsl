@@ -1,8 +1,8 @@
 // Shared by every kernel: the activations. The model's constants (P, N_IN, N_OUT, HIDDEN_ACT,
 // OUT_ACT, WG), its `loss_and_gradient` function and `stage_data` (which copies the data set
-// into workgroup memory, or does nothing) come from src/backend/gpu/shader.rs, which generates
+// into workgroup memory, or does nothing) come from crates/gpu/src/shader.rs, which generates
 // them per model and variant; the kernel declares `data`: inputs (N × N_IN) then targets
-// (N × N_OUT). CPU twin: src/backend/cpu/common.rs (keep in sync).
+// (N × N_OUT). CPU twin: crates/cpu/src/common.rs (keep in sync).
 
 // Activation codes (keep in sync with Activation::code).
 const ACT_TANH: u32 = 0u;
@@ -11,9 +11,9 @@ const ACT_RELU: u32 = 2u;
 const ACT_SOFTPLUS: u32 = 3u;
 
 // tanh(z) ≈ z·P(z²)/Q(z²), the minimax rational approximation of degrees 9/8 that the CPU
-// backend uses (src/backend/cpu/common.rs, `tanh`; coefficients from scripts/fit-tanh.py):
+// backend uses (crates/cpu/src/common.rs, `tanh`; coefficients from scripts/fit-tanh.py):
 // within 6.5 ulp in float32, odd, exact near 0, |tanh| ≤ 1. Drivers' built-in tanh differ in
-// accuracy and cost (NVIDIA's is several times slower); this one is the same everywhere.
+// accuracy and cost (some are much slower than this one); this one is the same everywhere.
 fn tanh_rational(z: f32) -> f32 {
     let x = clamp(z, -8.018211, 8.018211);
     let t = x * x;

@@ -1,6 +1,6 @@
 // Gradient descent with heavy-ball momentum. Each dispatch advances every running walker until
 // it stops or reaches step `until`; θ and the velocity stay in private memory between steps.
-// CPU twin: src/backend/cpu/descend.rs.
+// CPU twin: crates/cpu/src/descend.rs.
 //
 // Two ways to give walkers to invocations (QUEUED, set per variant in the header):
 // - queued (`walk_queued`, the default): an invocation is a lane that walks one walker after
@@ -12,7 +12,7 @@
 //   adapter runs every branch under a mask, so a test on every step would cost it every step.
 // - one walker an invocation (`walk_one`), for comparisons.
 
-// Keep in sync with DescendParams in src/backend/gpu/descend.rs.
+// Keep in sync with DescendParams in crates/gpu/src/descend.rs.
 struct DescendParams {
     count: u32,
     n_samples: u32,
@@ -37,7 +37,8 @@ struct DescendParams {
     retire: u32,
 }
 
-// Status codes (keep in sync with Status and RUNNING in src/).
+// Status codes (keep in sync with Status in crates/core/src/spec/walk.rs and RUNNING in
+// crates/core/src/backend.rs).
 const CONVERGED: u32 = 0u;
 const MAX_STEPS: u32 = 1u;
 const DIVERGED: u32 = 2u;
@@ -61,7 +62,7 @@ fn is_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-// Twin of `classify` in src/backend/mod.rs.
+// Twin of `classify` in crates/core/src/backend.rs.
 fn classify(theta_finite: bool, max_abs: f32, loss: f32, grad_norm: f32, step: u32) -> u32 {
     if (!theta_finite) { return NON_FINITE; }
     if (max_abs > params.diverge) { return DIVERGED; }

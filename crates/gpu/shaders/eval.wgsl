@@ -1,9 +1,9 @@
 // L, ‖∇L‖ and optionally ∇L at many points: lattice points of a slice (mode 0) or explicit
 // points (mode 1). One invocation per point; with ROW_SHARING (lattices), workgroups tile the
 // lattice's rows and share the hidden units a row leaves unchanged. CPU twin:
-// src/backend/cpu/eval.rs.
+// crates/cpu/src/eval.rs.
 
-// Keep in sync with EvalParams in src/backend/gpu/eval.rs.
+// Keep in sync with EvalParams in crates/gpu/src/eval.rs.
 struct EvalParams {
     mode: u32,
     n_samples: u32,

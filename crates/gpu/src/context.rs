@@ -164,12 +164,12 @@ impl GpuContext {
             mapped_at_creation: false,
         });
         let workgroup_size = default_workgroup_size(&info, &limits);
-        // Measured (BENCHMARKS.md): on an H100, sharing row units makes W2-XL 1.3× faster and
-        // staging the data set gains nothing (W1-XL the same, W2-XL 11 % slower next to row
-        // sharing: the data set is small and every invocation reads the same sample at once,
-        // which the caches serve as well). On llvmpipe workgroup memory is slower than the
-        // storage buffer or recomputing (staging −8–12 %, row sharing W2 2× slower). So rows
-        // are shared on hardware adapters only, and data is staged only when asked.
+        // On a GPU, sharing row units turns their activations at every point into reads of
+        // on-chip memory, while staging the data set gains nothing: it is small and every
+        // invocation reads the same sample at once, which the caches serve as well. llvmpipe
+        // keeps workgroup memory in ordinary memory and gathers it lane by lane, so there both
+        // are slower than reading storage or recomputing. So rows are shared on hardware
+        // adapters only, and data is staged only when asked (figures: `docs/bench/HISTORY.md`).
         let share_rows = !is_software(&info);
         Ok(GpuContext {
             device,
@@ -245,9 +245,9 @@ impl GpuContext {
 
     /// A buffer like [`Self::buffer`], taken from the ones the last run handed back
     /// ([`Self::keep_buffers`]) when one has this size and usage. Allocating large buffers
-    /// costs time in proportion to their size (on an H100, 0.03 s of W1-XL's 0.17 s went to
-    /// them), and repeated runs of one size, as `bench` makes, need the same ones again. Its
-    /// contents are whatever the last run left: every kernel writes what it is read back for.
+    /// costs time in proportion to their size, a sizeable part of a short run's, and repeated
+    /// runs of one size, as `bench` makes, need the same ones again. Its contents are whatever
+    /// the last run left: every kernel writes what it is read back for.
     /// When none fits, the run is of other sizes, and the kept buffers are let go before a new
     /// one is allocated, so that they never add to the memory a run needs.
     pub fn reused_buffer(

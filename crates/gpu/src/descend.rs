@@ -64,22 +64,21 @@ const DEFAULT_CHUNK_WALKERS: usize = 1 << 20;
 const SOFTWARE_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 28;
 
 /// Sample-steps per dispatch on a GPU: 2³² is a million walkers on 4 samples for 1 024 steps,
-/// about 25 ms on an H100 (still far below any driver's watchdog on GPUs ten times slower), so
-/// that walkers stay in registers for thousands of steps and a dispatch's last partial wave of
-/// workgroups, where the GPU idles, comes rarely: W1-XL measured 64 steps per dispatch before.
+/// tens of milliseconds on a large GPU and far below any driver's watchdog on one ten times
+/// slower, so that walkers stay in registers for thousands of steps and a dispatch's last
+/// partial wave of workgroups, where the GPU idles, comes rarely.
 const GPU_SAMPLE_STEPS_PER_DISPATCH: u64 = 1 << 32;
 
 /// Lanes of a dispatch on a GPU: walkers are handed to lanes as their last walker stops, so a
 /// lane idles only at the end of a dispatch, but only when lanes are several times fewer than
 /// walkers; and enough of them must be resident to keep the GPU busy. 2¹⁶ is about 500 an
-/// SM on an H100 or H200 (132 SMs), a quarter of what one holds; W1-XL's chunks of 512 Ki
-/// walkers give each lane 8. Not yet measured against other counts on a GPU: `landscape bench
-/// --lanes` sweeps it.
+/// SM on a GPU of 132 SMs, a quarter of what one holds; W1-XL's chunks of 512 Ki walkers give
+/// each lane 8. The count is reasoned, not tuned: `landscape bench --lanes` sweeps it.
 pub const GPU_LANES: usize = 1 << 16;
 
 /// Walkers each queued lane of a software adapter must be able to take in one dispatch: steps
-/// per dispatch are cut so that this many fit in its loop cap. On W1, llvmpipe takes 0.81 s
-/// queued this way and 0.94 s with one walker an invocation (BENCHMARKS.md).
+/// per dispatch are cut so that this many fit in its loop cap. With this many, llvmpipe walks
+/// W1 queued faster than with one walker an invocation (`docs/bench/HISTORY.md`).
 const SOFTWARE_WALKERS_PER_LANE: u64 = 8;
 
 /// A software adapter's cap on the loop iterations of one invocation (llvmpipe counts every
@@ -179,7 +178,7 @@ pub fn run(
     let queued = variant.queued;
     // A software adapter caps the loop iterations of an invocation. One walker an invocation:
     // loads and stores of θ and the velocity, then one evaluation per step plus the last,
-    // counting every loop over the parameters. Queued: a step measured n + 2 iterations on
+    // counting every loop over the parameters. Queued: a step costs n + 2 iterations on
     // llvmpipe with the loops over the parameters written out (the loop over samples with its
     // exit, and the segment's loop); where they are not, add about 9 such loops (zeroing,
     // scaling, the norm and the update every step, and a walker's loads, stores and
@@ -510,7 +509,7 @@ fn read_back(
 
 /// Appends `from` (mapped read-back memory) to `to`, on every core: copying results out is what
 /// bounds large GPU runs, and a single thread writing fresh host memory is far slower than the
-/// bus (measured 1–2 GB/s on a virtual machine, mostly first-touch page faults).
+/// bus (first-touch page faults, which are costly on a virtual machine).
 pub fn copy_out<T: Copy + Send + Sync>(to: &mut Vec<T>, from: &[T]) {
     use rayon::prelude::*;
     const SERIAL: usize = 1 << 16;

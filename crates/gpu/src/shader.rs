@@ -240,9 +240,9 @@ fn share_units(km: &KernelModel, variant: Variant) -> String {
 /// `loss_and_gradient` for `km` as straight-line code inside one loop over the samples: every
 /// index is a constant, so θ and ∇L stay in registers, and the only loop left is the one over
 /// samples (software adapters such as llvmpipe cap the loop iterations of an invocation). The
-/// operations and their order are those of the CPU twin, `cpu::common::loss_and_gradient`.
-/// Samples come from `staged_data` when `variant` stages them, else from `data`; the hidden
-/// units in `variant.shared_units` come from `share_units`'s workgroup arrays.
+/// operations and their order are those of the CPU twin, the kernels of `landscape-cpu`'s
+/// `net.rs`. Samples come from `staged_data` when `variant` stages them, else from `data`; the
+/// hidden units in `variant.shared_units` come from `share_units`'s workgroup arrays.
 pub fn network(km: &KernelModel, variant: Variant) -> String {
     use std::fmt::Write;
     let data = data_array(variant);
