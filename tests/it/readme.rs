@@ -1,4 +1,4 @@
-//! README's `landscape grid` examples, run as written (into a scratch directory).
+//! README's `landscape` examples, run as written and in order (into a scratch directory).
 
 use std::path::Path;
 use std::process::Command;
@@ -9,11 +9,13 @@ fn readme_commands(command: &str) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let joined = text.replace("\\\n", " ");
-    let prefix = format!("landscape {command} ");
+    // An empty `command` takes every command.
+    let prefix = format!("landscape {command}");
     joined
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with(&prefix))
+        .filter(|l| l.starts_with(&prefix) && l.len() > "landscape ".len())
+        .filter(|l| command.is_empty() || l[prefix.len()..].starts_with(' '))
         .map(|l| {
             // Drop a trailing comment; strip the single quotes the shell would remove.
             let l = l.split(" #").next().unwrap_or(l);
@@ -25,13 +27,38 @@ fn readme_commands(command: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The flags a README example gets in a test: the CPU backend (unless the example names a
+/// backend or repeats a recorded run, which keeps its own) and `--quiet`, where the command
+/// takes them.
+fn test_flags(args: &[String]) -> Vec<&'static str> {
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let mut extra = Vec::new();
+    let computes = matches!(args[0].as_str(), "grid" | "walk" | "map" | "demo" | "bench");
+    if computes && !has("--backend") && !has("--config") && !has("--resume") {
+        extra.extend(["--backend", "cpu"]);
+    }
+    if matches!(
+        args[0].as_str(),
+        "grid" | "walk" | "map" | "demo" | "basins"
+    ) {
+        extra.push("--quiet");
+    }
+    extra
+}
+
 #[test]
-fn readme_grid_examples_run_as_written() {
-    let commands = readme_commands("grid");
-    assert!(
-        commands.len() >= 3,
-        "README shows grid examples: {commands:?}"
-    );
+fn readme_examples_run_as_written_in_order() {
+    let grids = readme_commands("grid");
+    assert!(grids.len() >= 3, "README shows grid examples: {grids:?}");
+    // Every example, in the README's order: later ones read what earlier ones wrote
+    // (`basins runs/teacher-walk`, `walk --config runs/teacher-walk`).
+    let commands = readme_commands("");
+    for command in ["grid", "walk", "basins", "map", "demo", "bench", "adapters"] {
+        assert!(
+            commands.iter().any(|c| c[0] == command),
+            "README shows `landscape {command}`"
+        );
+    }
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).expect("scratch");
@@ -39,7 +66,7 @@ fn readme_grid_examples_run_as_written() {
         // Each example names its own --out under runs/; run it inside the scratch directory.
         let out = Command::new(env!("CARGO_BIN_EXE_landscape"))
             .args(&args)
-            .args(["--backend", "cpu", "--quiet"])
+            .args(test_flags(&args))
             .current_dir(&scratch)
             .env("XDG_RUNTIME_DIR", std::env::temp_dir())
             .output()
@@ -51,4 +78,14 @@ fn readme_grid_examples_run_as_written() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // `basins` on the walk finds the teacher's minimum in all its copies, as the README says.
+    let basins =
+        landscape::record::BasinsRecord::read(&scratch.join("runs/teacher-walk/basins.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let first = &basins.classes[0];
+    assert_eq!(
+        (first.copies_found, first.copies_expected),
+        (48, Some(48.0)),
+        "the README's walk finds the minimum in all 48 copies"
+    );
 }
