@@ -330,3 +330,43 @@ fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
     );
     assert!(r.table().contains("beyond 64 clusters"), "{}", r.table());
 }
+
+#[test]
+fn permuting_the_walkers_changes_no_walkers_class_or_copy() {
+    // A 2-3-1 student of its teacher: minima in many copies, saddles, walkers still moving.
+    let m = model("2-3-1", Activation::Tanh, Activation::Linear, true);
+    let data = DataSource::parse("teacher:n=64,seed=1", &m)
+        .expect("data")
+        .data;
+    let s = WalkSettings {
+        lr: 0.1,
+        momentum: 0.9,
+        steps: 1500,
+        tol: 1e-6,
+        diverge: 1e4,
+    };
+    let out = walk(&m, &data, Init::Normal { sigma: 1.0 }, 5, 600, &s);
+    let p = m.parameter_count();
+    let r = analyse_walk(&m, &data, &out.endpoints, &out.status);
+    // The walkers reversed and then rotated by a third: walker i of the new order is walker
+    // perm[i] of the old.
+    let n = out.status.len();
+    let perm: Vec<usize> = (0..n).rev().cycle().skip(n / 3).take(n).collect();
+    let endpoints: Vec<f32> = perm
+        .iter()
+        .flat_map(|&w| out.endpoints[w * p..(w + 1) * p].to_vec())
+        .collect();
+    let status: Vec<u32> = perm.iter().map(|&w| out.status[w]).collect();
+    let q = analyse_walk(&m, &data, &endpoints, &status);
+    for (i, &w) in perm.iter().enumerate() {
+        assert_eq!(
+            q.labels[2 * i..2 * i + 2],
+            r.labels[2 * w..2 * w + 2],
+            "walker {w}: {}\n{}",
+            r.table(),
+            q.table()
+        );
+    }
+    assert_eq!(r.table(), q.table());
+    assert!(r.classes.len() > 2, "{}", r.table());
+}

@@ -157,6 +157,35 @@ pub enum Stage {
     Polished,
 }
 
+/// The walkers ordered by a hash of their status and endpoint bits (ties, identical ends, by the
+/// bits and then the index): an order that depends on where walkers ended, not on their indices.
+fn content_order(endpoints: &[f32], status: &[u32], p: usize) -> Vec<usize> {
+    let end = |w: usize| &endpoints[w * p..(w + 1) * p];
+    let key = |w: usize| {
+        // FNV-1a over the bits, then a final avalanche (splitmix64's).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(status[w]);
+        for v in end(w) {
+            h = (h ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    };
+    let keys: Vec<u64> = (0..status.len()).into_par_iter().map(key).collect();
+    let mut order: Vec<usize> = (0..status.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        keys[a]
+            .cmp(&keys[b])
+            .then_with(|| status[a].cmp(&status[b]))
+            .then_with(|| {
+                let bits = |w: usize| end(w).iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+                bits(a).cmp(&bits(b))
+            })
+            .then(a.cmp(&b))
+    });
+    order
+}
+
 /// Analyses a walk: endpoints (M × P) and statuses (codes of `Status`).
 pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[u32]) -> Report {
     analyse_walk_observed(model, data, endpoints, status, &|_| {})
@@ -178,10 +207,14 @@ pub fn analyse_walk_observed(
     let mut unassigned = Unassigned::default();
     let mut labels = vec![-1i32; 2 * m];
 
-    // 1. Raw clusters of endpoints (ReLU units normalised first), in walker order.
+    // 1. Raw clusters of endpoints (ReLU units normalised first). The walkers are taken in an
+    // order set by their ends alone (a hash of status and endpoint), not by their index: when
+    // the cluster cap runs out, the clusters polished are then a uniform sample of the ends,
+    // never those of one region of a map's lattice, and permuting the walkers changes no
+    // walker's class or copy.
     let mut clusters: Vec<(Vec<f64>, Vec<usize>)> = Vec::new();
     let mut overflow: Vec<usize> = Vec::new();
-    for w in 0..m {
+    for w in content_order(endpoints, status, p) {
         match Status::from_code(status[w]) {
             Some(Status::Diverged) => unassigned.at_infinity += 1,
             Some(Status::NonFinite) | None => unassigned.non_finite += 1,
