@@ -71,6 +71,18 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
 }
 
+impl RunArgs {
+    /// The run directory for a command that computes: `--out` (or the default) with `--force`,
+    /// except that a resumed run lands where it was stopped.
+    pub fn run_dir(&self, command: Command) -> crate::Result<crate::output::run_dir::RunDir> {
+        let (out, force) = match &self.resume {
+            Some(dir) => (Some(dir.as_path()), true),
+            None => (self.out.as_deref(), self.force),
+        };
+        crate::output::run_dir::RunDir::create(out, command.name(), force)
+    }
+}
+
 /// Opens the backend asked for, printing which one (and why, when `auto` fell back to the CPU)
 /// unless `quiet`.
 pub fn open_backend(

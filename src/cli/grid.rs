@@ -270,7 +270,7 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     let spec = request.validate()?;
     let (model, source) = (&spec.problem.model, &spec.problem.data);
-    let out = RunDir::create(args.run.out.as_deref(), "grid", args.run.force)?;
+    let out = args.run.run_dir(Command::Grid)?;
     let quiet = args.run.quiet;
     let mut backend = open_backend(request.backend, request.adapter.as_deref(), quiet)?;
     let points = spec.slice.len();

@@ -158,12 +158,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let m = spec.slice.len();
     let resumed = take_resume(replayed, model.parameter_count(), m)?;
     let checkpoint_dir = resumed.as_ref().map(|c| c.dir.clone());
-    // A resumed run lands where it was stopped.
-    let (out, force) = match &args.run.resume {
-        Some(dir) => (Some(dir.as_path()), true),
-        None => (args.run.out.as_deref(), args.run.force),
-    };
-    let out = RunDir::create(out, "map", force)?;
+    let out = args.run.run_dir(Command::Map)?;
     let quiet = args.run.quiet;
     let mut backend = open_backend(map_request.backend, map_request.adapter.as_deref(), quiet)?;
     let settings = &spec.descent;

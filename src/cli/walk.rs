@@ -187,12 +187,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     let model = &spec.problem.model;
     let resumed = take_resume(replayed, model.parameter_count(), spec.walkers)?;
     let checkpoint_dir = resumed.as_ref().map(|c| c.dir.clone());
-    // A resumed run lands where it was stopped.
-    let (out, force) = match &args.run.resume {
-        Some(dir) => (Some(dir.as_path()), true),
-        None => (args.run.out.as_deref(), args.run.force),
-    };
-    let out = RunDir::create(out, "walk", force)?;
+    let out = args.run.run_dir(Command::Walk)?;
     let quiet = args.run.quiet;
     let mut backend = open_backend(walk_request.backend, walk_request.adapter.as_deref(), quiet)?;
     let m = spec.walkers;
