@@ -5,7 +5,7 @@
 //! Format 1 is the first versioned format. Records written before it have no `"format"` field
 //! and are refused with that reason: their run is repeated by running the command again.
 
-use crate::analysis::basins::{Class, Report, Unassigned};
+use crate::analysis::basins::{Class, FlowSummary, PlacementCounts, Report, Unassigned};
 use crate::backend::BackendInfo;
 use crate::error::{Error, Result};
 use crate::run::{Command, GridRequest, MapRequest, Request, WalkRequest};
@@ -158,6 +158,9 @@ pub struct GridRecord {
 pub struct WalkTimings {
     /// Walking (over every process, for a resumed run).
     pub walk_s: f64,
+    /// Continuing still-moving walkers by gradient descent (`--extend`).
+    #[serde(default)]
+    pub extend_s: Option<f64>,
     /// The basin analysis, when it ran.
     pub basins_s: Option<f64>,
 }
@@ -261,6 +264,12 @@ pub struct WalkRecord {
 pub struct MapTimings {
     /// Walking (over every process, for a resumed run).
     pub walk_s: f64,
+    /// Continuing still-moving walkers by gradient descent (`--extend`).
+    #[serde(default)]
+    pub extend_s: Option<f64>,
+    /// Of the analysis, continuing still-moving ends by gradient flow (`--finish flow`).
+    #[serde(default)]
+    pub flow_s: Option<f64>,
     /// The basin analysis.
     pub basins_s: f64,
 }
@@ -545,7 +554,29 @@ pub struct BasinsRecord {
     pub kinds: BTreeMap<String, String>,
     /// Each walker's class and copy.
     pub labels: LabelsRecord,
+    /// The placement distance: a walker not analysed itself takes the class of the nearest
+    /// analysed end of its status within it (∞-distance relative to max(1, ‖θ‖∞)).
+    #[serde(default)]
+    pub place_tol: Option<f64>,
+    /// How the walkers got their classes.
+    #[serde(default)]
+    pub placement: Option<PlacementCounts>,
+    /// Each walker's placement code.
+    #[serde(default)]
+    pub placements: Option<LabelsRecord>,
+    /// What the continuation by gradient flow did.
+    #[serde(default)]
+    pub flow: Option<FlowSummary>,
+    /// Each walker's continuation code.
+    #[serde(default)]
+    pub continued: Option<LabelsRecord>,
 }
+
+/// placement.npy's codes.
+pub const PLACEMENT_MEANING: &str = "uint8 per walker: 0 its own end analysed, 1 placed by the nearest analysed end of its status within place_tol, 2 converged and joined the class at its loss level, 3 unplaced (no analysed end near, no class at its level), 4 not analysed (diverged or non-finite)";
+
+/// continued.npy's codes.
+pub const CONTINUED_MEANING: &str = "uint8 per walker: 0 not continued, 1 continued by gradient descent on the backend (--extend; steps.npy counts its steps), 2 continued by gradient flow with adaptive steps (--finish flow), 3 placed by an end continued by gradient flow";
 
 impl BasinsRecord {
     /// The record of `report` on a model with these parameter names, its labels in `labels_file`.
@@ -561,6 +592,10 @@ impl BasinsRecord {
             ),
             ("saddle", "index k: k negative eigenvalues"),
             ("maximum", "every eigenvalue negative"),
+            (
+                "plateau",
+                "not a stationary point: where gradient descent stops (‖∇L‖ < tol) but polishing reaches no zero of ∇L; ends within 5% in loss grouped, copies not counted",
+            ),
         ];
         BasinsRecord {
             format: FORMAT,
@@ -581,6 +616,17 @@ impl BasinsRecord {
                 meaning: "int32, last axis (class id, copy id) of each walker, -1 where none"
                     .to_string(),
             },
+            place_tol: Some(report.place_tol),
+            placement: Some(report.placement.clone()),
+            placements: Some(LabelsRecord {
+                file: "placement.npy".to_string(),
+                meaning: PLACEMENT_MEANING.to_string(),
+            }),
+            flow: report.flow.clone(),
+            continued: Some(LabelsRecord {
+                file: "continued.npy".to_string(),
+                meaning: CONTINUED_MEANING.to_string(),
+            }),
         }
     }
 

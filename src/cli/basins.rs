@@ -1,6 +1,6 @@
 //! `landscape basins DIR`: (re)analyse a walk.
 
-use crate::analysis::basins::{Report, Stage, cluster_cap};
+use crate::analysis::basins::{Options, Report, Stage, cluster_cap};
 use crate::backend::WalkOutput;
 use crate::error::Error;
 use crate::npy;
@@ -31,10 +31,21 @@ const LARGE_P: usize = 1000;
 
 /// The basin analysis of a walk, with a progress bar over the points it polishes and, for large
 /// P, a notice first (ending with `hint`), both on standard error unless `quiet`.
-pub fn analyse(problem: &Problem, walked: &WalkOutput, quiet: bool, hint: &str) -> Report {
+pub fn analyse(
+    problem: &Problem,
+    walked: &WalkOutput,
+    options: &Options,
+    quiet: bool,
+    hint: &str,
+) -> Report {
     let p = problem.model.parameter_count();
-    let progress = Progress::new(0, "points polished", quiet);
-    let report = run::basins_observed(problem, walked, &|stage| match stage {
+    let what = if options.flow.is_some() {
+        "ends continued or polished"
+    } else {
+        "ends polished"
+    };
+    let progress = Progress::new(0, what, quiet);
+    let report = run::basins_observed(problem, walked, options, &|stage| match stage {
         Stage::Clusters(n) => {
             progress.set_total(n as u64);
             if p >= LARGE_P && n > 0 && !quiet {
@@ -173,8 +184,12 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
         trace: None,
     };
     let t = std::time::Instant::now();
-    let report = analyse(&problem, &walked, args.quiet, "");
-    output::basins::write(dir, model, &report, "basin.npy", &[mu])
+    let options = record
+        .spec
+        .finish
+        .analysis(model.parameter_count(), &record.spec.descent);
+    let report = analyse(&problem, &walked, &options, args.quiet, "");
+    output::basins::write(dir, model, &report, "basin.npy", &[mu], None)
         .context("writing the analysis")?;
     // run.json now describes the analysis too, as if the walk had made it.
     record.summary.basins = Some(BasinsSummary::of(&report, "basins.json"));

@@ -3,7 +3,7 @@
 use crate::backend::{self, Backend, BackendChoice};
 use crate::record::RunRecord;
 use crate::run::checkpoint::{Checkpoint, find_checkpoint};
-use crate::run::{Command, ProblemRequest, Request, SliceRequest};
+use crate::run::{Command, Finish, ProblemRequest, Request, SliceRequest};
 use crate::spec::model::Activation;
 use crate::spec::walk::{Status, WalkSettings};
 use clap::Args;
@@ -158,6 +158,39 @@ impl DescentArgs {
             steps: self.steps,
             tol: self.tol,
             diverge: self.diverge,
+        }
+    }
+}
+
+/// How walkers still moving at `--steps` are finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FinishBy {
+    /// Analyse them where they stopped.
+    None,
+    /// Continue them by gradient flow with adaptive steps until ‖∇L‖ < --tol, as gradient
+    /// descent would (one per group of nearby ends; the others placed by it).
+    Flow,
+}
+
+/// Flags that finish walkers still moving at `--steps`.
+#[derive(Debug, Clone, Args)]
+pub struct FinishArgs {
+    /// Continue walkers still moving at --steps by gradient descent on the backend, in rounds,
+    /// up to this many steps in all.
+    #[arg(long, value_name = "STEPS", allow_negative_numbers = true)]
+    pub extend: Option<u32>,
+    /// Then finish those still moving by gradient flow (`flow`), or analyse them where they
+    /// stopped (`none`).
+    #[arg(long, value_enum, default_value = "none")]
+    pub finish: FinishBy,
+}
+
+impl FinishArgs {
+    /// The continuation asked for.
+    pub fn request(&self) -> Finish {
+        Finish {
+            extend: self.extend,
+            flow: self.finish == FinishBy::Flow,
         }
     }
 }

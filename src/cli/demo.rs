@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::output::report::{self, Block};
 use crate::output::run_dir::RunDir;
 use crate::run::{
-    self, ColorBy, GridRequest, MapRequest, ProblemRequest, SliceRequest, WalkRequest,
+    self, ColorBy, Finish, GridRequest, MapRequest, ProblemRequest, SliceRequest, WalkRequest,
 };
 use crate::spec::model::Activation;
 use crate::spec::walk::WalkSettings;
@@ -294,6 +294,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             seed: 0,
             descent: descent(3000, 1e-7),
             trace: None,
+            finish: Finish::default(),
             basins: true,
             backend: args.backend,
             adapter: args.adapter.clone(),
@@ -311,6 +312,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             seed: 12,
             descent: descent(4000, 1e-6),
             trace: None,
+            finish: Finish::default(),
             basins: true,
             backend: args.backend,
             adapter: args.adapter.clone(),
@@ -333,6 +335,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 plane: None,
             },
             descent: descent(3000, 1e-6),
+            finish: Finish::default(),
             color: ColorBy::Copy,
             shade: true,
             backend: args.backend,

@@ -2,11 +2,11 @@
 //! every other parameter at the origin; each pixel is coloured by where its walker ended.
 
 use super::common::{
-    DescentArgs, ModelArgs, RunArgs, SliceArgs, counts_json, open_backend, print_counts, replay,
-    wrong_command,
+    DescentArgs, FinishArgs, ModelArgs, RunArgs, SliceArgs, counts_json, open_backend,
+    print_counts, replay, wrong_command,
 };
 use super::grid::{axis_label, axis_records, write_data};
-use super::stopped::{finish_replay, take_resume, walk_with_checkpoints};
+use super::stopped::{extend, finish_replay, take_resume, timings, walk_with_checkpoints};
 use crate::backend::BackendInfo;
 use crate::error::Result;
 use crate::npy;
@@ -31,6 +31,8 @@ pub struct MapArgs {
     slice: SliceArgs,
     #[command(flatten)]
     descent: DescentArgs,
+    #[command(flatten)]
+    finish: FinishArgs,
     /// Colour pixels by class, copy, loss, steps or status.
     #[arg(long = "color", value_enum, default_value = "copy")]
     color: ColorBy,
@@ -48,6 +50,7 @@ impl MapArgs {
             problem: self.model.request()?,
             slice: self.slice.request(),
             descent: self.descent.settings(),
+            finish: self.finish.request(),
             color: self.color,
             shade: self.shade,
             backend: self.run.backend,
@@ -71,7 +74,15 @@ pub fn write(
     let shape = slice.shape();
     let p = model.parameter_count();
     let m = walked.status.len();
-    crate::output::basins::write(out.staging(), model, report, "labels.npy", &shape)?;
+    let extended = map.walk.extension.as_ref().map(|e| e.continued.as_slice());
+    crate::output::basins::write(
+        out.staging(),
+        model,
+        report,
+        "labels.npy",
+        &shape,
+        extended,
+    )?;
     npy::write(&out.file("steps.npy"), &shape, &walked.steps)?;
     let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
     npy::write(&out.file("status.npy"), &shape, &status)?;
@@ -80,8 +91,14 @@ pub fn write(
     npy::write(&out.file("endpoints.npy"), &eshape, &walked.endpoints)?;
     let mut labels = ArrayRecord::new("labels.npy", &[shape[0], shape[1], 2], "int32");
     labels.meaning = Some("class id, copy id (-1: none)".to_string());
+    let mut placement = ArrayRecord::new("placement.npy", &shape, "uint8");
+    placement.meaning = Some(record::PLACEMENT_MEANING.to_string());
+    let mut continued = ArrayRecord::new("continued.npy", &shape, "uint8");
+    continued.meaning = Some(record::CONTINUED_MEANING.to_string());
     let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
         ("labels".into(), labels),
+        ("placement".into(), placement),
+        ("continued".into(), continued),
         (
             "steps".into(),
             ArrayRecord::new("steps.npy", &shape, "uint32"),
@@ -131,6 +148,8 @@ pub fn write(
         backend,
         timings: MapTimings {
             walk_s: map.walk.walk_s,
+            extend_s: map.walk.extension.as_ref().map(|e| e.seconds),
+            flow_s: report.flow.as_ref().map(|f| f.seconds),
             basins_s: map.basins_s,
         },
         axes: axis_records(model, slice),
@@ -173,7 +192,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         );
     }
     let walker_steps = m * u64::from(settings.steps);
-    let Some((out, walk)) = walk_with_checkpoints(
+    let Some((out, mut walk)) = walk_with_checkpoints(
         out,
         &request,
         resumed,
@@ -183,8 +202,14 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    if let Some(total) = spec.finish.extend {
+        extend(backend.as_mut(), &spec.problem, &mut walk, settings, total, quiet)?;
+    }
     let t = Instant::now();
-    let report = super::basins::analyse(&spec.problem, &walk.output, quiet, "");
+    let options = spec
+        .finish
+        .analysis(model.parameter_count(), settings);
+    let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");
     let map = Map {
         walk,
         report,
@@ -198,10 +223,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     if !quiet {
         print_counts(&map.walk.counts());
         eprint!("{}", map.report.table());
-        eprintln!(
-            "  walk {:.2} s, basins {:.2} s",
-            map.walk.walk_s, map.basins_s
-        );
+        eprintln!("  {}", timings(&map.walk, &map.report, map.basins_s));
         println!("{}", dir.display());
     }
     Ok(())

@@ -151,3 +151,59 @@ pub fn walk_with_checkpoints(
     }
     Ok(Some((out, walk)))
 }
+
+/// `--extend`: continues the walkers of `walk` still moving at `--steps` by gradient descent on
+/// the backend, with a progress bar over the walker-steps of its rounds.
+pub fn extend(
+    backend: &mut dyn crate::backend::Backend,
+    problem: &crate::run::Problem,
+    walk: &mut Walk,
+    descent: &crate::spec::walk::WalkSettings,
+    total: u32,
+    quiet: bool,
+) -> Result<()> {
+    let moving = walk
+        .output
+        .status
+        .iter()
+        .filter(|&&s| s == crate::spec::walk::Status::MaxSteps as u32)
+        .count() as u64;
+    let progress = Progress::new(
+        moving * u64::from(total.saturating_sub(descent.steps)),
+        "walker-steps (--extend)",
+        quiet,
+    );
+    crate::run::extend(backend, problem, walk, descent, total, &|n| progress.add(n))?;
+    progress.finish();
+    if !quiet && let Some(e) = &walk.extension {
+        eprintln!(
+            "extend: {} walkers still moving at {} steps continued in {} rounds up to {} steps ({} walker-steps, {:.2} s); {} still moving",
+            e.walkers,
+            descent.steps,
+            e.rounds,
+            e.steps,
+            e.walker_steps,
+            e.seconds,
+            e.still_moving
+        );
+    }
+    Ok(())
+}
+
+/// Where a run's seconds went: the walk, its continuation by gradient descent, and the analysis,
+/// with the gradient flow's share of it apart.
+pub fn timings(walk: &Walk, report: &crate::analysis::basins::Report, basins_s: f64) -> String {
+    let mut s = format!("walk {:.2} s", walk.walk_s);
+    if let Some(e) = &walk.extension {
+        s.push_str(&format!(", --extend {:.2} s", e.seconds));
+    }
+    match &report.flow {
+        Some(f) => s.push_str(&format!(
+            ", gradient flow {:.2} s, analysis {:.2} s",
+            f.seconds,
+            (basins_s - f.seconds).max(0.0)
+        )),
+        None => s.push_str(&format!(", analysis {basins_s:.2} s")),
+    }
+    s
+}

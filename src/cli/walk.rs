@@ -1,9 +1,10 @@
 //! `landscape walk`: many gradient-descent walkers, with every walker's fate recorded.
 
 use super::common::{
-    DescentArgs, ModelArgs, RunArgs, counts_json, open_backend, print_counts, replay, wrong_command,
+    DescentArgs, FinishArgs, ModelArgs, RunArgs, counts_json, open_backend, print_counts, replay,
+    wrong_command,
 };
-use super::stopped::{finish_replay, take_resume, walk_with_checkpoints};
+use super::stopped::{extend, finish_replay, take_resume, timings, walk_with_checkpoints};
 use crate::analysis::basins::Report;
 use crate::backend::BackendInfo;
 use crate::error::Result;
@@ -36,6 +37,8 @@ pub struct WalkArgs {
     seed: u64,
     #[command(flatten)]
     descent: DescentArgs,
+    #[command(flatten)]
+    finish: FinishArgs,
     /// Record θ every K steps into trace.npy ((steps/K + 1) × M × P).
     #[arg(long, allow_negative_numbers = true)]
     trace: Option<u32>,
@@ -56,6 +59,7 @@ impl WalkArgs {
             seed: self.seed,
             descent: self.descent.settings(),
             trace: self.trace,
+            finish: self.finish.request(),
             basins: !self.no_basins,
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
@@ -141,7 +145,16 @@ pub fn write(
         arrays.insert("trace".into(), a);
     }
     if let Some((report, _)) = basins {
-        crate::output::basins::write(out.staging(), model, report, "basin.npy", &[mu])?;
+        let extended = walk.extension.as_ref().map(|e| e.continued.as_slice());
+        crate::output::basins::write(out.staging(), model, report, "basin.npy", &[mu], extended)?;
+        for (name, meaning) in [
+            ("placement", record::PLACEMENT_MEANING),
+            ("continued", record::CONTINUED_MEANING),
+        ] {
+            let mut a = ArrayRecord::new(&format!("{name}.npy"), &[mu], "uint8");
+            a.meaning = Some(meaning.to_string());
+            arrays.insert(name.into(), a);
+        }
     }
     let finite = walk.finite_losses();
     let walker_steps = walk.walker_steps();
@@ -157,6 +170,7 @@ pub fn write(
         backend,
         timings: WalkTimings {
             walk_s: walk.walk_s,
+            extend_s: walk.extension.as_ref().map(|e| e.seconds),
             basins_s: basins.map(|b| b.1),
         },
         status_legend: status_legend(),
@@ -206,7 +220,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         );
     }
     let walker_steps = m * u64::from(settings.steps);
-    let Some((out, walk)) = walk_with_checkpoints(
+    let Some((out, mut walk)) = walk_with_checkpoints(
         out,
         &request,
         resumed,
@@ -216,11 +230,16 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    if let Some(total) = spec.finish.extend {
+        extend(backend.as_mut(), &spec.problem, &mut walk, settings, total, quiet)?;
+    }
     let basins = if walk_request.basins {
         let t = Instant::now();
+        let options = spec.finish.analysis(model.parameter_count(), settings);
         let report = super::basins::analyse(
             &spec.problem,
             &walk.output,
+            &options,
             quiet,
             " (--no-basins skips the analysis; landscape basins DIR runs it later)",
         );
@@ -259,8 +278,9 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             "  {} walker-steps in {:.3} s ({:.3e} walker-steps/s)",
             record.summary.walker_steps, walk.walk_s, record.summary.walker_steps_per_s
         );
-        if let Some((report, _)) = &basins {
+        if let Some((report, basins_s)) = &basins {
             eprint!("{}", report.table());
+            eprintln!("  {}", timings(&walk, report, *basins_s));
         }
         println!("{}", dir.display());
     }

@@ -1,6 +1,6 @@
 //! basins.json, basins.csv and basin.npy.
 
-use crate::analysis::basins::Report;
+use crate::analysis::basins::{Continued, Report};
 use crate::error::{Error, Result};
 use crate::npy;
 use crate::output::write_atomically;
@@ -17,6 +17,7 @@ pub fn write(
     report: &Report,
     labels_file: &str,
     shape: &[usize],
+    extended: Option<&[bool]>,
 ) -> Result<()> {
     let record = BasinsRecord::of(report, model.parameter_names(), labels_file);
     crate::record::write_json(&dir.join("basins.json"), &record)?;
@@ -45,6 +46,31 @@ pub fn write(
         ));
     }
     write_atomically(&dir.join("basins.csv"), csv.as_bytes())?;
+    // Per walker: how it got its class, and how it was continued (code 1, by gradient descent,
+    // where the analysis did not continue it further).
+    let continued: Vec<u8> = report
+        .continued
+        .iter()
+        .enumerate()
+        .map(|(w, &c)| {
+            if c == Continued::No as u8 && extended.is_some_and(|e| e[w]) {
+                Continued::Descent as u8
+            } else {
+                c
+            }
+        })
+        .collect();
+    for (file, values) in [
+        ("placement.npy", &report.placements),
+        ("continued.npy", &continued),
+    ] {
+        let tmp = dir.join(format!("{file}.tmp-{}", std::process::id()));
+        npy::write(&tmp, shape, values)?;
+        std::fs::rename(&tmp, dir.join(file)).map_err(|source| Error::Io {
+            path: dir.join(file),
+            source,
+        })?;
+    }
     let tmp = dir.join(format!("{labels_file}.tmp-{}", std::process::id()));
     let mut full = shape.to_vec();
     full.push(2);

@@ -8,7 +8,8 @@
 pub mod checkpoint;
 pub mod memory;
 
-use crate::analysis::basins::{Report, Stage, analyse_walk_observed};
+use crate::analysis::basins::{Options, Report, Stage, analyse_walk_observed};
+use crate::analysis::flow::FlowSettings;
 use crate::backend::{Backend, BackendChoice, Evaluation, WalkOutput};
 use crate::error::{Error, Result};
 use crate::interrupt;
@@ -167,6 +168,67 @@ pub struct GridRequest {
     pub cwd: Option<PathBuf>,
 }
 
+/// How walkers still moving at the step budget are finished. Both continuations end where
+/// gradient descent with the run's learning rate and tolerance ends; neither decides a basin by
+/// seeking a stationary point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finish {
+    /// Continue them by gradient descent itself, on the backend, in rounds (each as long as all
+    /// the steps before it) up to this many steps in all.
+    #[serde(default)]
+    pub extend: Option<u32>,
+    /// Then continue those still moving by gradient flow with adaptive steps (linearly implicit
+    /// Euler with the exact Hessian): one representative per group of nearby ends, in the
+    /// analysis, the others placed by it.
+    #[serde(default)]
+    pub flow: bool,
+}
+
+impl Finish {
+    /// Refuses continuations the descent settings make meaningless.
+    pub fn check(&self, descent: &WalkSettings) -> Result<()> {
+        let flag = if self.flow { "--finish" } else { "--extend" };
+        if let Some(e) = self.extend
+            && e <= descent.steps
+        {
+            return Err(Error::spec(
+                "--extend",
+                format!(
+                    "{e} steps; expected more than --steps ({}): the steps in all, walk and continuation together",
+                    descent.steps
+                ),
+            ));
+        }
+        if (self.flow || self.extend.is_some()) && descent.momentum != 0.0 {
+            return Err(Error::spec(
+                flag,
+                format!(
+                    "continues plain gradient descent, but --momentum is {}: a walk does not keep the velocity a heavy-ball walker would continue with",
+                    descent.momentum
+                ),
+            ));
+        }
+        if self.flow && descent.tol == 0.0 {
+            return Err(Error::spec(
+                "--finish",
+                "flow stops where gradient descent stops, at ‖∇L‖ < --tol; with --tol 0 it would never stop",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The analysis's options for a model of `p` parameters and these descent settings.
+    pub fn analysis(&self, p: usize, descent: &WalkSettings) -> Options {
+        Options {
+            flow: self
+                .flow
+                .then(|| FlowSettings::new(descent.lr, descent.tol, descent.diverge)),
+            ..Options::new(p)
+        }
+    }
+}
+
 /// Everything a `walk` run was asked for: enough to repeat it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,6 +245,9 @@ pub struct WalkRequest {
     pub descent: WalkSettings,
     /// Record θ every that many steps.
     pub trace: Option<u32>,
+    /// How walkers still moving at the step budget are finished.
+    #[serde(default)]
+    pub finish: Finish,
     /// Whether the basin analysis follows the walk.
     pub basins: bool,
     /// The backend asked for.
@@ -203,6 +268,9 @@ pub struct MapRequest {
     pub slice: SliceRequest,
     /// Optimiser and stopping settings.
     pub descent: WalkSettings,
+    /// How walkers still moving at the step budget are finished.
+    #[serde(default)]
+    pub finish: Finish,
     /// What the pixels show.
     pub color: ColorBy,
     /// Whether class colours darken with the steps taken.
@@ -347,6 +415,8 @@ pub struct WalkSpec {
     pub descent: WalkSettings,
     /// Record θ every that many steps (kept whole in memory).
     pub trace: Option<u32>,
+    /// How walkers still moving at the step budget are finished.
+    pub finish: Finish,
 }
 
 impl WalkSpec {
@@ -359,6 +429,7 @@ impl WalkSpec {
             seed: 0,
             descent: WalkSettings::default(),
             trace: None,
+            finish: Finish::default(),
         }
     }
 
@@ -366,6 +437,13 @@ impl WalkSpec {
     /// the basin analysis's copy of the endpoints).
     pub fn check(&self, basins: bool) -> Result<()> {
         self.descent.validate()?;
+        self.finish.check(&self.descent)?;
+        if self.trace.is_some() && self.finish.extend.is_some() {
+            return Err(Error::spec(
+                "--extend",
+                "a traced walk is not continued: the trace would stop at --steps",
+            ));
+        }
         let m = self.walkers;
         if m == 0 || m > u64::from(u32::MAX) {
             return Err(Error::spec(
@@ -442,6 +520,7 @@ impl WalkRequest {
             seed: self.seed,
             descent: self.descent,
             trace: self.trace,
+            finish: self.finish,
         };
         spec.check(self.basins)?;
         Ok(spec)
@@ -457,6 +536,96 @@ pub struct Walk {
     pub output: WalkOutput,
     /// Seconds spent walking (over every process, for a resumed run).
     pub walk_s: f64,
+    /// What `--extend` did, when asked for.
+    pub extension: Option<Extension>,
+}
+
+/// Walkers continued by gradient descent past `--steps` (`--extend`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// The steps in all each walker may take.
+    pub steps: u32,
+    /// Rounds on the backend.
+    pub rounds: u32,
+    /// Walkers continued (still moving at `--steps`).
+    pub walkers: u64,
+    /// Of them, those still moving at `steps`.
+    pub still_moving: u64,
+    /// Walker-steps of the continuation.
+    pub walker_steps: u64,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// Per walker: whether it was continued (M).
+    #[serde(skip)]
+    pub continued: Vec<bool>,
+}
+
+/// Continues the walkers of `walk` still moving at the step budget by gradient descent on the
+/// backend, in rounds each as long as all the steps before it, until they stop or have taken
+/// `total` steps in all. A walker's steps depend on nothing but its own θ, so a walker continued
+/// in rounds takes the very steps one long walk would have taken.
+pub fn extend(
+    backend: &mut dyn Backend,
+    problem: &Problem,
+    walk: &mut Walk,
+    descent: &WalkSettings,
+    total: u32,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let t = Instant::now();
+    let out = &mut walk.output;
+    let p = problem.model.parameter_count();
+    let m = out.status.len();
+    let moving = |out: &WalkOutput, w: usize| {
+        out.status[w] == Status::MaxSteps as u32 && out.steps[w] < total
+    };
+    let mut continued = vec![false; m];
+    let (mut rounds, mut walker_steps) = (0u32, 0u64);
+    loop {
+        let idx: Vec<usize> = (0..m).filter(|&w| moving(out, w)).collect();
+        let Some(&first) = idx.first() else { break };
+        let done = out.steps[first];
+        let round = done.max(1).min(total - done);
+        let starts: Vec<f32> = idx
+            .iter()
+            .flat_map(|&w| out.endpoints[w * p..(w + 1) * p].iter().copied())
+            .collect();
+        let settings = WalkSettings {
+            steps: round,
+            ..*descent
+        };
+        let part = backend.walk(
+            &problem.model,
+            problem.dataset(),
+            &starts,
+            &settings,
+            None,
+            progress,
+        )?;
+        for (i, &w) in idx.iter().enumerate() {
+            out.endpoints[w * p..(w + 1) * p].copy_from_slice(&part.endpoints[i * p..(i + 1) * p]);
+            out.loss[w] = part.loss[i];
+            out.grad_norm[w] = part.grad_norm[i];
+            out.status[w] = part.status[i];
+            out.steps[w] += part.steps[i];
+            walker_steps += u64::from(part.steps[i]);
+            continued[w] = true;
+        }
+        rounds += 1;
+    }
+    walk.extension = Some(Extension {
+        steps: total,
+        rounds,
+        walkers: continued.iter().filter(|&&c| c).count() as u64,
+        still_moving: (0..m)
+            .filter(|&w| out.status[w] == Status::MaxSteps as u32)
+            .count() as u64,
+        walker_steps,
+        seconds: t.elapsed().as_secs_f64(),
+        continued,
+    });
+    Ok(())
 }
 
 impl Walk {
@@ -495,14 +664,18 @@ pub fn status_counts(status: &[u32]) -> Vec<(Status, usize)> {
 /// Runs every walker of `spec` to its end.
 pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
     spec.check(false)?;
-    walk_plain(
+    let mut walk = walk_plain(
         backend,
         &spec.problem,
         spec.starts(),
         &spec.descent,
         spec.trace,
         &|_| {},
-    )
+    )?;
+    if let Some(total) = spec.finish.extend {
+        extend(backend, &spec.problem, &mut walk, &spec.descent, total, &|_| {})?;
+    }
+    Ok(walk)
 }
 
 /// Walks every start in one call of the backend.
@@ -527,6 +700,7 @@ fn walk_plain(
         starts,
         output,
         walk_s: t.elapsed().as_secs_f64(),
+        extension: None,
     })
 }
 
@@ -659,6 +833,7 @@ fn walk_starts(
         starts,
         output: all,
         walk_s: walk_s(),
+        extension: None,
     }))
 }
 
@@ -682,15 +857,18 @@ fn append(all: &mut WalkOutput, part: WalkOutput) {
 }
 
 /// The basin analysis of a walk: its endpoints polished to stationary points, classified by
-/// their exact Hessians and grouped into classes under the network's symmetries.
+/// their exact Hessians and grouped into classes under the network's symmetries (with the
+/// default options: no continuation; see [`Finish::analysis`]).
 pub fn basins(problem: &Problem, output: &WalkOutput) -> Report {
-    basins_observed(problem, output, &|_| {})
+    let options = Options::new(problem.model.parameter_count());
+    basins_observed(problem, output, &options, &|_| {})
 }
 
-/// `basins`, telling `observe` how far it got.
+/// `basins` with `options`, telling `observe` how far it got.
 pub fn basins_observed(
     problem: &Problem,
     output: &WalkOutput,
+    options: &Options,
     observe: &(dyn Fn(Stage) + Sync),
 ) -> Report {
     analyse_walk_observed(
@@ -698,6 +876,7 @@ pub fn basins_observed(
         problem.dataset(),
         &output.endpoints,
         &output.status,
+        options,
         observe,
     )
 }
@@ -711,6 +890,8 @@ pub struct MapSpec {
     pub slice: Slice,
     /// Optimiser and stopping settings.
     pub descent: WalkSettings,
+    /// How walkers still moving at the step budget are finished.
+    pub finish: Finish,
 }
 
 impl MapRequest {
@@ -726,6 +907,7 @@ impl MapRequest {
             problem,
             slice,
             descent: self.descent,
+            finish: self.finish,
         };
         spec.check()?;
         Ok(spec)
@@ -746,6 +928,7 @@ impl MapSpec {
             return Err(two_axes(self.slice.axes.len()));
         }
         self.descent.validate()?;
+        self.finish.check(&self.descent)?;
         let m = self.slice.len();
         if m > u64::from(u32::MAX) {
             return Err(Error::spec(
@@ -786,7 +969,7 @@ pub struct Map {
 /// Walks from every pixel of the spec's plane, then analyses where the walkers ended.
 pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
     spec.check()?;
-    let walk = walk_plain(
+    let mut walk = walk_plain(
         backend,
         &spec.problem,
         spec.starts(),
@@ -794,8 +977,14 @@ pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
         None,
         &|_| {},
     )?;
+    if let Some(total) = spec.finish.extend {
+        extend(backend, &spec.problem, &mut walk, &spec.descent, total, &|_| {})?;
+    }
     let t = Instant::now();
-    let report = basins(&spec.problem, &walk.output);
+    let options = spec
+        .finish
+        .analysis(spec.problem.model.parameter_count(), &spec.descent);
+    let report = basins_observed(&spec.problem, &walk.output, &options, &|_| {});
     Ok(Map {
         walk,
         report,

@@ -2,7 +2,8 @@
 //! grouped into orbits under the symmetry group (classes), with the count of copies found
 //! against |G|/|Stab| and a test that walkers spread evenly over the copies.
 
-use super::stationary::{Kind, Stationary, analyse, symmetry_nullity};
+use super::flow::{FlowEnd, FlowSettings, Flowed, flow};
+use super::stationary::{Kind, Stationary, analyse, describe, symmetry_nullity};
 use super::stats::uniformity_p;
 use super::symmetry::{
     align, distance, group_order, group_order_log10, normalise, stabilizer_order,
@@ -54,6 +55,9 @@ pub fn cluster_cap(p: usize) -> usize {
 /// class by its loss (relative to 1 + L).
 pub const MANIFOLD_LOSS_TOL: f64 = 1e-6;
 
+/// Plateau points whose losses differ by at most this fraction are one plateau class.
+pub const PLATEAU_LEVEL: f64 = 0.05;
+
 /// Most copies for which the chi-square test is run (it needs several walkers per copy).
 const MAX_TESTED_COPIES: f64 = 1e5;
 
@@ -104,10 +108,16 @@ pub struct Unassigned {
     pub non_finite: u64,
     /// Walkers whose end polishes to no stationary point (plateaus, gradient-flat regions).
     pub not_stationary: u64,
-    /// Walkers beyond the `cluster_cap` distinct ends that joined no class.
+    /// Walkers with no analysed end of their status within the placement distance (the cap
+    /// left their region without a representative) that joined no class by their loss.
     pub too_many_clusters: u64,
-    /// Of the not-stationary and beyond-the-cap walkers, those that were still moving when they
-    /// reached the step budget (status max-steps): more steps, not a flat region, may place them.
+    /// Walkers whose representative, continued by gradient flow, was still moving at the
+    /// flow's horizon.
+    #[serde(default)]
+    pub still_moving: u64,
+    /// Of the not-stationary and unplaced walkers, those that were still moving when they
+    /// reached the step budget (status max-steps) and were not continued: more steps, or
+    /// `--finish flow`, may place them.
     pub unconverged: u64,
 }
 
@@ -118,17 +128,30 @@ pub struct Report {
     pub group_order: f64,
     /// log₁₀ |G|, finite at every size.
     pub group_order_log10: f64,
-    /// Most raw clusters polished (`cluster_cap` of P).
+    /// Most representatives analysed (`cluster_cap` of P unless set).
     pub cluster_cap: usize,
+    /// The placement distance (relative ∞-distance).
+    pub place_tol: f64,
     /// Walkers analysed.
     pub walkers: u64,
     /// Classes, lowest loss first.
     pub classes: Vec<Class>,
     /// Walkers in no class.
     pub unassigned: Unassigned,
+    /// How the walkers got their classes.
+    pub placement: PlacementCounts,
+    /// What continuing the still-moving representatives by gradient flow did (none when not
+    /// asked for).
+    pub flow: Option<FlowSummary>,
     /// Class and copy of each walker (−1 for none), walker-major: [class₀, copy₀, class₁, …].
     #[serde(skip)]
     pub labels: Vec<i32>,
+    /// How each walker got its class: codes of `Placement`.
+    #[serde(skip)]
+    pub placements: Vec<u8>,
+    /// How each walker's end was continued: codes of `Continued`.
+    #[serde(skip)]
+    pub continued: Vec<u8>,
 }
 
 /// The chi-square p-value over all expected copies, unfound ones counting zero walkers.
@@ -186,104 +209,488 @@ fn content_order(endpoints: &[f32], status: &[u32], p: usize) -> Vec<usize> {
     order
 }
 
-/// Analyses a walk: endpoints (M × P) and statuses (codes of `Status`).
-pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[u32]) -> Report {
-    analyse_walk_observed(model, data, endpoints, status, &|_| {})
+/// How the analysis of a walk bounds its work and finishes walkers still moving.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Most representatives analysed (`cluster_cap(P)` by default).
+    pub cap: usize,
+    /// A walker not analysed itself is placed by its nearest analysed representative of the same
+    /// status within this ∞-distance, relative to max(1, ‖θ‖∞).
+    pub place_tol: f64,
+    /// Continue representatives that reached the step budget still moving by gradient flow
+    /// with adaptive steps (`None`: analyse them where they stopped).
+    pub flow: Option<FlowSettings>,
 }
 
-/// `analyse_walk`, telling `observe` how far it got. Polishing is most of the time: each
-/// representative costs a few P × P Hessians, their factorisations and eigenvalues (O(P³)),
-/// seconds apiece from P ≈ 1000.
+impl Options {
+    /// The defaults for a model of `p` parameters: `cluster_cap(p)`, `PLACE_TOL`, no flow.
+    pub fn new(p: usize) -> Options {
+        Options {
+            cap: cluster_cap(p),
+            place_tol: PLACE_TOL,
+            flow: None,
+        }
+    }
+}
+
+/// A walker's ends within this ∞-distance (relative to max(1, ‖θ‖∞)) of an analysed
+/// representative's, with the same status, take its class and copy. Five times `CLUSTER_TOL`:
+/// wide enough that the representatives a cap allows cover the two-dimensional sheet of ends a
+/// map's walkers leave after a few thousand steps, narrow against the distance between the
+/// points they end at.
+pub const PLACE_TOL: f64 = 5e-2;
+
+/// How a walker got its class (`Report::placement`, `placement.npy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Placement {
+    /// Its own end was analysed (continued, polished and classified).
+    Analysed = 0,
+    /// Placed by the nearest analysed end of the same status, within `place_tol`.
+    Placed = 1,
+    /// Converged, with no analysed end within `place_tol`: joined the class at its loss level.
+    ByLoss = 2,
+    /// No analysed end within `place_tol` and no class at its loss level: in no class.
+    Unplaced = 3,
+    /// Diverged or non-finite: nothing to analyse.
+    NotAnalysed = 4,
+}
+
+/// How a walker's end was continued past the walk (`Report::continued`, `continued.npy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Continued {
+    /// Not continued.
+    No = 0,
+    /// Continued by gradient descent on the backend before the analysis (`--extend`; the
+    /// analysis itself never sets it).
+    Descent = 1,
+    /// Continued by gradient flow with adaptive steps (a representative still moving).
+    Flow = 2,
+    /// Placed by a representative that was continued by gradient flow.
+    PlacedByFlow = 3,
+}
+
+/// What the continuation of still-moving representatives did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSummary {
+    /// Representatives continued.
+    pub continued: u64,
+    /// Of them, those that reached ‖∇L‖ < tol (where gradient descent stops).
+    pub converged: u64,
+    /// Those that passed ‖θ‖∞ > diverge.
+    pub diverged: u64,
+    /// Those that became non-finite.
+    pub non_finite: u64,
+    /// Those still moving at the flow's horizon (`max_time_steps` gradient-descent steps).
+    pub still_moving: u64,
+    /// Those where no step lowered L at float64's resolution (polished where they stopped).
+    pub stalled: u64,
+    /// Flow steps taken, all representatives together.
+    pub steps: u64,
+    /// The longest flow, in gradient-descent steps of lr.
+    pub longest_steps: f64,
+    /// Walkers placed by a continued representative.
+    pub placed: u64,
+    /// Seconds the flows took (both cores together: wall time).
+    pub seconds: f64,
+}
+
+/// Per-walker counts of how walkers got their class.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementCounts {
+    /// Walkers whose own end was analysed.
+    pub analysed: u64,
+    /// Walkers placed by the nearest analysed end of their status.
+    pub placed: u64,
+    /// Converged walkers that joined a class by their loss level.
+    pub by_loss: u64,
+    /// Walkers with no analysed end near and no class at their level.
+    pub unplaced: u64,
+}
+
+/// Nearest-neighbour queries among the analysed ends, in ∞-distance: ends sorted along the
+/// coordinate where they spread most, and only those within the query's radius along it compared.
+struct Index {
+    axis: usize,
+    /// (coordinate along `axis`, status, representative number, normalised end).
+    items: Vec<(f64, u32, usize, Vec<f64>)>,
+}
+
+impl Index {
+    fn new(axis: usize) -> Index {
+        Index {
+            axis,
+            items: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, status: u32, rep: usize, theta: Vec<f64>) {
+        let x = theta[self.axis];
+        let at = self.items.partition_point(|it| it.0 < x);
+        self.items.insert(at, (x, status, rep, theta));
+    }
+
+    /// The nearest item of `status` within `radius` of `theta`, with its distance.
+    fn nearest(&self, status: u32, theta: &[f64], radius: f64) -> Option<(usize, f64)> {
+        let x = theta[self.axis];
+        let lo = self.items.partition_point(|it| it.0 < x - radius);
+        let mut best: Option<(usize, f64)> = None;
+        for it in &self.items[lo..] {
+            if it.0 > x + radius {
+                break;
+            }
+            if it.1 != status {
+                continue;
+            }
+            let d = distance(&it.3, theta);
+            if d <= radius && best.is_none_or(|(_, b)| d < b) {
+                best = Some((it.2, d));
+            }
+        }
+        best
+    }
+}
+
+/// Analyses a walk: endpoints (M × P) and statuses (codes of `Status`), with the default
+/// options (no continuation).
+pub fn analyse_walk(model: &Model, data: &Dataset, endpoints: &[f32], status: &[u32]) -> Report {
+    let options = Options::new(model.parameter_count());
+    analyse_walk_observed(model, data, endpoints, status, &options, &|_| {})
+}
+
+/// `analyse_walk` with `options`, telling `observe` how far it got.
+///
+/// 1. A uniform sample of distinct ends: the walkers in an order set by their ends alone (a hash
+///    of status and endpoint, never their index or place in a lattice), each one that is not
+///    within `CLUSTER_TOL` of an earlier representative of its status becoming one, up to the
+///    cap. Permuting the walkers changes nothing, and a cap never draws a shape on a map.
+/// 2. Each representative still moving at the step budget is continued by gradient flow when
+///    asked; each is then polished (nearby ends polished once: a continued end within
+///    `CLUSTER_TOL` of one already taken shares its polish) and classified by its Hessian.
+/// 3. Every other walker takes the class and copy of its nearest representative of the same
+///    status within `place_tol`, and is recorded as placed.
 pub fn analyse_walk_observed(
     model: &Model,
     data: &Dataset,
     endpoints: &[f32],
     status: &[u32],
+    options: &Options,
     observe: &(dyn Fn(Stage) + Sync),
 ) -> Report {
     let p = model.parameter_count();
     let m = status.len();
-    let cap = cluster_cap(p);
+    let cap = options.cap.max(1);
     let mut unassigned = Unassigned::default();
     let mut labels = vec![-1i32; 2 * m];
-
-    // 1. Raw clusters of endpoints (ReLU units normalised first). The walkers are taken in an
-    // order set by their ends alone (a hash of status and endpoint), not by their index: when
-    // the cluster cap runs out, the clusters polished are then a uniform sample of the ends,
-    // never those of one region of a map's lattice, and permuting the walkers changes no
-    // walker's class or copy.
-    let mut clusters: Vec<(Vec<f64>, Vec<usize>)> = Vec::new();
-    let mut overflow: Vec<usize> = Vec::new();
-    for w in content_order(endpoints, status, p) {
+    let mut placement = vec![Placement::NotAnalysed as u8; m];
+    let mut continued = vec![Continued::No as u8; m];
+    let raw = |w: usize| -> Vec<f64> {
+        endpoints[w * p..(w + 1) * p]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect()
+    };
+    let end = |w: usize| normalise(model, &raw(w));
+    let scale = |t: &[f64]| t.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+    let analysable = |w: usize| {
+        matches!(
+            Status::from_code(status[w]),
+            Some(Status::Converged | Status::MaxSteps)
+        )
+    };
+    for w in 0..m {
         match Status::from_code(status[w]) {
             Some(Status::Diverged) => unassigned.at_infinity += 1,
             Some(Status::NonFinite) | None => unassigned.non_finite += 1,
-            Some(Status::Converged | Status::MaxSteps) => {
-                let theta: Vec<f64> = endpoints[w * p..(w + 1) * p]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect();
-                let theta = normalise(model, &theta);
-                let scale = theta.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-                match clusters
-                    .iter()
-                    .position(|(rep, _)| distance(rep, &theta) <= CLUSTER_TOL * scale)
-                {
-                    Some(c) => clusters[c].1.push(w),
-                    None if clusters.len() < cap => clusters.push((theta, vec![w])),
-                    None => overflow.push(w),
-                }
+            _ => {}
+        }
+    }
+
+    // 1. Representatives: a uniform sample of distinct ends, in content order.
+    let order: Vec<usize> = content_order(endpoints, status, p)
+        .into_iter()
+        .filter(|&w| analysable(w))
+        .collect();
+    // Sort along the coordinate where the first ends spread most.
+    let axis = {
+        let sample: Vec<Vec<f64>> = order.iter().take(1024).map(|&w| end(w)).collect();
+        (0..p)
+            .max_by(|&a, &b| {
+                let spread = |j: usize| {
+                    let (lo, hi) = sample
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t[j]), hi.max(t[j])));
+                    hi - lo
+                };
+                spread(a).total_cmp(&spread(b))
+            })
+            .unwrap_or(0)
+    };
+    let mut index = Index::new(axis.min(p.saturating_sub(1)));
+    let mut reps: Vec<usize> = Vec::new();
+    if p > 0 {
+        for &w in &order {
+            if reps.len() >= cap {
+                break;
+            }
+            let theta = end(w);
+            if index
+                .nearest(status[w], &theta, CLUSTER_TOL * scale(&theta))
+                .is_none()
+            {
+                index.insert(status[w], reps.len(), theta);
+                reps.push(w);
             }
         }
     }
 
-    // 2. Polish each cluster's first member.
-    observe(Stage::Clusters(clusters.len()));
-    let polished: Vec<Stationary> = clusters
+    // 2. Continue the representatives still moving, then polish. Ends that come within
+    // CLUSTER_TOL of one taken earlier share its polish.
+    observe(Stage::Clusters(reps.len()));
+    let moving = |w: usize| Status::from_code(status[w]) == Some(Status::MaxSteps);
+    let flow_started = std::time::Instant::now();
+    let flows: Vec<Option<Flowed>> = reps
         .par_iter()
-        .map(|(rep, _)| {
-            let s = analyse(model, data, rep);
-            observe(Stage::Polished);
+        .map(|&w| {
+            let f = options
+                .flow
+                .filter(|_| moving(w))
+                .map(|s| flow(model, data, &raw(w), &s));
+            if f.is_some() {
+                observe(Stage::Polished);
+            }
+            f
+        })
+        .collect();
+    let mut flow_summary = FlowSummary {
+        seconds: flow_started.elapsed().as_secs_f64(),
+        ..FlowSummary::default()
+    };
+    // Per representative: the point to polish, or why there is none.
+    enum Fate {
+        Polish(Vec<f64>),
+        Infinity,
+        NonFinite,
+        StillMoving,
+    }
+    let fates: Vec<Fate> = reps
+        .iter()
+        .zip(&flows)
+        .map(|(&w, f)| match f {
+            None => Fate::Polish(raw(w)),
+            Some(f) => {
+                flow_summary.continued += 1;
+                flow_summary.steps += f.steps as u64;
+                flow_summary.longest_steps = flow_summary.longest_steps.max(f.time_steps);
+                match f.end {
+                    FlowEnd::Converged => {
+                        flow_summary.converged += 1;
+                        Fate::Polish(f.theta.clone())
+                    }
+                    FlowEnd::Stalled => {
+                        flow_summary.stalled += 1;
+                        Fate::Polish(f.theta.clone())
+                    }
+                    FlowEnd::Diverged => {
+                        flow_summary.diverged += 1;
+                        Fate::Infinity
+                    }
+                    FlowEnd::NonFinite => {
+                        flow_summary.non_finite += 1;
+                        Fate::NonFinite
+                    }
+                    FlowEnd::Budget => {
+                        flow_summary.still_moving += 1;
+                        Fate::StillMoving
+                    }
+                }
+            }
+        })
+        .collect();
+    // Heads: the first of each group of points within CLUSTER_TOL (normalised).
+    let mut head_of: Vec<Option<usize>> = vec![None; reps.len()];
+    let mut heads: Vec<usize> = Vec::new();
+    {
+        let mut taken = Index::new(index.axis);
+        for (r, fate) in fates.iter().enumerate() {
+            if let Fate::Polish(t) = fate {
+                let t = normalise(model, t);
+                match taken.nearest(0, &t, CLUSTER_TOL * scale(&t)) {
+                    Some((h, _)) => {
+                        head_of[r] = Some(h);
+                        if flows[r].is_none() {
+                            observe(Stage::Polished);
+                        }
+                    }
+                    None => {
+                        head_of[r] = Some(r);
+                        heads.push(r);
+                        taken.insert(0, r, t);
+                    }
+                }
+            } else if flows[r].is_none() {
+                observe(Stage::Polished);
+            }
+        }
+    }
+    let polished: Vec<Stationary> = heads
+        .par_iter()
+        .map(|&r| {
+            let Fate::Polish(t) = &fates[r] else {
+                unreachable!("heads are points to polish")
+            };
+            let s = analyse(model, data, t);
+            if flows[r].is_none() {
+                observe(Stage::Polished);
+            }
             s
         })
         .collect();
-
-    // 3. Basins: clusters that polish to the same point.
-    let mut basins: Vec<Basin> = Vec::new();
-    for ((_, members), point) in clusters.into_iter().zip(polished) {
-        if point.kind == Kind::NotStationary {
-            unassigned.not_stationary += members.len() as u64;
-            unassigned.unconverged += members
-                .iter()
-                .filter(|&&w| Status::from_code(status[w]) == Some(Status::MaxSteps))
-                .count() as u64;
-            continue;
-        }
-        let theta = normalise(model, &point.theta);
-        let scale = theta.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-        match basins
-            .iter_mut()
-            .find(|b| distance(&normalise(model, &b.point.theta), &theta) <= SAME_POINT_TOL * scale)
-        {
-            Some(b) => b.walkers.extend(members),
-            None => basins.push(Basin {
-                point,
-                walkers: members,
-            }),
+    let mut stationary_of: Vec<Option<usize>> = vec![None; reps.len()];
+    for (k, &r) in heads.iter().enumerate() {
+        stationary_of[r] = Some(k);
+    }
+    for r in 0..reps.len() {
+        if let Some(h) = head_of[r] {
+            stationary_of[r] = stationary_of[h];
         }
     }
 
-    // 4. Classes: basins that are copies of each other under G. Points on manifolds (zero
+    // 3. Basins: representatives whose points polish to the same stationary point. A point
+    // gradient descent stopped at (‖∇L‖ < tol: a converged walker, or a flow that converged)
+    // that polishes to no stationary point is a plateau, a basin of its own.
+    let ended: Vec<bool> = heads
+        .iter()
+        .map(|&r| match &flows[r] {
+            Some(f) => f.end == FlowEnd::Converged,
+            None => Status::from_code(status[reps[r]]) == Some(Status::Converged),
+        })
+        .collect();
+    let mut basins: Vec<Basin> = Vec::new();
+    let mut basin_of: Vec<Option<usize>> = vec![None; reps.len()];
+    let mut kept: Vec<Option<usize>> = vec![None; polished.len()];
+    for (k, point) in polished.iter().enumerate() {
+        if point.kind == Kind::NotStationary {
+            if ended[k] {
+                // Described where gradient descent stopped, not where the polish gave up.
+                let Fate::Polish(at) = &fates[heads[k]] else {
+                    unreachable!("heads are points to polish")
+                };
+                basins.push(Basin {
+                    point: Stationary {
+                        kind: Kind::Plateau,
+                        ..describe(model, data, at)
+                    },
+                    walkers: Vec::new(),
+                });
+                kept[k] = Some(basins.len() - 1);
+            }
+            continue;
+        }
+        let theta = normalise(model, &point.theta);
+        let sc = scale(&theta);
+        let found = basins.iter().position(|b| {
+            b.point.kind != Kind::Plateau
+                && distance(&normalise(model, &b.point.theta), &theta) <= SAME_POINT_TOL * sc
+        });
+        kept[k] = Some(match found {
+            Some(b) => b,
+            None => {
+                basins.push(Basin {
+                    point: point.clone(),
+                    walkers: Vec::new(),
+                });
+                basins.len() - 1
+            }
+        });
+    }
+    for r in 0..reps.len() {
+        basin_of[r] = stationary_of[r].and_then(|k| kept[k]);
+    }
+
+    // 4. Place every other walker by its nearest representative of the same status.
+    let place_tol = options.place_tol.max(CLUSTER_TOL);
+    let rep_number: std::collections::HashMap<usize, usize> =
+        reps.iter().enumerate().map(|(r, &w)| (w, r)).collect();
+    let nearest: Vec<Option<(usize, f64)>> = (0..m)
+        .into_par_iter()
+        .map(|w| {
+            if !analysable(w) || p == 0 {
+                return None;
+            }
+            if let Some(&r) = rep_number.get(&w) {
+                return Some((r, 0.0));
+            }
+            let theta = end(w);
+            index.nearest(status[w], &theta, place_tol * scale(&theta))
+        })
+        .collect();
+    let mut rep_walkers: Vec<Vec<usize>> = vec![Vec::new(); reps.len()];
+    let mut unplaced: Vec<usize> = Vec::new();
+    for w in 0..m {
+        if !analysable(w) {
+            continue;
+        }
+        match nearest[w] {
+            Some((r, _)) => rep_walkers[r].push(w),
+            None => unplaced.push(w),
+        }
+    }
+    for (r, walkers) in rep_walkers.iter().enumerate() {
+        let rep = reps[r];
+        for &w in walkers {
+            placement[w] = if w == rep {
+                Placement::Analysed
+            } else {
+                Placement::Placed
+            } as u8;
+            if flows[r].is_some() {
+                continued[w] = if w == rep {
+                    Continued::Flow
+                } else {
+                    flow_summary.placed += 1;
+                    Continued::PlacedByFlow
+                } as u8;
+            }
+        }
+        let moving_count = walkers.iter().filter(|&&w| moving(w)).count() as u64;
+        match (&fates[r], basin_of[r]) {
+            (Fate::Infinity, _) => unassigned.at_infinity += walkers.len() as u64,
+            (Fate::NonFinite, _) => unassigned.non_finite += walkers.len() as u64,
+            (Fate::StillMoving, _) => {
+                unassigned.still_moving += walkers.len() as u64;
+            }
+            (Fate::Polish(_), Some(b)) => basins[b].walkers.extend(walkers),
+            (Fate::Polish(_), None) => {
+                unassigned.not_stationary += walkers.len() as u64;
+                if flows[r].is_none() {
+                    unassigned.unconverged += moving_count;
+                }
+            }
+        }
+    }
+    let overflow = unplaced;
+    // 5. Classes: basins that are copies of each other under G. Points on manifolds (zero
     // eigenvalues beyond the continuous symmetries) are grouped by kind, index and loss level
     // instead: every walker ends at a different point of the manifold, and copies are not counted.
     let order = group_order(model);
-    let degenerate = |s: &Stationary| s.nullity > symmetry_nullity(model, &s.theta);
+    let degenerate = |s: &Stationary| {
+        s.kind == Kind::Plateau || s.nullity > symmetry_nullity(model, &s.theta)
+    };
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (bi, b) in basins.iter().enumerate() {
         let theta = normalise(model, &b.point.theta);
-        let scale = theta.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        let scale = scale(&theta);
         let found = groups.iter_mut().find(|g| {
             let rep = &basins[g[0]].point;
+            if rep.kind == Kind::Plateau || b.point.kind == Kind::Plateau {
+                // Plateaus by loss level alone.
+                return rep.kind == b.point.kind
+                    && (rep.loss - b.point.loss).abs() <= PLATEAU_LEVEL * rep.loss.abs().max(1e-30);
+            }
             if rep.kind != b.point.kind
                 || rep.index != b.point.index
                 || degenerate(rep) != degenerate(&b.point)
@@ -340,7 +747,7 @@ pub fn analyse_walk_observed(
             uniformity_p: uniformity,
         });
     }
-    // 5. Walkers beyond the cluster cap that converged join the class whose loss level they
+    // 6. Walkers with no representative near that converged join the class whose loss level they
     // reached: by the quadratic model, a walker with gradient g sits above its stationary point
     // by at most ‖g‖²/(2λ⁺), λ⁺ the smallest positive curvature there. Within a counted class it
     // joins the copy nearest to it; on a manifold, the class. Ill-conditioned minima and manifolds
@@ -404,6 +811,7 @@ pub fn analyse_walk_observed(
     for (&w, j) in overflow.iter().zip(joined) {
         match j {
             Some((id, copy)) => {
+                placement[w] = Placement::ByLoss as u8;
                 labels[2 * w] = id as i32;
                 labels[2 * w + 1] = copy.map_or(-1, |c| c as i32);
                 classes[id].walkers += 1;
@@ -413,6 +821,7 @@ pub fn analyse_walk_observed(
             }
             None => {
                 unassigned.too_many_clusters += 1;
+                placement[w] = Placement::Unplaced as u8;
                 if Status::from_code(status[w]) == Some(Status::MaxSteps) {
                     unassigned.unconverged += 1;
                 }
@@ -423,14 +832,26 @@ pub fn analyse_walk_observed(
         c.fraction = c.walkers as f64 / m.max(1) as f64;
         c.uniformity_p = uniformity(c.copies_expected, &c.walkers_per_copy);
     }
+    let count = |code: Placement| placement.iter().filter(|&&c| c == code as u8).count() as u64;
+    let placed = PlacementCounts {
+        analysed: count(Placement::Analysed),
+        placed: count(Placement::Placed),
+        by_loss: count(Placement::ByLoss),
+        unplaced: count(Placement::Unplaced),
+    };
     Report {
         group_order: order,
         group_order_log10: group_order_log10(model),
         cluster_cap: cap,
+        place_tol,
         walkers: m as u64,
         classes,
         unassigned,
+        placement: placed,
+        flow: options.flow.map(|_| flow_summary),
         labels,
+        placements: placement,
+        continued,
     }
 }
 
@@ -467,6 +888,7 @@ impl Report {
         for c in &self.classes {
             let copies = match c.copies_expected {
                 Some(e) => format!("{} / {}", c.copies_found, count(e)),
+                None if c.kind == Kind::Plateau => "—".to_string(),
                 None => "manifold".to_string(),
             };
             let p = c
@@ -491,7 +913,7 @@ impl Report {
         let u = &self.unassigned;
         let _ = writeln!(
             s,
-            "|G| = {}; not in a class: {} at infinity (diverged), {} non-finite, {} not stationary, {} beyond {} clusters",
+            "|G| = {}; not in a class: {} at infinity (diverged), {} non-finite, {} not stationary, {} unplaced (no analysed end within {}){}",
             if self.group_order.is_finite() {
                 count(self.group_order)
             } else {
@@ -501,12 +923,38 @@ impl Report {
             u.non_finite,
             u.not_stationary,
             u.too_many_clusters,
-            self.cluster_cap
+            self.place_tol,
+            if u.still_moving > 0 {
+                format!(", {} still moving at the flow's horizon", u.still_moving)
+            } else {
+                String::new()
+            }
         );
+        let pl = &self.placement;
+        let _ = writeln!(
+            s,
+            "  {} ends analysed (at most {}), {} walkers placed by the nearest within {}, {} by their loss level",
+            pl.analysed, self.cluster_cap, pl.placed, self.place_tol, pl.by_loss
+        );
+        if let Some(f) = &self.flow {
+            let _ = writeln!(
+                s,
+                "  continued by gradient flow: {} ends still moving ({} walkers placed by them): {} converged, {} diverged, {} non-finite, {} stalled, {} still moving; {} flow steps, the longest {:.3e} steps of lr",
+                f.continued,
+                f.placed,
+                f.converged,
+                f.diverged,
+                f.non_finite,
+                f.stalled,
+                f.still_moving,
+                f.steps,
+                f.longest_steps
+            );
+        }
         if u.unconverged > 0 {
             let _ = writeln!(
                 s,
-                "  of these, {} were still moving at the step budget (max-steps): more --steps may place them",
+                "  of these, {} were still moving at the step budget (max-steps): more --steps, --extend or --finish flow may place them",
                 u.unconverged
             );
         }

@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod basins;
 pub mod dense;
 pub mod eigen;
+pub mod flow;
 pub mod lattice;
 pub mod stationary;
 pub mod stats;

@@ -32,6 +32,10 @@ pub enum Kind {
     /// Polishing did not reach a point where ∇L vanishes, or reached one with no curvature at
     /// all (a plateau or a gradient-flat region).
     NotStationary,
+    /// Not a stationary point: where gradient descent stops (‖∇L‖ < --tol) but polishing
+    /// reaches no point where ∇L vanishes. A flat region, grouped with others by its loss level;
+    /// the basin analysis gives this kind, never `analyse`.
+    Plateau,
 }
 
 impl Kind {
@@ -43,6 +47,7 @@ impl Kind {
             Kind::Saddle => "saddle",
             Kind::Maximum => "maximum",
             Kind::NotStationary => "not-stationary",
+            Kind::Plateau => "plateau",
         }
     }
 }
@@ -177,6 +182,17 @@ pub fn polish(model: &Model, data: &Dataset, start: &[f64]) -> (Vec<f64>, f64) {
 /// Polishes `start` and classifies the point it reaches.
 pub fn analyse(model: &Model, data: &Dataset, start: &[f64]) -> Stationary {
     let (theta, grad_norm) = polish(model, data, start);
+    classify(model, data, theta, grad_norm)
+}
+
+/// Classifies `theta` as it is, unpolished: L, ‖∇L‖ and the Hessian's spectrum there.
+pub fn describe(model: &Model, data: &Dataset, theta: &[f64]) -> Stationary {
+    let (_, g) = reference::loss_and_gradient(model, data, theta);
+    let grad_norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    classify(model, data, theta.to_vec(), grad_norm)
+}
+
+fn classify(model: &Model, data: &Dataset, theta: Vec<f64>, grad_norm: f64) -> Stationary {
     let loss = reference::loss(model, data, &theta);
     let p = theta.len();
     let h = reference::hessian(model, data, &theta);

@@ -1,0 +1,244 @@
+//! Gradient flow with adaptive steps, in float64: how a walker that reached its step budget while
+//! still moving is finished.
+//!
+//! Gradient descent with a small learning rate follows the gradient flow θ' = −∇L(θ), one step of
+//! length lr per step of time. Where it crawls — flat valleys, and the plateaus beside saddle
+//! manifolds that a walker leaves at the rate of a tiny negative curvature — the flow can be
+//! followed in steps many thousand times longer. The integrator is linearly implicit Euler
+//! (Rosenbrock–Euler) with the exact Hessian: θ ← θ + k, (I + hH)·k = −h·∇L. It is stable in stiff
+//! valleys at any step; along a negative curvature λ it needs h·|λ| < 1, which the
+//! factorisation enforces (I + hH must be positive definite). The local error is estimated by
+//! step doubling and held below `FlowSettings::accuracy` relative to max(1, ‖θ‖∞), and a step
+//! must lower L, as the flow does.
+//!
+//! The flow stops where gradient descent with the run's settings stops: at the first point where
+//! ‖∇L‖ < tol (looked for inside each step along the step's linear model, so that a long step
+//! does not pass over the place a walker would have stopped), past ‖θ‖∞ > diverge, or on a
+//! non-finite value. A flow that reaches its own budget has not ended, and says so.
+
+use super::dense::Cholesky;
+use landscape_core::reference;
+use landscape_core::spec::data::Dataset;
+use landscape_core::spec::model::Model;
+use nalgebra::{DMatrix, DVector};
+
+/// How far the flow may go and how closely it follows the exact trajectory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlowSettings {
+    /// The run's learning rate: the first step, and the unit of `time` in gradient-descent steps.
+    pub lr: f64,
+    /// Stop when ‖∇L‖₂ < tol (the run's `--tol`).
+    pub tol: f64,
+    /// Stop when ‖θ‖∞ > diverge (the run's `--diverge`).
+    pub diverge: f64,
+    /// Local error allowed per step, relative to max(1, ‖θ‖∞).
+    pub accuracy: f64,
+    /// Most accepted steps.
+    pub max_steps: usize,
+    /// Most flow time, in gradient-descent steps of `lr`.
+    pub max_time_steps: f64,
+}
+
+impl FlowSettings {
+    /// The defaults for a run's lr, tol and diverge: error 1e-4 per step, 20 000 steps, and a
+    /// horizon of 10¹² gradient-descent steps.
+    pub fn new(lr: f64, tol: f64, diverge: f64) -> FlowSettings {
+        FlowSettings {
+            lr,
+            tol,
+            diverge,
+            accuracy: 1e-4,
+            max_steps: 20_000,
+            max_time_steps: 1e12,
+        }
+    }
+}
+
+/// Why a flow stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEnd {
+    /// ‖∇L‖ < tol: where a gradient-descent walker stops.
+    Converged,
+    /// ‖θ‖∞ passed `diverge`.
+    Diverged,
+    /// θ, L or ∇L became non-finite.
+    NonFinite,
+    /// The flow's own step or time budget ran out while it was still moving.
+    Budget,
+    /// No step both followed the flow and lowered L (at float64's resolution of L).
+    Stalled,
+}
+
+/// Where a flow ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flowed {
+    /// θ at the end.
+    pub theta: Vec<f64>,
+    /// L there.
+    pub loss: f64,
+    /// ‖∇L‖₂ there.
+    pub grad_norm: f64,
+    /// Why it stopped.
+    pub end: FlowEnd,
+    /// Steps accepted.
+    pub steps: usize,
+    /// Exact Hessians computed (the cost: each is about P/16 + 1 gradients).
+    pub hessians: usize,
+    /// Flow time, in gradient-descent steps of lr.
+    pub time_steps: f64,
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// Follows the gradient flow from `start` until it ends (see the module's text).
+pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> Flowed {
+    let p = start.len();
+    let eval = |t: &[f64]| reference::loss_and_gradient(model, data, t);
+    let mut theta = start.to_vec();
+    let (mut loss, mut g) = eval(&theta);
+    let mut h = s.lr;
+    let mut time = 0.0;
+    let (mut steps, mut hessians) = (0, 0);
+    let end = loop {
+        let gn = norm(&g);
+        if theta.iter().any(|v| !v.is_finite()) {
+            break FlowEnd::NonFinite;
+        }
+        if max_abs(&theta) > s.diverge {
+            break FlowEnd::Diverged;
+        }
+        if !loss.is_finite() || !gn.is_finite() {
+            break FlowEnd::NonFinite;
+        }
+        if gn < s.tol {
+            break FlowEnd::Converged;
+        }
+        if steps >= s.max_steps || time >= s.max_time_steps * s.lr {
+            break FlowEnd::Budget;
+        }
+        let hess = DMatrix::from_row_slice(p, p, &reference::hessian(model, data, &theta));
+        hessians += 1;
+        let gv = DVector::from_column_slice(&g);
+        let allowed = s.accuracy * max_abs(&theta).max(1.0);
+        let mut accepted = None;
+        for _ in 0..60 {
+            // (I + hH)k = −h g, once with h and twice with h/2 (the second half-step with the
+            // gradient at the midpoint and the same Hessian).
+            let solve = |step: f64, rhs: &DVector<f64>| {
+                let a = DMatrix::identity(p, p) + &hess * step;
+                Cholesky::new(a).map(|c| c.solve(&(-rhs * step)))
+            };
+            let (Some(full), Some(half)) = (solve(h, &gv), solve(0.5 * h, &gv)) else {
+                h *= 0.25;
+                continue;
+            };
+            let mid: Vec<f64> = theta.iter().zip(half.iter()).map(|(t, k)| t + k).collect();
+            let (_, gm) = eval(&mid);
+            let Some(second) = solve(0.5 * h, &DVector::from_column_slice(&gm)) else {
+                h *= 0.25;
+                continue;
+            };
+            let next: Vec<f64> = mid.iter().zip(second.iter()).map(|(t, k)| t + k).collect();
+            let err = next
+                .iter()
+                .zip(theta.iter().zip(full.iter()))
+                .fold(0.0f64, |m, (a, (t, k))| m.max((a - (t + k)).abs()));
+            let (nl, ng) = eval(&next);
+            if !(err <= allowed) || !(nl <= loss) {
+                let shrink = if err.is_finite() && err > 0.0 {
+                    (0.9 * (allowed / err).sqrt()).clamp(0.1, 0.5)
+                } else {
+                    0.25
+                };
+                h *= shrink;
+                if h < 1e-12 * s.lr {
+                    break;
+                }
+                continue;
+            }
+            let grow = if err > 0.0 {
+                (0.9 * (allowed / err).sqrt()).clamp(1.0, 4.0)
+            } else {
+                4.0
+            };
+            accepted = Some((next, nl, ng, grow));
+            break;
+        }
+        let Some((next, nl, ng, grow)) = accepted else {
+            break FlowEnd::Stalled;
+        };
+        // Where along the step would ‖∇L‖ first fall below tol? On the linear model
+        // ∇L(θ + σΔ) ≈ ∇L + σHΔ, the least ‖·‖² over σ ∈ [0, 1].
+        let delta: Vec<f64> = next.iter().zip(&theta).map(|(a, b)| a - b).collect();
+        let hd = &hess * DVector::from_column_slice(&delta);
+        let (a, b) = (hd.dot(&hd), gv.dot(&hd));
+        let sigma = if a > 0.0 { (-b / a).clamp(0.0, 1.0) } else { 1.0 };
+        let least = (&gv + &hd * sigma).norm();
+        if sigma < 1.0 && least < s.tol {
+            let stop: Vec<f64> = theta
+                .iter()
+                .zip(&delta)
+                .map(|(t, d)| t + sigma * d)
+                .collect();
+            let (sl, sg) = eval(&stop);
+            if sl <= loss && norm(&sg) < s.tol {
+                (theta, loss, g) = (stop, sl, sg);
+                time += sigma * h;
+                steps += 1;
+                continue;
+            }
+        }
+        (theta, loss, g) = (next, nl, ng);
+        time += h;
+        steps += 1;
+        h *= grow;
+    };
+    Flowed {
+        grad_norm: norm(&g),
+        theta,
+        loss,
+        end,
+        steps,
+        hessians,
+        time_steps: time / s.lr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use landscape_core::spec::data::DataSource;
+    use landscape_core::spec::model::Activation;
+    use landscape_core::spec::walk::{Status, WalkSettings};
+
+    /// The seed example L = (w₂w₁ − 1)²: from every start, the flow and long gradient descent
+    /// with a small lr end at the same point of the hyperbola w₁w₂ = 1 (to the accuracy of both).
+    #[test]
+    fn the_flow_ends_where_gradient_descent_ends_on_the_seed_example() {
+        let m = Model::new("1-1-1", Activation::Linear, Activation::Linear, false).expect("model");
+        let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
+        let settings = WalkSettings {
+            lr: 0.01,
+            momentum: 0.0,
+            steps: 200_000,
+            tol: 1e-9,
+            diverge: 1e4,
+        };
+        for start in [[0.3, -0.2], [-1.5, 0.1], [2.0, 2.5], [0.05, 0.01]] {
+            let gd = reference::walk(&m, &data, &start, &settings);
+            assert_eq!(gd.status, Status::Converged, "{start:?}");
+            let f = flow(&m, &data, &start, &FlowSettings::new(0.01, 1e-9, 1e4));
+            assert_eq!(f.end, FlowEnd::Converged, "{start:?}: {f:?}");
+            for (a, b) in f.theta.iter().zip(&gd.theta) {
+                assert!((a - b).abs() < 1e-2, "{start:?}: flow {f:?} vs gd {gd:?}");
+            }
+            assert!(f.steps * 20 < gd.steps as usize, "{f:?} vs {} steps", gd.steps);
+        }
+    }
+}
