@@ -75,14 +75,7 @@ pub fn write(
     let p = model.parameter_count();
     let m = walked.status.len();
     let extended = map.walk.extension.as_ref().map(|e| e.continued.as_slice());
-    crate::output::basins::write(
-        out.staging(),
-        model,
-        report,
-        "labels.npy",
-        &shape,
-        extended,
-    )?;
+    crate::output::basins::write(out.staging(), model, report, "labels.npy", &shape, extended)?;
     npy::write(&out.file("steps.npy"), &shape, &walked.steps)?;
     let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
     npy::write(&out.file("status.npy"), &shape, &status)?;
@@ -203,12 +196,17 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         return Ok(());
     };
     if let Some(total) = spec.finish.extend {
-        extend(backend.as_mut(), &spec.problem, &mut walk, settings, total, quiet)?;
+        extend(
+            backend.as_mut(),
+            &spec.problem,
+            &mut walk,
+            settings,
+            total,
+            quiet,
+        )?;
     }
     let t = Instant::now();
-    let options = spec
-        .finish
-        .analysis(model.parameter_count(), settings);
+    let options = spec.finish.analysis(model.parameter_count(), settings);
     let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");
     let map = Map {
         walk,

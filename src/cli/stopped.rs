@@ -178,13 +178,7 @@ pub fn extend(
     if !quiet && let Some(e) = &walk.extension {
         eprintln!(
             "extend: {} walkers still moving at {} steps continued in {} rounds up to {} steps ({} walker-steps, {:.2} s); {} still moving",
-            e.walkers,
-            descent.steps,
-            e.rounds,
-            e.steps,
-            e.walker_steps,
-            e.seconds,
-            e.still_moving
+            e.walkers, descent.steps, e.rounds, e.steps, e.walker_steps, e.seconds, e.still_moving
         );
     }
     Ok(())

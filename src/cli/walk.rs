@@ -231,7 +231,14 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         return Ok(());
     };
     if let Some(total) = spec.finish.extend {
-        extend(backend.as_mut(), &spec.problem, &mut walk, settings, total, quiet)?;
+        extend(
+            backend.as_mut(),
+            &spec.problem,
+            &mut walk,
+            settings,
+            total,
+            quiet,
+        )?;
     }
     let basins = if walk_request.basins {
         let t = Instant::now();

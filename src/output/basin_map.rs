@@ -1,6 +1,6 @@
 //! The picture of a basin map: each pixel coloured by where its walker ended, with a legend.
 
-use crate::analysis::basins::Report;
+use crate::analysis::basins::{Reason, Report};
 use crate::backend::WalkOutput;
 use crate::output::plot::{self, LegendKey, MapLegendEntry, MapPixel, Neutral};
 use crate::run::ColorBy;
@@ -20,12 +20,18 @@ pub fn picture(
     let m = walked.status.len();
     let max_steps = walked.steps.iter().copied().max().unwrap_or(1).max(1) as f32;
     let mut loss_range = (0.0f32, 1.0f32);
-    // A walker in no class: why, from its status.
+    // A walker in no class: why, from the analysis (the flow may have taken a walker still
+    // moving to infinity), else from its status.
     let neutral = |w: usize| {
-        MapPixel::Neutral(match Status::from_code(walked.status[w]) {
-            Some(Status::Diverged) => Neutral::Diverged,
-            Some(Status::MaxSteps) => Neutral::Unconverged,
-            _ => Neutral::NoClass,
+        MapPixel::Neutral(match report.reasons.get(w).copied() {
+            Some(r) if r == Reason::AtInfinity as u8 => Neutral::Diverged,
+            Some(r) if r == Reason::StillMoving as u8 => Neutral::Unconverged,
+            Some(r) if r == Reason::NonFinite as u8 => Neutral::NoClass,
+            _ => match Status::from_code(walked.status[w]) {
+                Some(Status::Diverged) => Neutral::Diverged,
+                Some(Status::MaxSteps) => Neutral::Unconverged,
+                _ => Neutral::NoClass,
+            },
         })
     };
     let mut legend = Vec::new();
@@ -201,6 +207,7 @@ mod tests {
                 ..Unassigned::default()
             },
             labels: vec![0, 0, -1, -1, -1, -1, -1, -1],
+            ..Report::default()
         };
         (walked, report)
     }

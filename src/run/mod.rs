@@ -673,7 +673,14 @@ pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
         &|_| {},
     )?;
     if let Some(total) = spec.finish.extend {
-        extend(backend, &spec.problem, &mut walk, &spec.descent, total, &|_| {})?;
+        extend(
+            backend,
+            &spec.problem,
+            &mut walk,
+            &spec.descent,
+            total,
+            &|_| {},
+        )?;
     }
     Ok(walk)
 }
@@ -978,7 +985,14 @@ pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
         &|_| {},
     )?;
     if let Some(total) = spec.finish.extend {
-        extend(backend, &spec.problem, &mut walk, &spec.descent, total, &|_| {})?;
+        extend(
+            backend,
+            &spec.problem,
+            &mut walk,
+            &spec.descent,
+            total,
+            &|_| {},
+        )?;
     }
     let t = Instant::now();
     let options = spec

@@ -534,6 +534,17 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
             }
         }
         cases.push((format!("{base} --lr=-inf"), "--lr"));
+        // The continuations: more steps in all than --steps, plain gradient descent only, a
+        // tolerance to stop at.
+        for v in ["1000", "10", "0", "-5", "x", "99999999999"] {
+            cases.push((format!("{base} --steps 1000 --extend {v}"), "--extend"));
+        }
+        cases.extend([
+            (format!("{base} --finish newton"), "--finish"),
+            (format!("{base} --finish flow --tol 0"), "--finish"),
+            (format!("{base} --finish flow --momentum 0.9"), "--finish"),
+            (format!("{base} --extend 5000 --momentum 0.5"), "--extend"),
+        ]);
     }
     let walk = "walk --model 2-3-1 --data xor";
     for (flag, values) in [
@@ -567,6 +578,7 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
             "--trace",
         ),
         (format!("{walk} {AX}"), "--axis"),
+        (format!("{walk} --trace 10 --extend 5000"), "--extend"),
         (format!("{walk} --backend tpu"), "--backend"),
         (format!("{walk} --no-basins=yes"), "--no-basins"),
         (format!("{walk} --out {{dir}}/a-file"), "--out"),

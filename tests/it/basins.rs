@@ -250,7 +250,8 @@ fn the_observed_analysis_reports_each_polished_cluster_once_and_changes_nothing(
     };
     let out = walk(&m, &data, Init::Normal { sigma: 1.0 }, 5, 40, &s);
     let stages = std::sync::Mutex::new(Vec::new());
-    let observed = analyse_walk_observed(&m, &data, &out.endpoints, &out.status, &|s| {
+    let options = landscape::analysis::basins::Options::new(m.parameter_count());
+    let observed = analyse_walk_observed(&m, &data, &out.endpoints, &out.status, &options, &|s| {
         stages.lock().expect("lock").push(s)
     });
     let stages = stages.into_inner().expect("lock");

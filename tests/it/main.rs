@@ -9,6 +9,7 @@ mod common;
 mod interop;
 mod parity;
 mod parsers_never_panic;
+mod placement;
 mod readme;
 mod report;
 mod resume;

@@ -122,7 +122,7 @@ pub struct Unassigned {
 }
 
 /// The whole analysis of a walk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// |G| (infinite beyond float64's range, about 170 hidden units).
     pub group_order: f64,
@@ -152,6 +152,27 @@ pub struct Report {
     /// How each walker's end was continued: codes of `Continued`.
     #[serde(skip)]
     pub continued: Vec<u8>,
+    /// Why each walker is in no class: codes of `Reason`.
+    #[serde(skip)]
+    pub reasons: Vec<u8>,
+}
+
+/// Why a walker is in no class (`Report::reasons`), as `Unassigned` counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reason {
+    /// It is in a class.
+    InClass = 0,
+    /// It diverged, or its end continued by the flow did.
+    AtInfinity = 1,
+    /// A non-finite value, in the walk or in the flow.
+    NonFinite = 2,
+    /// Its end polishes to no stationary point, and it had not stopped by `--tol`.
+    NotStationary = 3,
+    /// No analysed end of its status within the placement distance, and no class at its level.
+    Unplaced = 4,
+    /// Its end, continued by the flow, was still moving at the flow's horizon.
+    StillMoving = 5,
 }
 
 /// The chi-square p-value over all expected copies, unfound ones counting zero walkers.
@@ -401,10 +422,17 @@ pub fn analyse_walk_observed(
             Some(Status::Converged | Status::MaxSteps)
         )
     };
+    let mut reasons = vec![Reason::InClass as u8; m];
     for w in 0..m {
         match Status::from_code(status[w]) {
-            Some(Status::Diverged) => unassigned.at_infinity += 1,
-            Some(Status::NonFinite) | None => unassigned.non_finite += 1,
+            Some(Status::Diverged) => {
+                unassigned.at_infinity += 1;
+                reasons[w] = Reason::AtInfinity as u8;
+            }
+            Some(Status::NonFinite) | None => {
+                unassigned.non_finite += 1;
+                reasons[w] = Reason::NonFinite as u8;
+            }
             _ => {}
         }
     }
@@ -420,32 +448,49 @@ pub fn analyse_walk_observed(
         (0..p)
             .max_by(|&a, &b| {
                 let spread = |j: usize| {
-                    let (lo, hi) = sample
-                        .iter()
-                        .fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t[j]), hi.max(t[j])));
+                    let (lo, hi) = sample.iter().fold((f64::MAX, f64::MIN), |(lo, hi), t| {
+                        (lo.min(t[j]), hi.max(t[j]))
+                    });
                     hi - lo
                 };
                 spread(a).total_cmp(&spread(b))
             })
             .unwrap_or(0)
     };
-    let mut index = Index::new(axis.min(p.saturating_sub(1)));
-    let mut reps: Vec<usize> = Vec::new();
-    if p > 0 {
-        for &w in &order {
-            if reps.len() >= cap {
-                break;
-            }
-            let theta = end(w);
-            if index
-                .nearest(status[w], &theta, CLUSTER_TOL * scale(&theta))
-                .is_none()
-            {
+    // The finest radius, from CLUSTER_TOL doubling up to place_tol, whose cover of the ends
+    // (every analysable walker within it of a representative of its status) the cap allows.
+    // At place_tol itself the cap's first representatives are kept, and walkers farther than
+    // place_tol from all of them are unplaced.
+    let axis = axis.min(p.saturating_sub(1));
+    let largest = options.place_tol.max(CLUSTER_TOL);
+    let mut radius = CLUSTER_TOL;
+    let (index, reps) = loop {
+        let last = radius >= largest;
+        let mut index = Index::new(axis);
+        let mut reps: Vec<usize> = Vec::new();
+        let mut complete = true;
+        if p > 0 {
+            for &w in &order {
+                let theta = end(w);
+                if index
+                    .nearest(status[w], &theta, radius * scale(&theta))
+                    .is_some()
+                {
+                    continue;
+                }
+                if reps.len() >= cap {
+                    complete = false;
+                    break;
+                }
                 index.insert(status[w], reps.len(), theta);
                 reps.push(w);
             }
         }
-    }
+        if complete || last {
+            break (index, reps);
+        }
+        radius = (2.0 * radius).min(largest);
+    };
 
     // 2. Continue the representatives still moving, then polish. Ends that come within
     // CLUSTER_TOL of one taken earlier share its polish.
@@ -612,7 +657,7 @@ pub fn analyse_walk_observed(
     }
 
     // 4. Place every other walker by its nearest representative of the same status.
-    let place_tol = options.place_tol.max(CLUSTER_TOL);
+    let place_tol = radius;
     let rep_number: std::collections::HashMap<usize, usize> =
         reps.iter().enumerate().map(|(r, &w)| (w, r)).collect();
     let nearest: Vec<Option<(usize, f64)>> = (0..m)
@@ -657,19 +702,33 @@ pub fn analyse_walk_observed(
             }
         }
         let moving_count = walkers.iter().filter(|&&w| moving(w)).count() as u64;
-        match (&fates[r], basin_of[r]) {
-            (Fate::Infinity, _) => unassigned.at_infinity += walkers.len() as u64,
-            (Fate::NonFinite, _) => unassigned.non_finite += walkers.len() as u64,
+        let reason = match (&fates[r], basin_of[r]) {
+            (Fate::Infinity, _) => {
+                unassigned.at_infinity += walkers.len() as u64;
+                Reason::AtInfinity
+            }
+            (Fate::NonFinite, _) => {
+                unassigned.non_finite += walkers.len() as u64;
+                Reason::NonFinite
+            }
             (Fate::StillMoving, _) => {
                 unassigned.still_moving += walkers.len() as u64;
+                Reason::StillMoving
             }
-            (Fate::Polish(_), Some(b)) => basins[b].walkers.extend(walkers),
+            (Fate::Polish(_), Some(b)) => {
+                basins[b].walkers.extend(walkers);
+                Reason::InClass
+            }
             (Fate::Polish(_), None) => {
                 unassigned.not_stationary += walkers.len() as u64;
                 if flows[r].is_none() {
                     unassigned.unconverged += moving_count;
                 }
+                Reason::NotStationary
             }
+        };
+        for &w in walkers {
+            reasons[w] = reason as u8;
         }
     }
     let overflow = unplaced;
@@ -677,9 +736,8 @@ pub fn analyse_walk_observed(
     // eigenvalues beyond the continuous symmetries) are grouped by kind, index and loss level
     // instead: every walker ends at a different point of the manifold, and copies are not counted.
     let order = group_order(model);
-    let degenerate = |s: &Stationary| {
-        s.kind == Kind::Plateau || s.nullity > symmetry_nullity(model, &s.theta)
-    };
+    let degenerate =
+        |s: &Stationary| s.kind == Kind::Plateau || s.nullity > symmetry_nullity(model, &s.theta);
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (bi, b) in basins.iter().enumerate() {
         let theta = normalise(model, &b.point.theta);
@@ -689,7 +747,8 @@ pub fn analyse_walk_observed(
             if rep.kind == Kind::Plateau || b.point.kind == Kind::Plateau {
                 // Plateaus by loss level alone.
                 return rep.kind == b.point.kind
-                    && (rep.loss - b.point.loss).abs() <= PLATEAU_LEVEL * rep.loss.abs().max(1e-30);
+                    && (rep.loss - b.point.loss).abs()
+                        <= PLATEAU_LEVEL * rep.loss.abs().max(1e-30);
             }
             if rep.kind != b.point.kind
                 || rep.index != b.point.index
@@ -822,6 +881,7 @@ pub fn analyse_walk_observed(
             None => {
                 unassigned.too_many_clusters += 1;
                 placement[w] = Placement::Unplaced as u8;
+                reasons[w] = Reason::Unplaced as u8;
                 if Status::from_code(status[w]) == Some(Status::MaxSteps) {
                     unassigned.unconverged += 1;
                 }
@@ -852,6 +912,7 @@ pub fn analyse_walk_observed(
         labels,
         placements: placement,
         continued,
+        reasons,
     }
 }
 

@@ -178,7 +178,11 @@ pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> F
         let delta: Vec<f64> = next.iter().zip(&theta).map(|(a, b)| a - b).collect();
         let hd = &hess * DVector::from_column_slice(&delta);
         let (a, b) = (hd.dot(&hd), gv.dot(&hd));
-        let sigma = if a > 0.0 { (-b / a).clamp(0.0, 1.0) } else { 1.0 };
+        let sigma = if a > 0.0 {
+            (-b / a).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         let least = (&gv + &hd * sigma).norm();
         if sigma < 1.0 && least < s.tol {
             let stop: Vec<f64> = theta
@@ -217,8 +221,10 @@ mod tests {
     use landscape_core::spec::model::Activation;
     use landscape_core::spec::walk::{Status, WalkSettings};
 
-    /// The seed example L = (w₂w₁ − 1)²: from every start, the flow and long gradient descent
-    /// with a small lr end at the same point of the hyperbola w₁w₂ = 1 (to the accuracy of both).
+    /// The seed example L = (w₂w₁ − 1)²: walkers stopped after 100 steps of gradient descent
+    /// (lr 0.01) and continued by the flow end at the point of the hyperbola w₁w₂ = 1 that long
+    /// gradient descent reaches. On this manifold of minima the two may differ by O(lr): where
+    /// along a valley of minima gradient descent stops depends on its step, not only on its path.
     #[test]
     fn the_flow_ends_where_gradient_descent_ends_on_the_seed_example() {
         let m = Model::new("1-1-1", Activation::Linear, Activation::Linear, false).expect("model");
@@ -230,15 +236,96 @@ mod tests {
             tol: 1e-9,
             diverge: 1e4,
         };
-        for start in [[0.3, -0.2], [-1.5, 0.1], [2.0, 2.5], [0.05, 0.01]] {
+        for start in [
+            [0.3, -0.2],
+            [-1.5, 0.1],
+            [2.0, 2.5],
+            [0.05, 0.01],
+            [0.01, 0.0],
+        ] {
             let gd = reference::walk(&m, &data, &start, &settings);
             assert_eq!(gd.status, Status::Converged, "{start:?}");
-            let f = flow(&m, &data, &start, &FlowSettings::new(0.01, 1e-9, 1e4));
+            let short = WalkSettings {
+                steps: 100,
+                ..settings
+            };
+            let stopped = reference::walk(&m, &data, &start, &short);
+            let f = flow(
+                &m,
+                &data,
+                &stopped.theta,
+                &FlowSettings::new(0.01, 1e-9, 1e4),
+            );
             assert_eq!(f.end, FlowEnd::Converged, "{start:?}: {f:?}");
+            assert!((f.theta[0] * f.theta[1] - 1.0).abs() < 1e-8, "{f:?}");
             for (a, b) in f.theta.iter().zip(&gd.theta) {
-                assert!((a - b).abs() < 1e-2, "{start:?}: flow {f:?} vs gd {gd:?}");
+                assert!((a - b).abs() < 5e-3, "{start:?}: flow {f:?} vs gd {gd:?}");
             }
-            assert!(f.steps * 20 < gd.steps as usize, "{f:?} vs {} steps", gd.steps);
         }
+    }
+
+    /// Walkers of a 2-2-1 tanh student stopped after 200 steps while still moving, continued by
+    /// the flow, reach the stationary point that plain gradient descent with the same lr reaches
+    /// when it is let run to the end (those it finishes within 400 000 steps: about 10⁵ steps
+    /// each, which the flow crosses in a few hundred).
+    #[test]
+    fn continued_walkers_end_where_long_gradient_descent_ends() {
+        use crate::stationary::{Kind, analyse};
+        use crate::symmetry::{distance, normalise};
+        use landscape_core::rng::{Stream, normal};
+        use rayon::prelude::*;
+        let m = Model::new("2-2-1", Activation::Tanh, Activation::Linear, true).expect("model");
+        let data = DataSource::parse("teacher:n=16,seed=3", &m)
+            .expect("data")
+            .data;
+        let p = m.parameter_count();
+        let long = WalkSettings {
+            lr: 0.05,
+            momentum: 0.0,
+            steps: 400_000,
+            tol: 1e-6,
+            diverge: 1e4,
+        };
+        let short = WalkSettings { steps: 200, ..long };
+        let outcomes: Vec<Option<(Vec<f64>, Vec<f64>, Kind, f64)>> = (0..48u64)
+            .into_par_iter()
+            .map(|w| {
+                let start: Vec<f64> = (0..p)
+                    .map(|i| 1.5 * normal(7, Stream::Start, w * p as u64 + i as u64))
+                    .collect();
+                let gd = reference::walk(&m, &data, &start, &long);
+                if gd.status != Status::Converged {
+                    return None;
+                }
+                let stopped = reference::walk(&m, &data, &start, &short);
+                assert_eq!(stopped.status, Status::MaxSteps, "walker {w}");
+                let f = flow(
+                    &m,
+                    &data,
+                    &stopped.theta,
+                    &FlowSettings::new(0.05, long.tol, 1e4),
+                );
+                assert_eq!(f.end, FlowEnd::Converged, "walker {w}: {f:?}");
+                let (a, b) = (analyse(&m, &data, &gd.theta), analyse(&m, &data, &f.theta));
+                Some((a.theta, b.theta, a.kind, f.time_steps))
+            })
+            .collect();
+        let finished: Vec<_> = outcomes.into_iter().flatten().collect();
+        assert!(
+            finished.len() >= 24,
+            "only {} walkers finished",
+            finished.len()
+        );
+        let mut points: Vec<Vec<f64>> = Vec::new();
+        for (gd, fl, kind, _) in &finished {
+            assert_ne!(*kind, Kind::NotStationary);
+            let (gd, fl) = (normalise(&m, gd), normalise(&m, fl));
+            assert!(distance(&gd, &fl) < 1e-6, "gd {gd:?}\nflow {fl:?}");
+            if !points.iter().any(|q| distance(q, &gd) < 1e-6) {
+                points.push(gd);
+            }
+        }
+        // Several distinct ends, so that agreement is not a single basin's.
+        assert!(points.len() >= 3, "{} distinct points", points.len());
     }
 }
