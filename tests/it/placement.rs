@@ -126,6 +126,7 @@ fn a_capped_analysis_draws_the_uncapped_picture_up_to_the_placement_distance() {
             .collect();
         normalise(&spec.problem.model, &t)
     };
+    // On a 48 × 48 map of small basins a fair share of the pixels border another area.
     let differing: Vec<usize> = (0..m).filter(|&w| in_full(w) != named(&full, w)).collect();
     assert!(
         differing.len() * 10 <= m,
