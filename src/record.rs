@@ -540,7 +540,7 @@ pub struct BasinsRecord {
     pub group_order: Option<f64>,
     /// log₁₀ |G|.
     pub group_order_log10: f64,
-    /// Most raw clusters polished.
+    /// Most representatives analysed.
     pub cluster_cap: usize,
     /// Walkers analysed.
     pub walkers: u64,

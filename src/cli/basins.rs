@@ -45,10 +45,13 @@ pub fn analyse(
         "ends polished"
     };
     let progress = Progress::new(0, what, quiet);
+    // Representatives come in rounds (the later ones near boundaries between outcomes).
+    let total = std::sync::atomic::AtomicU64::new(0);
     let report = run::basins_observed(problem, walked, options, &|stage| match stage {
         Stage::Clusters(n) => {
-            progress.set_total(n as u64);
-            if p >= LARGE_P && n > 0 && !quiet {
+            let first = total.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) == 0;
+            progress.set_total(total.load(std::sync::atomic::Ordering::Relaxed));
+            if first && p >= LARGE_P && n > 0 && !quiet {
                 let points = if n == 1 { "point" } else { "points" };
                 eprintln!(
                     "basins: polishing {n} {points} (at most {} at this size) with dense {p} × {p} float64 Hessians, {} each{hint}",

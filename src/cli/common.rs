@@ -183,6 +183,10 @@ pub struct FinishArgs {
     /// stopped (`none`).
     #[arg(long, value_enum, default_value = "none")]
     pub finish: FinishBy,
+    /// Most ends the analysis takes (continues, polishes, classifies); the other walkers are
+    /// placed by the nearest of them. Default: 4096 up to 200 parameters, fewer above.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub cap: Option<u32>,
 }
 
 impl FinishArgs {
@@ -191,6 +195,7 @@ impl FinishArgs {
         Finish {
             extend: self.extend,
             flow: self.finish == FinishBy::Flow,
+            cap: self.cap,
         }
     }
 }

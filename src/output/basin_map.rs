@@ -1,6 +1,7 @@
 //! The picture of a basin map: each pixel coloured by where its walker ended, with a legend.
 
 use crate::analysis::basins::{Reason, Report};
+use crate::analysis::stationary::Kind;
 use crate::backend::WalkOutput;
 use crate::output::plot::{self, LegendKey, MapLegendEntry, MapPixel, Neutral};
 use crate::run::ColorBy;
@@ -37,13 +38,29 @@ pub fn picture(
     let mut legend = Vec::new();
     let pixels: Vec<MapPixel> = match color {
         ColorBy::Class | ColorBy::Copy => {
-            for c in report.classes.iter().take(15) {
+            // Stationary classes take the palette's hues in order; plateaus, which are not
+            // stationary points, take pale hues after the stationary classes' (legend: the
+            // stationary classes first).
+            let mut by_colour: Vec<usize> = (0..report.classes.len()).collect();
+            by_colour.sort_by_key(|&c| (report.classes[c].kind == Kind::Plateau, c));
+            let stationary = report
+                .classes
+                .iter()
+                .filter(|c| c.kind != Kind::Plateau)
+                .count();
+            let mut colour = vec![0; report.classes.len()];
+            for (k, &c) in by_colour.iter().enumerate() {
+                colour[c] = if k < stationary { k } else { plot::PALE + k };
+            }
+            for &c in by_colour.iter().take(15) {
+                let c = &report.classes[c];
                 let copies = match c.copies_expected {
                     Some(e) => format!("{} of {e} copies", c.copies_found),
+                    None if c.kind == Kind::Plateau => "not a stationary point".to_string(),
                     None => "a manifold".to_string(),
                 };
                 legend.push(MapLegendEntry {
-                    key: LegendKey::Class(c.id),
+                    key: LegendKey::Class(colour[c.id]),
                     text: format!(
                         "class {} · {} · L = {:.3e} · {copies} · {:.1}%",
                         c.id,
@@ -60,7 +77,7 @@ pub fn picture(
                         return neutral(w);
                     }
                     MapPixel::Class {
-                        class: class as usize,
+                        class: colour[class as usize],
                         copy: (color == ColorBy::Copy && copy >= 0).then_some(copy as usize),
                         shade: if shade {
                             0.8 * walked.steps[w] as f32 / max_steps

@@ -168,9 +168,9 @@ pub struct GridRequest {
     pub cwd: Option<PathBuf>,
 }
 
-/// How walkers still moving at the step budget are finished. Both continuations end where
-/// gradient descent with the run's learning rate and tolerance ends; neither decides a basin by
-/// seeking a stationary point.
+/// How walkers still moving at the step budget are finished, and how many ends the analysis
+/// takes. Both continuations end where gradient descent with the run's learning rate and
+/// tolerance ends; neither decides a basin by seeking a stationary point.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Finish {
@@ -183,11 +183,21 @@ pub struct Finish {
     /// analysis, the others placed by it.
     #[serde(default)]
     pub flow: bool,
+    /// Most ends analysed (continued, polished, classified); the other walkers are placed by
+    /// them. None: `cluster_cap(P)`.
+    #[serde(default)]
+    pub cap: Option<u32>,
 }
 
 impl Finish {
     /// Refuses continuations the descent settings make meaningless.
     pub fn check(&self, descent: &WalkSettings) -> Result<()> {
+        if self.cap == Some(0) {
+            return Err(Error::spec(
+                "--cap",
+                "0; expected at least 1 end to analyse",
+            ));
+        }
         let flag = if self.flow { "--finish" } else { "--extend" };
         if let Some(e) = self.extend
             && e <= descent.steps
@@ -220,11 +230,13 @@ impl Finish {
 
     /// The analysis's options for a model of `p` parameters and these descent settings.
     pub fn analysis(&self, p: usize, descent: &WalkSettings) -> Options {
+        let defaults = Options::new(p);
         Options {
             flow: self
                 .flow
                 .then(|| FlowSettings::new(descent.lr, descent.tol, descent.diverge)),
-            ..Options::new(p)
+            cap: self.cap.map_or(defaults.cap, |c| c as usize),
+            ..defaults
         }
     }
 }

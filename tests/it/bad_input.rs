@@ -541,6 +541,8 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
         }
         cases.extend([
             (format!("{base} --finish newton"), "--finish"),
+            (format!("{base} --cap 0"), "--cap"),
+            (format!("{base} --cap -1"), "--cap"),
             (format!("{base} --finish flow --tol 0"), "--finish"),
             (format!("{base} --finish flow --momentum 0.9"), "--finish"),
             (format!("{base} --extend 5000 --momentum 0.5"), "--extend"),

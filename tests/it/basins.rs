@@ -176,11 +176,16 @@ fn a_walker_on_a_slope_without_a_stationary_point_is_not_stationary() {
     // It was still moving when its steps ran out, and the table says so.
     assert_eq!(r.unassigned.unconverged, 1);
     assert!(r.table().contains("1 were still moving at the step budget"));
+    // Stopped by --tol there instead, it ended on a plateau: a class of its own kind, never a
+    // stationary point.
     let r = analyse_walk(&m, &data, &[3.0, 1.0], &[Status::Converged as u32]);
     assert_eq!(
         (r.unassigned.not_stationary, r.unassigned.unconverged),
-        (1, 0)
+        (0, 0)
     );
+    assert_eq!(r.classes.len(), 1, "{}", r.table());
+    assert_eq!(r.classes[0].kind, Kind::Plateau);
+    assert_eq!((r.classes[0].walkers, r.classes[0].copies_expected), (1, None));
 }
 
 #[test]
@@ -329,7 +334,12 @@ fn large_networks_polish_fewer_clusters_and_the_rest_join_by_loss_level() {
         "{converged} converged: {}",
         r.table()
     );
-    assert!(r.table().contains("beyond 64 clusters"), "{}", r.table());
+    assert!(r.placement.analysed <= MIN_CLUSTERS as u64, "{}", r.table());
+    assert!(
+        r.placement.placed + r.placement.by_loss > 0,
+        "{}",
+        r.table()
+    );
 }
 
 #[test]

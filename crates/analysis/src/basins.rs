@@ -19,16 +19,17 @@ fn infinite_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
-/// Endpoints within this ∞-distance (relative to max(1, ‖θ‖∞)) are polished once, together.
-/// Converged walkers sit within ‖∇L‖/λ_min of their point: 1e-2 covers tol = 1e-5 down to
-/// λ_min = 1e-3, and distinct stationary points are much farther apart.
+/// The finest cover of the ends: walkers within this ∞-distance (relative to max(1, ‖θ‖∞)) of a
+/// representative take its class. Converged walkers sit within ‖∇L‖/λ_min of their point: 1e-2
+/// covers tol = 1e-5 down to λ_min = 1e-3, and distinct stationary points are much farther
+/// apart. Continued ends this close share one polish.
 pub const CLUSTER_TOL: f64 = 1e-2;
 
 /// Polished points closer than this (relative) are the same stationary point; Newton's
 /// quadratic convergence puts them within ~1e-12 of it.
 pub const SAME_POINT_TOL: f64 = 1e-6;
 
-/// Most raw clusters polished; walkers beyond are left unassigned (so that a run whose walkers
+/// Most representatives analysed; the others are placed by them (so that a run whose walkers
 /// end on a continuum of points cannot make the analysis quadratic in the walkers).
 pub const MAX_CLUSTERS: usize = 4096;
 
@@ -38,7 +39,7 @@ pub const FULL_CAP_PARAMETERS: usize = 200;
 /// The fewest clusters polished at any parameter count.
 pub const MIN_CLUSTERS: usize = 64;
 
-/// Most raw clusters polished for a network of `p` parameters: `MAX_CLUSTERS` up to
+/// Most representatives analysed for a network of `p` parameters: `MAX_CLUSTERS` up to
 /// `FULL_CAP_PARAMETERS`, then falling as 1/P³, the cost of polishing each, down to
 /// `MIN_CLUSTERS`. Over-parameterised networks are where this matters: their walkers end on
 /// manifolds of minima, each at its own point, and polishing 4096 of them at P = 4000 would take
@@ -130,7 +131,8 @@ pub struct Report {
     pub group_order_log10: f64,
     /// Most representatives analysed (`cluster_cap` of P unless set).
     pub cluster_cap: usize,
-    /// The placement distance (relative ∞-distance).
+    /// The cover radius used: every placed walker is within it of its representative
+    /// (relative ∞-distance).
     pub place_tol: f64,
     /// Walkers analysed.
     pub walkers: u64,
@@ -194,10 +196,12 @@ struct Basin {
 /// What `analyse_walk_observed` reports as it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// The endpoints fell into this many raw clusters, whose representatives are polished next
-    /// (once, before any `Polished`).
+    /// This many more representatives were drawn; they are continued or polished next. Once
+    /// before any `Polished`, then once per round of representatives drawn near boundaries
+    /// between outcomes: the `Polished` that follow add up to their sum.
     Clusters(usize),
-    /// One more representative was polished and classified (in any order, from any thread).
+    /// One more representative was continued by the flow, or polished and classified (in any
+    /// order, from any thread).
     Polished,
 }
 
@@ -235,8 +239,9 @@ fn content_order(endpoints: &[f32], status: &[u32], p: usize) -> Vec<usize> {
 pub struct Options {
     /// Most representatives analysed (`cluster_cap(P)` by default).
     pub cap: usize,
-    /// A walker not analysed itself is placed by its nearest analysed representative of the same
-    /// status within this ∞-distance, relative to max(1, ‖θ‖∞).
+    /// The largest cover radius (∞-distance relative to max(1, ‖θ‖∞)): a walker not analysed
+    /// itself is placed by its nearest representative of the same status within the radius the
+    /// cap allows, from `CLUSTER_TOL` doubling up to this.
     pub place_tol: f64,
     /// Continue representatives that reached the step budget still moving by gradient flow
     /// with adaptive steps (`None`: analyse them where they stopped).
@@ -254,11 +259,11 @@ impl Options {
     }
 }
 
-/// A walker's ends within this ∞-distance (relative to max(1, ‖θ‖∞)) of an analysed
-/// representative's, with the same status, take its class and copy. Five times `CLUSTER_TOL`:
-/// wide enough that the representatives a cap allows cover the two-dimensional sheet of ends a
-/// map's walkers leave after a few thousand steps, narrow against the distance between the
-/// points they end at.
+/// The largest cover radius: a walker whose end lies within this ∞-distance (relative to
+/// max(1, ‖θ‖∞)) of an analysed representative's, with the same status, takes its class and
+/// copy. Five times `CLUSTER_TOL`: wide enough that the 4096 representatives of the cap cover the
+/// two-dimensional sheet of ends a map's walkers leave after a few thousand steps, narrow against
+/// the distance between the points they end at.
 pub const PLACE_TOL: f64 = 5e-2;
 
 /// How a walker got its class (`Report::placement`, `placement.npy`).
@@ -330,7 +335,47 @@ pub struct PlacementCounts {
     pub by_loss: u64,
     /// Walkers with no analysed end near and no class at their level.
     pub unplaced: u64,
+    /// Of the analysed ends, those drawn near boundaries between outcomes, at finer radii.
+    #[serde(default)]
+    pub refined: u64,
 }
+
+/// Per representative: the point to polish, or why there is none.
+enum Fate {
+    Polish(Vec<f64>),
+    Infinity,
+    NonFinite,
+    StillMoving,
+}
+
+/// Where a representative ended up, to compare neighbours.
+enum Outcome {
+    /// A stationary point (normalised θ).
+    Point(Vec<f64>),
+    /// A plateau at this loss.
+    Plateau(f64),
+    /// No class, for a reason (its code).
+    Other(u8),
+}
+
+impl Outcome {
+    fn same(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Point(a), Outcome::Point(b)) => {
+                let scale = a.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                distance(a, b) <= SAME_POINT_TOL * scale
+            }
+            (Outcome::Plateau(a), Outcome::Plateau(b)) => {
+                (a - b).abs() <= PLATEAU_LEVEL * a.abs().max(1e-30)
+            }
+            (Outcome::Other(a), Outcome::Other(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Most rounds of drawing representatives near boundaries between outcomes.
+pub const MAX_REFINEMENTS: usize = 4;
 
 /// Nearest-neighbour queries among the analysed ends, in ∞-distance: ends sorted along the
 /// coordinate where they spread most, and only those within the query's radius along it compared.
@@ -352,6 +397,18 @@ impl Index {
         let x = theta[self.axis];
         let at = self.items.partition_point(|it| it.0 < x);
         self.items.insert(at, (x, status, rep, theta));
+    }
+
+    /// The items of `status` within `radius` of `theta`.
+    fn within(&self, status: u32, theta: &[f64], radius: f64) -> Vec<usize> {
+        let x = theta[self.axis];
+        let lo = self.items.partition_point(|it| it.0 < x - radius);
+        self.items[lo..]
+            .iter()
+            .take_while(|it| it.0 <= x + radius)
+            .filter(|it| it.1 == status && distance(&it.3, theta) <= radius)
+            .map(|it| it.2)
+            .collect()
     }
 
     /// The nearest item of `status` within `radius` of `theta`, with its distance.
@@ -464,7 +521,10 @@ pub fn analyse_walk_observed(
     let axis = axis.min(p.saturating_sub(1));
     let largest = options.place_tol.max(CLUSTER_TOL);
     let mut radius = CLUSTER_TOL;
-    let (index, reps) = loop {
+    // The finest cover may take the whole cap; a coarser one takes half, the other half going to
+    // the walkers near boundaries between outcomes (step 3).
+    let mut budget = cap;
+    let (mut index, mut reps) = loop {
         let last = radius >= largest;
         let mut index = Index::new(axis);
         let mut reps: Vec<usize> = Vec::new();
@@ -478,7 +538,7 @@ pub fn analyse_walk_observed(
                 {
                     continue;
                 }
-                if reps.len() >= cap {
+                if reps.len() >= budget {
                     complete = false;
                     break;
                 }
@@ -490,88 +550,87 @@ pub fn analyse_walk_observed(
             break (index, reps);
         }
         radius = (2.0 * radius).min(largest);
+        budget = (cap / 2).max(1);
     };
 
-    // 2. Continue the representatives still moving, then polish. Ends that come within
-    // CLUSTER_TOL of one taken earlier share its polish.
-    observe(Stage::Clusters(reps.len()));
+    // 2. Continue the representatives still moving, then polish; 3. where representatives
+    // within twice the cover radius of a walker reached different outcomes, draw more
+    // representatives among such walkers at half the radius, up to the cap, and analyse them
+    // too. Ends that come within CLUSTER_TOL of one taken earlier share its polish.
     let moving = |w: usize| Status::from_code(status[w]) == Some(Status::MaxSteps);
-    let flow_started = std::time::Instant::now();
-    let flows: Vec<Option<Flowed>> = reps
-        .par_iter()
-        .map(|&w| {
-            let f = options
-                .flow
-                .filter(|_| moving(w))
-                .map(|s| flow(model, data, &raw(w), &s));
-            if f.is_some() {
-                observe(Stage::Polished);
-            }
-            f
-        })
-        .collect();
-    let mut flow_summary = FlowSummary {
-        seconds: flow_started.elapsed().as_secs_f64(),
-        ..FlowSummary::default()
-    };
-    // Per representative: the point to polish, or why there is none.
-    enum Fate {
-        Polish(Vec<f64>),
-        Infinity,
-        NonFinite,
-        StillMoving,
-    }
-    let fates: Vec<Fate> = reps
-        .iter()
-        .zip(&flows)
-        .map(|(&w, f)| match f {
-            None => Fate::Polish(raw(w)),
-            Some(f) => {
-                flow_summary.continued += 1;
-                flow_summary.steps += f.steps as u64;
-                flow_summary.longest_steps = flow_summary.longest_steps.max(f.time_steps);
-                match f.end {
-                    FlowEnd::Converged => {
-                        flow_summary.converged += 1;
-                        Fate::Polish(f.theta.clone())
-                    }
-                    FlowEnd::Stalled => {
-                        flow_summary.stalled += 1;
-                        Fate::Polish(f.theta.clone())
-                    }
-                    FlowEnd::Diverged => {
-                        flow_summary.diverged += 1;
-                        Fate::Infinity
-                    }
-                    FlowEnd::NonFinite => {
-                        flow_summary.non_finite += 1;
-                        Fate::NonFinite
-                    }
-                    FlowEnd::Budget => {
-                        flow_summary.still_moving += 1;
-                        Fate::StillMoving
-                    }
+    let mut flow_seconds = 0.0;
+    let mut flows: Vec<Option<Flowed>> = Vec::new();
+    let mut fates: Vec<Fate> = Vec::new();
+    let mut stationary_of: Vec<Option<usize>> = Vec::new();
+    let mut polished: Vec<Stationary> = Vec::new();
+    let mut polished_from: Vec<usize> = Vec::new();
+    let mut taken = Index::new(axis);
+    let mut flow_summary = FlowSummary::default();
+    let mut fine = radius;
+    let mut refined = 0u64;
+    for round in 0.. {
+        let first = flows.len();
+        observe(Stage::Clusters(reps.len() - first));
+        let started = std::time::Instant::now();
+        let new_flows: Vec<Option<Flowed>> = reps[first..]
+            .par_iter()
+            .map(|&w| {
+                let f = options
+                    .flow
+                    .filter(|_| moving(w))
+                    .map(|s| flow(model, data, &raw(w), &s));
+                if f.is_some() {
+                    observe(Stage::Polished);
                 }
-            }
-        })
-        .collect();
-    // Heads: the first of each group of points within CLUSTER_TOL (normalised).
-    let mut head_of: Vec<Option<usize>> = vec![None; reps.len()];
-    let mut heads: Vec<usize> = Vec::new();
-    {
-        let mut taken = Index::new(index.axis);
-        for (r, fate) in fates.iter().enumerate() {
-            if let Fate::Polish(t) = fate {
-                let t = normalise(model, t);
-                match taken.nearest(0, &t, CLUSTER_TOL * scale(&t)) {
-                    Some((h, _)) => {
-                        head_of[r] = Some(h);
-                        if flows[r].is_none() {
-                            observe(Stage::Polished);
+                f
+            })
+            .collect();
+        if options.flow.is_some() {
+            flow_seconds += started.elapsed().as_secs_f64();
+        }
+        for (&w, f) in reps[first..].iter().zip(new_flows) {
+            fates.push(match &f {
+                None => Fate::Polish(raw(w)),
+                Some(f) => {
+                    flow_summary.continued += 1;
+                    flow_summary.steps += f.steps as u64;
+                    flow_summary.longest_steps = flow_summary.longest_steps.max(f.time_steps);
+                    match f.end {
+                        FlowEnd::Converged => {
+                            flow_summary.converged += 1;
+                            Fate::Polish(f.theta.clone())
+                        }
+                        FlowEnd::Stalled => {
+                            flow_summary.stalled += 1;
+                            Fate::Polish(f.theta.clone())
+                        }
+                        FlowEnd::Diverged => {
+                            flow_summary.diverged += 1;
+                            Fate::Infinity
+                        }
+                        FlowEnd::NonFinite => {
+                            flow_summary.non_finite += 1;
+                            Fate::NonFinite
+                        }
+                        FlowEnd::Budget => {
+                            flow_summary.still_moving += 1;
+                            Fate::StillMoving
                         }
                     }
+                }
+            });
+            flows.push(f);
+        }
+        // Heads: the first of each group of points within CLUSTER_TOL (normalised).
+        stationary_of.resize(reps.len(), None);
+        let mut head_of: Vec<(usize, usize)> = Vec::new();
+        let mut heads: Vec<usize> = Vec::new();
+        for r in first..reps.len() {
+            if let Fate::Polish(t) = &fates[r] {
+                let t = normalise(model, t);
+                match taken.nearest(0, &t, CLUSTER_TOL * scale(&t)) {
+                    Some((h, _)) => head_of.push((r, h)),
                     None => {
-                        head_of[r] = Some(r);
                         heads.push(r);
                         taken.insert(0, r, t);
                     }
@@ -580,34 +639,101 @@ pub fn analyse_walk_observed(
                 observe(Stage::Polished);
             }
         }
-    }
-    let polished: Vec<Stationary> = heads
-        .par_iter()
-        .map(|&r| {
-            let Fate::Polish(t) = &fates[r] else {
-                unreachable!("heads are points to polish")
-            };
-            let s = analyse(model, data, t);
+        let points: Vec<Stationary> = heads
+            .par_iter()
+            .map(|&r| {
+                let Fate::Polish(t) = &fates[r] else {
+                    unreachable!("heads are points to polish")
+                };
+                let s = analyse(model, data, t);
+                if flows[r].is_none() {
+                    observe(Stage::Polished);
+                }
+                s
+            })
+            .collect();
+        for (&r, point) in heads.iter().zip(points) {
+            stationary_of[r] = Some(polished.len());
+            polished.push(point);
+            polished_from.push(r);
+        }
+        for (r, h) in head_of {
+            stationary_of[r] = stationary_of[h];
             if flows[r].is_none() {
                 observe(Stage::Polished);
             }
-            s
-        })
-        .collect();
-    let mut stationary_of: Vec<Option<usize>> = vec![None; reps.len()];
-    for (k, &r) in heads.iter().enumerate() {
-        stationary_of[r] = Some(k);
-    }
-    for r in 0..reps.len() {
-        if let Some(h) = head_of[r] {
-            stationary_of[r] = stationary_of[h];
         }
+        if radius <= CLUSTER_TOL || reps.len() >= cap || round >= MAX_REFINEMENTS || p == 0 {
+            break;
+        }
+        // Walkers near a boundary: the representatives of their status within twice the
+        // radius reached different outcomes.
+        let ended = |r: usize| match &flows[r] {
+            Some(f) => f.end == FlowEnd::Converged,
+            None => Status::from_code(status[reps[r]]) == Some(Status::Converged),
+        };
+        let outcome = |r: usize| -> Outcome {
+            match (&fates[r], stationary_of[r]) {
+                (Fate::Infinity, _) => Outcome::Other(1),
+                (Fate::NonFinite, _) => Outcome::Other(2),
+                (Fate::StillMoving, _) => Outcome::Other(3),
+                (Fate::Polish(_), None) => Outcome::Other(4),
+                (Fate::Polish(_), Some(k)) => {
+                    let s = &polished[k];
+                    if s.kind != Kind::NotStationary {
+                        Outcome::Point(normalise(model, &s.theta))
+                    } else if ended(r) {
+                        Outcome::Plateau(s.loss)
+                    } else {
+                        Outcome::Other(4)
+                    }
+                }
+            }
+        };
+        let outcomes: Vec<Outcome> = (0..reps.len()).map(outcome).collect();
+        let rep_set: std::collections::HashSet<usize> = reps.iter().copied().collect();
+        let boundary: Vec<bool> = order
+            .par_iter()
+            .map(|&w| {
+                if rep_set.contains(&w) {
+                    return false;
+                }
+                let theta = end(w);
+                let near = index.within(status[w], &theta, 2.0 * fine * scale(&theta));
+                near.first()
+                    .is_some_and(|&a| near.iter().any(|&b| !outcomes[a].same(&outcomes[b])))
+            })
+            .collect();
+        fine *= 0.5;
+        let before = reps.len();
+        for (&w, _) in order.iter().zip(&boundary).filter(|(_, b)| **b) {
+            if reps.len() >= cap {
+                break;
+            }
+            let theta = end(w);
+            if index
+                .nearest(status[w], &theta, fine * scale(&theta))
+                .is_none()
+            {
+                index.insert(status[w], reps.len(), theta);
+                reps.push(w);
+            }
+        }
+        if reps.len() == before {
+            break;
+        }
+        refined += (reps.len() - before) as u64;
     }
+    flow_summary.seconds = if options.flow.is_some() {
+        flow_seconds
+    } else {
+        0.0
+    };
 
-    // 3. Basins: representatives whose points polish to the same stationary point. A point
+    // 4. Basins: representatives whose points polish to the same stationary point. A point
     // gradient descent stopped at (‖∇L‖ < tol: a converged walker, or a flow that converged)
     // that polishes to no stationary point is a plateau, a basin of its own.
-    let ended: Vec<bool> = heads
+    let ended: Vec<bool> = polished_from
         .iter()
         .map(|&r| match &flows[r] {
             Some(f) => f.end == FlowEnd::Converged,
@@ -621,7 +747,7 @@ pub fn analyse_walk_observed(
         if point.kind == Kind::NotStationary {
             if ended[k] {
                 // Described where gradient descent stopped, not where the polish gave up.
-                let Fate::Polish(at) = &fates[heads[k]] else {
+                let Fate::Polish(at) = &fates[polished_from[k]] else {
                     unreachable!("heads are points to polish")
                 };
                 basins.push(Basin {
@@ -656,7 +782,7 @@ pub fn analyse_walk_observed(
         basin_of[r] = stationary_of[r].and_then(|k| kept[k]);
     }
 
-    // 4. Place every other walker by its nearest representative of the same status.
+    // 5. Place every other walker by its nearest representative of the same status.
     let place_tol = radius;
     let rep_number: std::collections::HashMap<usize, usize> =
         reps.iter().enumerate().map(|(r, &w)| (w, r)).collect();
@@ -732,7 +858,7 @@ pub fn analyse_walk_observed(
         }
     }
     let overflow = unplaced;
-    // 5. Classes: basins that are copies of each other under G. Points on manifolds (zero
+    // 6. Classes: basins that are copies of each other under G. Points on manifolds (zero
     // eigenvalues beyond the continuous symmetries) are grouped by kind, index and loss level
     // instead: every walker ends at a different point of the manifold, and copies are not counted.
     let order = group_order(model);
@@ -806,7 +932,7 @@ pub fn analyse_walk_observed(
             uniformity_p: uniformity,
         });
     }
-    // 6. Walkers with no representative near that converged join the class whose loss level they
+    // 7. Walkers with no representative near that converged join the class whose loss level they
     // reached: by the quadratic model, a walker with gradient g sits above its stationary point
     // by at most ‖g‖²/(2λ⁺), λ⁺ the smallest positive curvature there. Within a counted class it
     // joins the copy nearest to it; on a manifold, the class. Ill-conditioned minima and manifolds
@@ -898,6 +1024,7 @@ pub fn analyse_walk_observed(
         placed: count(Placement::Placed),
         by_loss: count(Placement::ByLoss),
         unplaced: count(Placement::Unplaced),
+        refined,
     };
     Report {
         group_order: order,
@@ -994,8 +1121,8 @@ impl Report {
         let pl = &self.placement;
         let _ = writeln!(
             s,
-            "  {} ends analysed (at most {}), {} walkers placed by the nearest within {}, {} by their loss level",
-            pl.analysed, self.cluster_cap, pl.placed, self.place_tol, pl.by_loss
+            "  {} ends analysed (at most {}; {} of them near boundaries between outcomes), {} walkers placed by the nearest within {}, {} by their loss level",
+            pl.analysed, self.cluster_cap, pl.refined, pl.placed, self.place_tol, pl.by_loss
         );
         if let Some(f) = &self.flow {
             let _ = writeln!(

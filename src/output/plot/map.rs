@@ -42,7 +42,8 @@ const PALETTE: [u32; 10] = [
 pub enum MapPixel {
     /// A walker that ended in class `class` (0-based, lowest loss first), copy `copy` of it (None when copies are not counted), shaded by `shade` in [0, 1] (0 = none; used to darken pixels that took many steps so basin boundaries show).
     Class {
-        /// Class index, 0-based, lowest loss first.
+        /// The class's colour slot: its place among the classes (see `class_color`; from `PALE`
+        /// on, a pale hue).
         class: usize,
         /// Copy index within the class, or None when copies are not counted.
         copy: Option<usize>,
@@ -109,6 +110,10 @@ fn mix(c: Color, to: Color, f: f32) -> Color {
     out
 }
 
+/// Colour slots from here on are pale versions of the slots below (`class_color(PALE + k)` is
+/// slot k mixed toward white): the classes of a map that are not stationary points (plateaus).
+pub const PALE: usize = 1 << 16;
+
 /// The base colour of class `class` and the shade used for its copy `copy` (public so other pictures and reports use the same colours).
 ///
 /// Classes take a qualitative palette of ten well-separated hues; past its end the palette repeats
@@ -116,6 +121,11 @@ fn mix(c: Color, to: Color, f: f32) -> Color {
 /// colour; further copies mix it toward black or white (lightness) and toward its own grey
 /// (saturation) along a 2-D low-discrepancy sequence, so the hue stays while many copies differ.
 pub fn class_color(class: usize, copy: Option<usize>) -> [u8; 3] {
+    if class >= PALE {
+        // Pale slots: the palette's hues mixed toward white, for classes that are not
+        // stationary points, so that they never pass for one.
+        return mix(class_color(class - PALE, None), [255; 3], 0.55);
+    }
     let base = PALETTE[class % PALETTE.len()].to_be_bytes();
     let base = [base[1], base[2], base[3]];
     // Later cycles alternate darker and lighter, each pair further from the base.

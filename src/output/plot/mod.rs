@@ -16,7 +16,7 @@ use std::io;
 
 pub use curve::curve_png;
 pub use heatmap::heatmap_png;
-pub use map::{LegendKey, MapLegendEntry, MapPixel, Neutral, ScalarBar, map_png};
+pub use map::{LegendKey, MapLegendEntry, MapPixel, Neutral, PALE, ScalarBar, map_png};
 pub use projection::{min_project, projections_png};
 
 /// A labelled axis of a plot: name shown to the user (e.g. `w1[0,1]` or "t along dir"), and its coordinate values (monotone increasing, length ≥ 1).
