@@ -77,7 +77,10 @@ pub fn picture(
                         return neutral(w);
                     }
                     MapPixel::Class {
-                        class: colour[class as usize],
+                        class: colour
+                            .get(class as usize)
+                            .copied()
+                            .unwrap_or(class as usize),
                         copy: (color == ColorBy::Copy && copy >= 0).then_some(copy as usize),
                         shade: if shade {
                             0.8 * walked.steps[w] as f32 / max_steps

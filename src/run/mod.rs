@@ -549,7 +549,7 @@ pub struct Walk {
     /// Seconds spent walking (over every process, for a resumed run).
     pub walk_s: f64,
     /// What `--extend` did, when asked for.
-    pub extension: Option<Extension>,
+    pub extension: Option<Box<Extension>>,
 }
 
 /// Walkers continued by gradient descent past `--steps` (`--extend`).
@@ -626,7 +626,7 @@ pub fn extend(
         }
         rounds += 1;
     }
-    walk.extension = Some(Extension {
+    walk.extension = Some(Box::new(Extension {
         steps: total,
         rounds,
         walkers: continued.iter().filter(|&&c| c).count() as u64,
@@ -636,7 +636,7 @@ pub fn extend(
         walker_steps,
         seconds: t.elapsed().as_secs_f64(),
         continued,
-    });
+    }));
     Ok(())
 }
 

@@ -185,7 +185,10 @@ fn a_walker_on_a_slope_without_a_stationary_point_is_not_stationary() {
     );
     assert_eq!(r.classes.len(), 1, "{}", r.table());
     assert_eq!(r.classes[0].kind, Kind::Plateau);
-    assert_eq!((r.classes[0].walkers, r.classes[0].copies_expected), (1, None));
+    assert_eq!(
+        (r.classes[0].walkers, r.classes[0].copies_expected),
+        (1, None)
+    );
 }
 
 #[test]

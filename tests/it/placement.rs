@@ -84,12 +84,13 @@ fn a_capped_analysis_draws_the_uncapped_picture_up_to_the_placement_distance() {
     let out = walk(&spec);
     let (m, p) = (out.status.len(), spec.problem.model.parameter_count());
     let full = analyse(&spec, &out.endpoints, &out.status, m);
-    let capped = analyse(&spec, &out.endpoints, &out.status, 512);
+    let capped = analyse(&spec, &out.endpoints, &out.status, 1024);
     assert_eq!(full.placement.analysed + full.placement.placed, m as u64);
     assert!(
         full.placement.analysed > 1000
-            && capped.placement.analysed <= 512
-            && capped.placement.placed > 1500,
+            && capped.placement.analysed <= 1024
+            && capped.placement.placed > 1200
+            && capped.placement.refined > 0,
         "{}",
         capped.table()
     );
@@ -126,10 +127,10 @@ fn a_capped_analysis_draws_the_uncapped_picture_up_to_the_placement_distance() {
             .collect();
         normalise(&spec.problem.model, &t)
     };
-    // On a 48 × 48 map of small basins a fair share of the pixels border another area.
+    // Only pixels on boundaries may differ: at most 2 % of them on this map of small basins.
     let differing: Vec<usize> = (0..m).filter(|&w| in_full(w) != named(&full, w)).collect();
     assert!(
-        differing.len() * 10 <= m,
+        differing.len() * 50 <= m,
         "{} of {m} pixels differ\n{}\n{}",
         differing.len(),
         full.table(),

@@ -150,7 +150,9 @@ pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> F
                 .zip(theta.iter().zip(full.iter()))
                 .fold(0.0f64, |m, (a, (t, k))| m.max((a - (t + k)).abs()));
             let (nl, ng) = eval(&next);
-            if !(err <= allowed) || !(nl <= loss) {
+            // NaN anywhere rejects the step.
+            let accepted_step = err <= allowed && nl <= loss;
+            if !accepted_step {
                 let shrink = if err.is_finite() && err > 0.0 {
                     (0.9 * (allowed / err).sqrt()).clamp(0.1, 0.5)
                 } else {
