@@ -195,16 +195,14 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    if let Some(total) = spec.finish.extend {
-        extend(
-            backend.as_mut(),
-            &spec.problem,
-            &mut walk,
-            settings,
-            total,
-            quiet,
-        )?;
-    }
+    extend(
+        backend.as_mut(),
+        &spec.problem,
+        &mut walk,
+        settings,
+        spec.finish.extend,
+        quiet,
+    )?;
     let t = Instant::now();
     let options = spec.finish.analysis(model.parameter_count(), settings);
     let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");

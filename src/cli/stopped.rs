@@ -159,9 +159,12 @@ pub fn extend(
     problem: &crate::run::Problem,
     walk: &mut Walk,
     descent: &crate::spec::walk::WalkSettings,
-    total: u32,
+    total: Option<u32>,
     quiet: bool,
 ) -> Result<()> {
+    let Some(total) = total else {
+        return Ok(());
+    };
     let moving = walk
         .output
         .status
@@ -173,7 +176,9 @@ pub fn extend(
         "walker-steps (--extend)",
         quiet,
     );
-    crate::run::extend(backend, problem, walk, descent, total, &|n| progress.add(n))?;
+    crate::run::extend(backend, problem, walk, descent, Some(total), &|n| {
+        progress.add(n)
+    })?;
     progress.finish();
     if !quiet && let Some(e) = &walk.extension {
         eprintln!(

@@ -230,16 +230,14 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    if let Some(total) = spec.finish.extend {
-        extend(
-            backend.as_mut(),
-            &spec.problem,
-            &mut walk,
-            settings,
-            total,
-            quiet,
-        )?;
-    }
+    extend(
+        backend.as_mut(),
+        &spec.problem,
+        &mut walk,
+        settings,
+        spec.finish.extend,
+        quiet,
+    )?;
     let basins = if walk_request.basins {
         let t = Instant::now();
         let options = spec.finish.analysis(model.parameter_count(), settings);

@@ -575,16 +575,19 @@ pub struct Extension {
 
 /// Continues the walkers of `walk` still moving at the step budget by gradient descent on the
 /// backend, in rounds each as long as all the steps before it, until they stop or have taken
-/// `total` steps in all. A walker's steps depend on nothing but its own θ, so a walker continued
+/// `total` steps in all (`--extend`; nothing when `total` is none). A walker's steps depend on nothing but its own θ, so a walker continued
 /// in rounds takes the very steps one long walk would have taken.
 pub fn extend(
     backend: &mut dyn Backend,
     problem: &Problem,
     walk: &mut Walk,
     descent: &WalkSettings,
-    total: u32,
+    total: Option<u32>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
+    let Some(total) = total else {
+        return Ok(());
+    };
     let t = Instant::now();
     let out = &mut walk.output;
     let p = problem.model.parameter_count();
@@ -684,16 +687,14 @@ pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
         spec.trace,
         &|_| {},
     )?;
-    if let Some(total) = spec.finish.extend {
-        extend(
-            backend,
-            &spec.problem,
-            &mut walk,
-            &spec.descent,
-            total,
-            &|_| {},
-        )?;
-    }
+    extend(
+        backend,
+        &spec.problem,
+        &mut walk,
+        &spec.descent,
+        spec.finish.extend,
+        &|_| {},
+    )?;
     Ok(walk)
 }
 
@@ -996,16 +997,14 @@ pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
         None,
         &|_| {},
     )?;
-    if let Some(total) = spec.finish.extend {
-        extend(
-            backend,
-            &spec.problem,
-            &mut walk,
-            &spec.descent,
-            total,
-            &|_| {},
-        )?;
-    }
+    extend(
+        backend,
+        &spec.problem,
+        &mut walk,
+        &spec.descent,
+        spec.finish.extend,
+        &|_| {},
+    )?;
     let t = Instant::now();
     let options = spec
         .finish
