@@ -196,6 +196,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
         .context("writing the analysis")?;
     // run.json now describes the analysis too, as if the walk had made it.
     record.summary.basins = Some(BasinsSummary::of(&report, "basins.json"));
+    record.arrays.extend(super::walk::placement_arrays(mu));
     record.timings.basins_s = Some(t.elapsed().as_secs_f64());
     RunRecord::Walk(record).write(&run_json)?;
     if !args.quiet {

@@ -147,14 +147,7 @@ pub fn write(
     if let Some((report, _)) = basins {
         let extended = walk.extension.as_ref().map(|e| e.continued.as_slice());
         crate::output::basins::write(out.staging(), model, report, "basin.npy", &[mu], extended)?;
-        for (name, meaning) in [
-            ("placement", record::PLACEMENT_MEANING),
-            ("continued", record::CONTINUED_MEANING),
-        ] {
-            let mut a = ArrayRecord::new(&format!("{name}.npy"), &[mu], "uint8");
-            a.meaning = Some(meaning.to_string());
-            arrays.insert(name.into(), a);
-        }
+        arrays.extend(placement_arrays(mu));
     }
     let finite = walk.finite_losses();
     let walker_steps = walk.walker_steps();
@@ -290,4 +283,17 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         println!("{}", dir.display());
     }
     Ok(())
+}
+
+/// The records of a walk's placement.npy and continued.npy (M walkers).
+pub fn placement_arrays(walkers: usize) -> [(String, ArrayRecord); 2] {
+    [
+        ("placement", record::PLACEMENT_MEANING),
+        ("continued", record::CONTINUED_MEANING),
+    ]
+    .map(|(name, meaning)| {
+        let mut a = ArrayRecord::new(&format!("{name}.npy"), &[walkers], "uint8");
+        a.meaning = Some(meaning.to_string());
+        (name.to_string(), a)
+    })
 }
