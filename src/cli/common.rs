@@ -180,9 +180,10 @@ pub struct FinishArgs {
     #[arg(long, value_name = "STEPS", allow_negative_numbers = true)]
     pub extend: Option<u32>,
     /// Then finish those still moving by gradient flow (`flow`), or analyse them where they
-    /// stopped (`none`).
-    #[arg(long, value_enum, default_value = "none")]
-    pub finish: FinishBy,
+    /// stopped (`none`). Default: `flow` for `map` when descent is plain (--momentum 0, --tol
+    /// above 0), else `none`.
+    #[arg(long, value_enum)]
+    pub finish: Option<FinishBy>,
     /// Most ends the analysis takes (continues, polishes, classifies); the other walkers are
     /// placed by the nearest of them. Default: 4096 up to 200 parameters, fewer above.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
@@ -190,11 +191,16 @@ pub struct FinishArgs {
 }
 
 impl FinishArgs {
-    /// The continuation asked for.
-    pub fn request(&self) -> Finish {
+    /// The continuation asked for; `map` finishes by the flow unless told otherwise or the
+    /// descent is not plain.
+    pub fn request(&self, descent: &WalkSettings, map: bool) -> Finish {
+        let flow = match self.finish {
+            Some(by) => by == FinishBy::Flow,
+            None => map && descent.momentum == 0.0 && descent.tol > 0.0,
+        };
         Finish {
             extend: self.extend,
-            flow: self.finish == FinishBy::Flow,
+            flow,
             cap: self.cap,
         }
     }

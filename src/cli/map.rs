@@ -50,7 +50,7 @@ impl MapArgs {
             problem: self.model.request()?,
             slice: self.slice.request(),
             descent: self.descent.settings(),
-            finish: self.finish.request(),
+            finish: self.finish.request(&self.descent.settings(), true),
             color: self.color,
             shade: self.shade,
             backend: self.run.backend,

@@ -59,7 +59,7 @@ impl WalkArgs {
             seed: self.seed,
             descent: self.descent.settings(),
             trace: self.trace,
-            finish: self.finish.request(),
+            finish: self.finish.request(&self.descent.settings(), false),
             basins: !self.no_basins,
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),

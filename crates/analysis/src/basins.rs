@@ -319,7 +319,9 @@ pub struct FlowSummary {
     pub longest_steps: f64,
     /// Walkers placed by a continued representative.
     pub placed: u64,
-    /// Seconds the flows took (both cores together: wall time).
+    /// Seconds the flows took (wall time; run.json's timings, not basins.json, which stays the
+    /// same from run to run).
+    #[serde(skip)]
     pub seconds: f64,
 }
 
