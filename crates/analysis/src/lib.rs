@@ -8,6 +8,7 @@ pub mod dense;
 pub mod eigen;
 pub mod flow;
 pub mod lattice;
+pub mod path;
 pub mod stationary;
 pub mod stats;
 pub mod symmetry;
