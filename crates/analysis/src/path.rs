@@ -292,6 +292,215 @@ pub fn transition_states(
     found
 }
 
+/// A transition state and the two minima it joins (indices into `Connection::minima`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    /// The transition state.
+    pub point: Stationary,
+    /// The minima its push-offs reach.
+    pub joins: (usize, usize),
+    /// Images of the string around it, from the first minimum's side to the second's, the
+    /// transition state among them.
+    pub images: Vec<Vec<f64>>,
+}
+
+/// A double-ended connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    /// The minima met: 0 and 1 the two given ends (polished), then those push-offs reached.
+    pub minima: Vec<Stationary>,
+    /// Every transition state found, with the minima it joins.
+    pub transition_states: Vec<Joined>,
+    /// The chain of transition states from minimum 0 to minimum 1, when one was found.
+    pub chain: Option<Vec<usize>>,
+    /// Strings relaxed.
+    pub strings: usize,
+}
+
+impl Connection {
+    /// The path along the chain: images × P, from the first end to the second.
+    pub fn path(&self) -> Vec<Vec<f64>> {
+        let mut out: Vec<Vec<f64>> = vec![self.minima[0].theta.clone()];
+        let Some(chain) = &self.chain else {
+            return out;
+        };
+        let mut at = 0;
+        for &k in chain {
+            let t = &self.transition_states[k];
+            let mut images = t.images.clone();
+            let next = if t.joins.0 == at {
+                t.joins.1
+            } else {
+                images.reverse();
+                t.joins.0
+            };
+            out.extend(images);
+            out.push(self.minima[next].theta.clone());
+            at = next;
+        }
+        out
+    }
+}
+
+/// Connects minima `a` and `b` as a double-ended search does: a string between them, its
+/// transition states confirmed by push-offs; while no chain of transition states joins the two
+/// ends, a string between the nearest two minima of the parts still apart, up to `max_strings`
+/// strings in all.
+pub fn connect(
+    model: &Model,
+    data: &Dataset,
+    a: &[f64],
+    b: &[f64],
+    s: &BandSettings,
+    max_strings: usize,
+) -> Connection {
+    let mut minima = vec![analyse(model, data, a), analyse(model, data, b)];
+    let mut joined: Vec<Joined> = Vec::new();
+    let mut strings = 0;
+    let mut tried: Vec<(usize, usize)> = Vec::new();
+    let (mut from, mut to) = (0usize, 1usize);
+    let node = |minima: &mut Vec<Stationary>, end: &Stationary| -> usize {
+        let at = &end.theta;
+        match minima
+            .iter()
+            .position(|m| super::symmetry::distance(&m.theta, at) <= 1e-5 * scale(at))
+        {
+            Some(k) => k,
+            None => {
+                minima.push(end.clone());
+                minima.len() - 1
+            }
+        }
+    };
+    loop {
+        strings += 1;
+        tried.push((from, to));
+        let (ta, tb) = (minima[from].theta.clone(), minima[to].theta.clone());
+        let string = band(model, data, &ta, &tb, s);
+        for c in transition_states(model, data, &string, &ta, &tb) {
+            if !c.transition_state {
+                continue;
+            }
+            let u = node(&mut minima, &c.push_offs[0].end);
+            let v = node(&mut minima, &c.push_offs[1].end);
+            // The string's images from the minimum on each side of the peak.
+            let (lo, hi) = around(&string.loss, c.image);
+            let mut images: Vec<Vec<f64>> = string.images[lo..=hi].to_vec();
+            images[c.image - lo] = c.point.theta.clone();
+            // Orient them from u's side: u is the push-off along −mode; decide by distance.
+            let d = |x: &[f64], y: &[f64]| super::symmetry::distance(x, y);
+            if d(&images[0], &minima[u].theta) > d(&images[images.len() - 1], &minima[u].theta) {
+                images.reverse();
+            }
+            if !joined
+                .iter()
+                .any(|j| d(&j.point.theta, &c.point.theta) <= 1e-6 * scale(&c.point.theta))
+            {
+                joined.push(Joined {
+                    point: c.point,
+                    joins: (u, v),
+                    images,
+                });
+            }
+        }
+        let chain = shortest_chain(minima.len(), &joined, 0, 1);
+        if chain.is_some() || strings >= max_strings {
+            return Connection {
+                minima,
+                transition_states: joined,
+                chain,
+                strings,
+            };
+        }
+        // The nearest pair of minima, one joined to the first end and one to the second, not
+        // tried yet.
+        let reach = |start: usize| -> Vec<bool> {
+            let mut r = vec![false; minima.len()];
+            r[start] = true;
+            for _ in 0..minima.len() {
+                for j in &joined {
+                    if r[j.joins.0] || r[j.joins.1] {
+                        r[j.joins.0] = true;
+                        r[j.joins.1] = true;
+                    }
+                }
+            }
+            r
+        };
+        let (ra, rb) = (reach(0), reach(1));
+        let mut best: Option<(f64, usize, usize)> = None;
+        for i in (0..minima.len()).filter(|&i| ra[i]) {
+            for j in (0..minima.len()).filter(|&j| rb[j]) {
+                if tried.contains(&(i, j)) {
+                    continue;
+                }
+                let dist = super::symmetry::distance(&minima[i].theta, &minima[j].theta);
+                if best.is_none_or(|b| dist < b.0) {
+                    best = Some((dist, i, j));
+                }
+            }
+        }
+        let Some((_, i, j)) = best else {
+            return Connection {
+                minima,
+                transition_states: joined,
+                chain: None,
+                strings,
+            };
+        };
+        (from, to) = (i, j);
+    }
+}
+
+/// The band images from the nearest local minimum of `loss` (or end) before `peak` to the
+/// nearest after it.
+fn around(loss: &[f64], peak: usize) -> (usize, usize) {
+    let mut lo = peak;
+    while lo > 0 && loss[lo - 1] <= loss[lo] {
+        lo -= 1;
+    }
+    let mut hi = peak;
+    while hi + 1 < loss.len() && loss[hi + 1] <= loss[hi] {
+        hi += 1;
+    }
+    (lo, hi)
+}
+
+/// The fewest transition states leading from minimum `from` to `to` (breadth first).
+fn shortest_chain(nodes: usize, joined: &[Joined], from: usize, to: usize) -> Option<Vec<usize>> {
+    let mut via: Vec<Option<(usize, usize)>> = vec![None; nodes];
+    let mut seen = vec![false; nodes];
+    seen[from] = true;
+    let mut queue = std::collections::VecDeque::from([from]);
+    while let Some(u) = queue.pop_front() {
+        if u == to {
+            let mut chain = Vec::new();
+            let mut at = to;
+            while let Some((prev, k)) = via[at] {
+                chain.push(k);
+                at = prev;
+            }
+            chain.reverse();
+            return Some(chain);
+        }
+        for (k, j) in joined.iter().enumerate() {
+            let v = if j.joins.0 == u {
+                j.joins.1
+            } else if j.joins.1 == u {
+                j.joins.0
+            } else {
+                continue;
+            };
+            if !seen[v] {
+                seen[v] = true;
+                via[v] = Some((u, k));
+                queue.push_back(v);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,7 +561,11 @@ mod teacher_tests {
         let mut g = GroupElement::identity(&m);
         g.perms[0].swap(0, 1);
         let b = g.apply(&m, &a);
-        let band = band(&m, &src.data, &a, &b, &BandSettings::default());
+        let settings = BandSettings {
+            max_steps: 4000,
+            ..BandSettings::default()
+        };
+        let band = band(&m, &src.data, &a, &b, &settings);
         let found = transition_states(&m, &src.data, &band, &a, &b);
         let ts: Vec<&Candidate> = found.iter().filter(|c| c.transition_state).collect();
         assert!(
@@ -379,5 +592,35 @@ mod teacher_tests {
             .flat_map(|t| t.push_offs.iter().filter_map(|o| o.reached))
             .collect();
         assert!(reached.contains(&0) && reached.contains(&1), "{ts:?}");
+        // The double-ended search: every transition state it keeps has index 1 and lies above
+        // both minima it joins, and each end is joined to one. (Three strings do not yet chain
+        // θ* to g·θ*: each string between copies of the local minima met on the way is itself
+        // a copy-connection; see ARCHITECTURE.)
+        let c = connect(&m, &src.data, &a, &b, &settings, 3);
+        assert!(c.strings <= 3);
+        for t in &c.transition_states {
+            assert_eq!(t.point.index, 1);
+            let (u, v) = t.joins;
+            assert!(t.point.loss > c.minima[u].loss && t.point.loss > c.minima[v].loss);
+            for w in [u, v] {
+                assert!(matches!(
+                    c.minima[w].kind,
+                    Kind::Minimum | Kind::DegenerateMinimum
+                ));
+            }
+        }
+        for end in [0, 1] {
+            assert!(
+                c.transition_states
+                    .iter()
+                    .any(|t| t.joins.0 == end || t.joins.1 == end),
+                "end {end}"
+            );
+        }
+        if let Some(chain) = &c.chain {
+            let path = c.path();
+            assert!(!chain.is_empty());
+            assert!(crate::symmetry::distance(&path[path.len() - 1], &b) < 1e-6);
+        }
     }
 }
