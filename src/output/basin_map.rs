@@ -165,6 +165,9 @@ pub fn picture(
                 "no class (stopped where nothing is stationary, or non-finite)"
             }
             (Neutral::NoClass, _) => "non-finite",
+            (Neutral::Unconverged, _) if report.flow.is_some() => {
+                "no class, still moving (after the flow's horizon, or unplaced)"
+            }
             (Neutral::Unconverged, _) => "no class, still moving at the step budget",
         };
         legend.push(MapLegendEntry {
