@@ -6,14 +6,14 @@ use crate::error::Error;
 use crate::npy;
 use crate::output;
 use crate::output::progress::Progress;
-use crate::record::{BasinsSummary, RunRecord};
+use crate::record::{BasinsSummary, RunRecord, WalkRecord};
 use crate::run::{self, Problem};
 use crate::spec::data::{DataSource, Dataset};
 use crate::spec::model::Model;
 use crate::spec::walk::Status;
 use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Flags of `landscape basins`.
 #[derive(Debug, Clone, Args)]
@@ -70,11 +70,23 @@ pub fn analyse(
     report
 }
 
-/// Runs `landscape basins`.
-pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
-    let dir = &args.dir;
+/// A finished walk read back from its run directory: its record, problem (model and the data
+/// actually used), endpoints (M × P) and statuses; every file checked, and named in errors.
+pub struct Walked {
+    /// run.json.
+    pub record: WalkRecord,
+    /// The model and data_x.npy, data_y.npy.
+    pub problem: Problem,
+    /// endpoints.npy.
+    pub endpoints: Vec<f64>,
+    /// status.npy.
+    pub status: Vec<u8>,
+}
+
+/// Reads the walk in `dir`.
+pub fn load_walk(dir: &Path) -> crate::Result<Walked> {
     let run_json = dir.join("run.json");
-    let mut record = match RunRecord::read(&run_json)? {
+    let record = match RunRecord::read(&run_json)? {
         RunRecord::Walk(r) => r,
         other => {
             let what = if other.complete() {
@@ -85,8 +97,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
             return Err(Error::file(
                 &run_json,
                 format!("records {what}; expected a finished `walk`"),
-            )
-            .into());
+            ));
         }
     };
     let asked = &record.spec.problem;
@@ -109,8 +120,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
                 "shape {xs:?}, expected (N, {inputs}) for model {}",
                 model.widths_string()
             ),
-        )
-        .into());
+        ));
     }
     if ys != [xs[0], outputs] {
         return Err(Error::file(
@@ -119,8 +129,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
                 "shape {ys:?}, expected [{}, {outputs}] to match data_x.npy",
                 xs[0]
             ),
-        )
-        .into());
+        ));
     }
     for (path, values) in [(&x_path, &x), (&y_path, &y)] {
         if let Some(v) = values
@@ -130,8 +139,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
             return Err(Error::file(
                 path,
                 format!("holds {v:e}; expected finite numbers within float32's range"),
-            )
-            .into());
+            ));
         }
     }
     let dataset = Dataset::new(inputs, outputs, x, y)?;
@@ -152,16 +160,14 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
                 "shape {eshape:?} does not match P = {}",
                 model.parameter_count()
             ),
-        )
-        .into());
+        ));
     }
     let (status, sshape) = npy::read_u8(&dir.join("status.npy"))?;
     if sshape != [eshape[0]] {
         return Err(Error::file(
             dir.join("status.npy"),
             format!("shape {sshape:?}, expected [{}]", eshape[0]),
-        )
-        .into());
+        ));
     }
     if let Some(bad) = status
         .iter()
@@ -173,9 +179,26 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
                 "holds status code {bad}; expected 0 to {} (see run.json's status_legend)",
                 Status::ALL.len() - 1
             ),
-        )
-        .into());
+        ));
     }
+    Ok(Walked {
+        record,
+        problem,
+        endpoints,
+        status,
+    })
+}
+
+/// Runs `landscape basins`.
+pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
+    let dir = &args.dir;
+    let Walked {
+        mut record,
+        problem,
+        endpoints,
+        status,
+    } = load_walk(dir)?;
+    let model = &problem.model;
     let mu = status.len();
     let walked = WalkOutput {
         endpoints: endpoints.iter().map(|&v| v as f32).collect(),
@@ -198,7 +221,7 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
     record.summary.basins = Some(BasinsSummary::of(&report, "basins.json"));
     record.arrays.extend(super::walk::placement_arrays(mu));
     record.timings.basins_s = Some(t.elapsed().as_secs_f64());
-    RunRecord::Walk(record).write(&run_json)?;
+    RunRecord::Walk(record).write(&dir.join("run.json"))?;
     if !args.quiet {
         print!("{}", report.table());
     }

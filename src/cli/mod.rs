@@ -4,6 +4,7 @@ pub mod adapters;
 pub mod basins;
 pub mod bench;
 pub mod common;
+pub mod connect;
 pub mod demo;
 pub mod grid;
 pub mod map;
@@ -34,6 +35,8 @@ pub enum Command {
     Map(map::MapArgs),
     /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
     Basins(basins::BasinsArgs),
+    /// The minimum-energy path between two minima: transition states refined with the exact Hessian and confirmed by push-offs.
+    Connect(connect::ConnectArgs),
     /// Time the standard workloads on every available backend and check that the backends agree.
     Bench(bench::BenchArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
@@ -49,6 +52,7 @@ pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
         Command::Walk(args) => walk::run(args, explicit),
         Command::Basins(args) => basins::run(args),
         Command::Map(args) => map::run(args, explicit),
+        Command::Connect(args) => connect::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Adapters => adapters::run(),
     }

@@ -98,6 +98,28 @@ fn max_abs(v: &[f64]) -> f64 {
 
 /// Follows the gradient flow from `start` until it ends (see the module's text).
 pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> Flowed {
+    follow(model, data, start, s, None)
+}
+
+/// `flow`, with the trajectory: `start`, then θ after every accepted step.
+pub fn flow_traced(
+    model: &Model,
+    data: &Dataset,
+    start: &[f64],
+    s: &FlowSettings,
+) -> (Flowed, Vec<Vec<f64>>) {
+    let mut trace = vec![start.to_vec()];
+    let f = follow(model, data, start, s, Some(&mut trace));
+    (f, trace)
+}
+
+fn follow(
+    model: &Model,
+    data: &Dataset,
+    start: &[f64],
+    s: &FlowSettings,
+    mut trace: Option<&mut Vec<Vec<f64>>>,
+) -> Flowed {
     let p = start.len();
     let eval = |t: &[f64]| reference::loss_and_gradient(model, data, t);
     let mut theta = start.to_vec();
@@ -197,6 +219,9 @@ pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> F
                 (theta, loss, g) = (stop, sl, sg);
                 time += sigma * h;
                 steps += 1;
+                if let Some(t) = trace.as_deref_mut() {
+                    t.push(theta.clone());
+                }
                 continue;
             }
         }
@@ -204,6 +229,9 @@ pub fn flow(model: &Model, data: &Dataset, start: &[f64], s: &FlowSettings) -> F
         time += h;
         steps += 1;
         h *= grow;
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(theta.clone());
+        }
     };
     Flowed {
         grad_norm: norm(&g),

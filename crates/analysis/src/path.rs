@@ -5,9 +5,9 @@
 //! The band only finds candidates; a transition state is claimed only for a refined point with
 //! exactly one negative Hessian eigenvalue whose two push-offs both reach minima.
 
-use super::flow::{FlowEnd, FlowSettings, flow};
+use super::flow::{FlowEnd, FlowSettings, flow_traced};
 use super::stationary::{Kind, Stationary, analyse};
-use super::symmetry::{align, normalise};
+use super::symmetry::{GroupElement, align, elements, group_order, has_flips, normalise};
 use landscape_core::reference;
 use landscape_core::rng::{Stream, normal};
 use landscape_core::spec::data::Dataset;
@@ -71,6 +71,9 @@ pub struct PushOff {
     /// Which of them it is a copy of, up to the symmetry group (the nearest), when it is not
     /// one of them itself.
     pub copy_of: Option<usize>,
+    /// The steepest-descent path from the transition state down to `end`: the start of the
+    /// push-off, then the flow's steps, then the polished end.
+    pub path: Vec<Vec<f64>>,
 }
 
 /// A candidate along the band, refined.
@@ -94,63 +97,122 @@ fn scale(t: &[f64]) -> f64 {
     t.iter().fold(1.0f64, |m, v| m.max(v.abs()))
 }
 
-/// Relaxes a string from `a` to `b` (the simplified string method of E, Ren and
-/// Vanden-Eijnden, 2007): every interior image takes a step of gradient descent, no longer than
-/// a tenth of the images' spacing, then the images are put back at equal arc length along the
-/// polyline through them. The string settles on a minimum-energy path; its highest images are
-/// the candidates `transition_states` refines.
+/// Gradients at a batch of points: points × P in, points × P out. The string's images are
+/// evaluated through this, so that every image of every band in a batch is one call (on a
+/// backend, one kernel launch).
+pub type Gradients<'a> = dyn FnMut(&[f64]) -> Vec<f64> + 'a;
+
+/// The float64 reference as a `Gradients`, threaded over the points.
+pub fn reference_gradients<'a>(
+    model: &'a Model,
+    data: &'a Dataset,
+) -> impl FnMut(&[f64]) -> Vec<f64> + 'a {
+    move |points: &[f64]| {
+        let p = model.parameter_count().max(1);
+        points
+            .par_chunks(p)
+            .flat_map_iter(|t| reference::loss_and_gradient(model, data, t).1)
+            .collect()
+    }
+}
+
+/// Relaxes a string from `a` to `b` with the float64 reference (see `relax`).
 pub fn band(model: &Model, data: &Dataset, a: &[f64], b: &[f64], s: &BandSettings) -> Band {
+    let mut grads = reference_gradients(model, data);
+    relax(model, data, &[(a.to_vec(), b.to_vec())], s, &mut grads)
+        .pop()
+        .expect("one band")
+}
+
+/// Relaxes strings between the given pairs of ends, all at once (the simplified string method of
+/// E, Ren and Vanden-Eijnden, 2007): every interior image takes a step of gradient descent, no
+/// longer than a tenth of the images' spacing, then the images are put back at equal arc length
+/// along the polyline through them. A string settles on a minimum-energy path; its highest images
+/// are the candidates `transition_states` refines. The images of all strings still moving are
+/// evaluated in one call of `grads` per iteration; L at the final images in float64.
+pub fn relax(
+    model: &Model,
+    data: &Dataset,
+    ends: &[(Vec<f64>, Vec<f64>)],
+    s: &BandSettings,
+    grads: &mut Gradients<'_>,
+) -> Vec<Band> {
     let n = s.images.max(3);
-    let p = a.len();
-    let amp = s.perturbation * scale(a).max(scale(b));
-    let mut x: Vec<Vec<f64>> = (0..n)
-        .map(|i| {
-            let t = i as f64 / (n - 1) as f64;
-            let bump = (std::f64::consts::PI * t).sin();
-            (0..p)
-                .map(|q| {
-                    let line = (1.0 - t) * a[q] + t * b[q];
-                    let noise = normal(s.seed, Stream::Direction, (i * p + q) as u64);
-                    line + amp * bump * noise
+    let mut bands: Vec<Band> = ends
+        .iter()
+        .enumerate()
+        .map(|(k, (a, b))| {
+            let p = a.len();
+            let amp = s.perturbation * scale(a).max(scale(b));
+            let images = (0..n)
+                .map(|i| {
+                    let t = i as f64 / (n - 1) as f64;
+                    let bump = (std::f64::consts::PI * t).sin();
+                    (0..p)
+                        .map(|q| {
+                            let line = (1.0 - t) * a[q] + t * b[q];
+                            let index = ((k * n + i) * p + q) as u64;
+                            let noise = normal(s.seed, Stream::Direction, index);
+                            line + amp * bump * noise
+                        })
+                        .collect()
                 })
-                .collect()
+                .collect();
+            Band {
+                images,
+                loss: Vec::new(),
+                steps: 0,
+                force: f64::INFINITY,
+            }
         })
         .collect();
-    let mut steps = 0;
-    let mut moved = f64::INFINITY;
+    let mut moving: Vec<usize> = (0..bands.len()).collect();
     for step in 0..s.max_steps {
-        let spacing = arc_lengths(&x).last().copied().unwrap_or(0.0) / (n - 1) as f64;
-        let max_move = 0.1 * spacing.max(1e-6);
-        let grads: Vec<Vec<f64>> = x[1..n - 1]
-            .par_iter()
-            .map(|t| reference::loss_and_gradient(model, data, t).1)
-            .collect();
-        let before = x.clone();
-        for (xi, g) in x[1..n - 1].iter_mut().zip(&grads) {
-            let gn = norm(g);
-            let h = s.step.min(max_move / gn.max(1e-300));
-            for (t, gq) in xi.iter_mut().zip(g) {
-                *t -= h * gq;
-            }
-        }
-        x = reparametrise(&x);
-        moved = x
-            .iter()
-            .zip(&before)
-            .map(|(u, w)| super::symmetry::distance(u, w))
-            .fold(0.0, f64::max);
-        steps = step + 1;
-        if moved < s.tol * spacing.max(1e-6) {
+        if moving.is_empty() {
             break;
         }
+        let points: Vec<f64> = moving
+            .iter()
+            .flat_map(|&k| bands[k].images[1..n - 1].iter().flatten().copied())
+            .collect();
+        let g = grads(&points);
+        let p = model.parameter_count();
+        for (slot, &k) in moving.iter().enumerate() {
+            let band = &mut bands[k];
+            let x = &mut band.images;
+            let spacing = arc_lengths(x).last().copied().unwrap_or(0.0) / (n - 1) as f64;
+            let max_move = 0.1 * spacing.max(1e-6);
+            let before = x.clone();
+            for (i, xi) in x[1..n - 1].iter_mut().enumerate() {
+                let at = (slot * (n - 2) + i) * p;
+                let gi = &g[at..at + p];
+                let h = s.step.min(max_move / norm(gi).max(1e-300));
+                for (t, gq) in xi.iter_mut().zip(gi) {
+                    *t -= h * gq;
+                }
+            }
+            *x = reparametrise(x);
+            band.force = x
+                .iter()
+                .zip(&before)
+                .map(|(u, w)| super::symmetry::distance(u, w))
+                .fold(0.0, f64::max);
+            band.steps = step + 1;
+        }
+        moving.retain(|&k| {
+            let b = &bands[k];
+            let spacing = arc_lengths(&b.images).last().copied().unwrap_or(0.0) / (n - 1) as f64;
+            b.force >= s.tol * spacing.max(1e-6)
+        });
     }
-    let loss = x.iter().map(|t| reference::loss(model, data, t)).collect();
-    Band {
-        images: x,
-        loss,
-        steps,
-        force: moved,
-    }
+    bands.par_iter_mut().for_each(|b| {
+        b.loss = b
+            .images
+            .iter()
+            .map(|t| reference::loss(model, data, t))
+            .collect();
+    });
+    bands
 }
 
 /// Cumulative arc length along the polyline through `x`.
@@ -244,8 +306,10 @@ pub fn transition_states(
                         max_steps: 5000,
                         ..FlowSettings::new(0.01, 1e-10, 1e4)
                     };
-                    let f = flow(model, data, &start, &settings);
+                    let (f, mut path) = flow_traced(model, data, &start, &settings);
                     let end = analyse(model, data, &f.theta);
+                    path.insert(0, point.theta.clone());
+                    path.push(end.theta.clone());
                     let at = normalise(model, &end.theta);
                     let tol = 1e-4 * scale(&at);
                     let settled = f.end == FlowEnd::Converged || end.grad_norm < 1e-8;
@@ -268,6 +332,7 @@ pub fn transition_states(
                         end,
                         reached,
                         copy_of,
+                        path,
                     });
                 }
             }
@@ -292,213 +357,454 @@ pub fn transition_states(
     found
 }
 
-/// A transition state and the two minima it joins (indices into `Connection::minima`).
+/// A transition state and the two minima it joins (indices into `Search::minima`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Joined {
     /// The transition state.
     pub point: Stationary,
     /// The minima its push-offs reach.
     pub joins: (usize, usize),
-    /// Images of the string around it, from the first minimum's side to the second's, the
-    /// transition state among them.
+    /// Images of the string around it, from the first minimum's side to the second's.
     pub images: Vec<Vec<f64>>,
+    /// Which of `images` is the transition state itself.
+    pub at: usize,
+    /// |Stab|: how many elements of G leave it in place (2 or more: a point fixed by a symmetry,
+    /// such as a transposition's midpoint).
+    pub stabilizer_order: f64,
 }
 
-/// A double-ended connection.
+/// One step of a chain: transition state `ts` of the search moved by `element` of G, crossed
+/// from (the image of) its first minimum to its second (`forward`) or back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
-    /// The minima met: 0 and 1 the two given ends (polished), then those push-offs reached.
+pub struct Link {
+    /// Index into `Search::transition_states`.
+    pub ts: usize,
+    /// The element of G applied to it.
+    pub element: GroupElement,
+    /// From `joins.0` to `joins.1`.
+    pub forward: bool,
+}
+
+/// A chain of transition states from the search's start to one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    /// The transition states crossed, in order.
+    pub links: Vec<Link>,
+    /// The minima along it, the start and the target included (one more than `links`), as
+    /// concrete points.
+    pub minima: Vec<Vec<f64>>,
+    /// L at each of those minima.
+    pub loss: Vec<f64>,
+}
+
+/// What a double-ended search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// The minima met: 0 the start, 1, 2, … the targets in order (polished), then those the
+    /// push-offs reached.
     pub minima: Vec<Stationary>,
-    /// Every transition state found, with the minima it joins.
+    /// The transition states found, distinct up to the symmetry group, with the minima their
+    /// push-offs reached.
     pub transition_states: Vec<Joined>,
-    /// The chain of transition states from minimum 0 to minimum 1, when one was found.
-    pub chain: Option<Vec<usize>>,
+    /// Per target, the chain from the start to it, when one was found.
+    pub chains: Vec<Option<Chain>>,
     /// Strings relaxed.
     pub strings: usize,
+    /// Rounds of strings (each round relaxes its strings at once).
+    pub rounds: usize,
 }
 
-impl Connection {
-    /// The path along the chain: images × P, from the first end to the second.
-    pub fn path(&self) -> Vec<Vec<f64>> {
-        let mut out: Vec<Vec<f64>> = vec![self.minima[0].theta.clone()];
-        let Some(chain) = &self.chain else {
-            return out;
-        };
-        let mut at = 0;
-        for &k in chain {
-            let t = &self.transition_states[k];
-            let mut images = t.images.clone();
-            let next = if t.joins.0 == at {
-                t.joins.1
-            } else {
-                images.reverse();
-                t.joins.0
-            };
-            out.extend(images);
-            out.push(self.minima[next].theta.clone());
-            at = next;
+/// How a search goes on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchSettings {
+    /// The strings.
+    pub band: BandSettings,
+    /// Most rounds of strings.
+    pub max_rounds: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> SearchSettings {
+        SearchSettings {
+            band: BandSettings::default(),
+            max_rounds: 6,
         }
-        out
     }
 }
 
-/// Connects minima `a` and `b` as a double-ended search does: a string between them, its
-/// transition states confirmed by push-offs; while no chain of transition states joins the two
-/// ends, a string between the nearest two minima of the parts still apart, up to `max_strings`
-/// strings in all.
-pub fn connect(
-    model: &Model,
-    data: &Dataset,
-    a: &[f64],
-    b: &[f64],
-    s: &BandSettings,
-    max_strings: usize,
-) -> Connection {
-    let mut minima = vec![analyse(model, data, a), analyse(model, data, b)];
-    let mut joined: Vec<Joined> = Vec::new();
-    let mut strings = 0;
-    let mut tried: Vec<(usize, usize)> = Vec::new();
-    let (mut from, mut to) = (0usize, 1usize);
-    let node = |minima: &mut Vec<Stationary>, end: &Stationary| -> usize {
-        let at = &end.theta;
-        match minima
-            .iter()
-            .position(|m| super::symmetry::distance(&m.theta, at) <= 1e-5 * scale(at))
-        {
-            Some(k) => k,
+impl Search {
+    /// The path to target `j` (0-based among the targets) along its chain: images × P from the
+    /// start to the target, the positions of the transition states in it and those of the
+    /// minima.
+    pub fn path(&self, model: &Model, j: usize) -> Option<(Vec<Vec<f64>>, Vec<usize>, Vec<usize>)> {
+        let chain = self.chains.get(j)?.as_ref()?;
+        let mut out = vec![chain.minima[0].clone()];
+        let mut marks = Vec::new();
+        let mut lows = vec![0];
+        for (i, link) in chain.links.iter().enumerate() {
+            let t = &self.transition_states[link.ts];
+            let mut images: Vec<Vec<f64>> = t
+                .images
+                .iter()
+                .map(|x| link.element.apply(model, x))
+                .collect();
+            let mut at = t.at;
+            if !link.forward {
+                images.reverse();
+                at = images.len() - 1 - at;
+            }
+            // The ends of the steepest-descent paths are the minima themselves.
+            marks.push(out.len() + at - 1);
+            out.extend(images[1..images.len() - 1].iter().cloned());
+            out.push(chain.minima[i + 1].clone());
+            lows.push(out.len() - 1);
+        }
+        Some((out, marks, lows))
+    }
+}
+
+/// Whether two minima (θ, L) are the same point: within 1e-4 of max(1, ‖θ‖∞) (after removing
+/// ReLU's rescaling) at the same loss.
+pub fn same(model: &Model, x: (&[f64], f64), y: (&[f64], f64)) -> bool {
+    let (lx, ly) = (x.1, y.1);
+    if (lx - ly).abs() > 1e-10 + 1e-7 * lx.abs().max(ly.abs()) {
+        return false;
+    }
+    let (nx, ny) = (normalise(model, x.0), normalise(model, y.0));
+    super::symmetry::distance(&nx, &ny) <= 1e-4 * scale(&nx)
+}
+
+/// The symmetry group, listed when it is small enough to search element by element.
+pub struct Group<'a> {
+    model: &'a Model,
+    elements: Option<Vec<GroupElement>>,
+}
+
+/// Largest |G| that the search lists; beyond, one element per match (the best alignment).
+pub const LISTED_ORDER: f64 = 5040.0;
+
+impl<'a> Group<'a> {
+    /// G of `model`.
+    pub fn new(model: &'a Model) -> Group<'a> {
+        let elements = (group_order(model) <= LISTED_ORDER).then(|| elements(model));
+        Group { model, elements }
+    }
+
+    /// The elements g with g·u = x (u and x at the same loss).
+    pub fn maps(&self, u: &[f64], x: &[f64]) -> Vec<GroupElement> {
+        let (nu, nx) = (normalise(self.model, u), normalise(self.model, x));
+        let tol = 1e-4 * scale(&nx);
+        match &self.elements {
+            Some(all) => all
+                .iter()
+                .filter(|g| super::symmetry::distance(&g.apply(self.model, &nu), &nx) <= tol)
+                .cloned()
+                .collect(),
             None => {
-                minima.push(end.clone());
-                minima.len() - 1
+                let (g, d) = align(self.model, &nu, &nx);
+                if d <= tol { vec![g] } else { Vec::new() }
             }
         }
+    }
+}
+
+/// One transposition of two units per pair in each hidden layer, and one flip per unit where
+/// units flip: elements that generate G.
+pub fn generators(model: &Model) -> Vec<GroupElement> {
+    let mut out = Vec::new();
+    for (h, &n) in model.hidden().iter().enumerate() {
+        for i in 0..n {
+            for j in i + 1..n {
+                let mut g = GroupElement::identity(model);
+                g.perms[h].swap(i, j);
+                out.push(g);
+            }
+        }
+        if has_flips(model) {
+            for i in 0..n {
+                let mut g = GroupElement::identity(model);
+                g.flips[h][i] = true;
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
+/// A node of the search's graph of copies: a concrete minimum, reached from the root by a link.
+struct Node {
+    theta: Vec<f64>,
+    loss: f64,
+    via: Option<(usize, Link)>,
+}
+
+/// Most concrete minima one closure lists.
+const MAX_NODES: usize = 20_000;
+
+/// Every minimum reachable from `root` through the transition states found and their images
+/// under G (a path moved by g is a path), breadth first.
+fn closure(
+    group: &Group<'_>,
+    minima: &[Stationary],
+    joined: &[Joined],
+    root: (&[f64], f64),
+) -> Vec<Node> {
+    let model = group.model;
+    let mut nodes = vec![Node {
+        theta: root.0.to_vec(),
+        loss: root.1,
+        via: None,
+    }];
+    let mut i = 0;
+    while i < nodes.len() && nodes.len() < MAX_NODES {
+        for (k, t) in joined.iter().enumerate() {
+            for forward in [true, false] {
+                let (u, v) = if forward {
+                    (t.joins.0, t.joins.1)
+                } else {
+                    (t.joins.1, t.joins.0)
+                };
+                let (lu, lx) = (minima[u].loss, nodes[i].loss);
+                if (lu - lx).abs() > 1e-10 + 1e-7 * lu.abs().max(lx.abs()) {
+                    continue;
+                }
+                for g in group.maps(&minima[u].theta, &nodes[i].theta) {
+                    let y = g.apply(model, &minima[v].theta);
+                    let ly = minima[v].loss;
+                    if nodes
+                        .iter()
+                        .any(|n| same(model, (&n.theta, n.loss), (&y, ly)))
+                    {
+                        continue;
+                    }
+                    nodes.push(Node {
+                        theta: y,
+                        loss: ly,
+                        via: Some((
+                            i,
+                            Link {
+                                ts: k,
+                                element: g,
+                                forward,
+                            },
+                        )),
+                    });
+                }
+            }
+        }
+        i += 1;
+    }
+    nodes
+}
+
+/// The chain to node `j` of a closure.
+fn chain_to(nodes: &[Node], j: usize) -> Chain {
+    let mut links = Vec::new();
+    let mut minima = vec![nodes[j].theta.clone()];
+    let mut loss = vec![nodes[j].loss];
+    let mut at = j;
+    while let Some((prev, link)) = &nodes[at].via {
+        links.push(link.clone());
+        minima.push(nodes[*prev].theta.clone());
+        loss.push(nodes[*prev].loss);
+        at = *prev;
+    }
+    links.reverse();
+    minima.reverse();
+    loss.reverse();
+    Chain {
+        links,
+        minima,
+        loss,
+    }
+}
+
+/// Connects minima `a` and `b` (see `search`), with the float64 reference evaluating the strings.
+pub fn connect(model: &Model, data: &Dataset, a: &[f64], b: &[f64], s: &SearchSettings) -> Search {
+    let mut grads = reference_gradients(model, data);
+    search(model, data, a, &[b.to_vec()], s, &mut grads)
+}
+
+/// Connects the minimum `start` to every minimum of `targets` as a double-ended search does.
+/// Each round relaxes one string per target not yet reached, all at once: at first between the
+/// start and the target; later between the nearest two minima, one reachable from the start and
+/// one from the target, not yet joined by a string (up to symmetry). The local maxima of each
+/// string are refined and confirmed (`transition_states`); every confirmed transition state and
+/// its images under G join the graph of minima. A target is reached when a chain of transition
+/// states leads to it; the chain may cross images of transition states found between other
+/// minima, since g moves a path between θ and θ′ to one between g·θ and g·θ′.
+pub fn search(
+    model: &Model,
+    data: &Dataset,
+    start: &[f64],
+    targets: &[Vec<f64>],
+    s: &SearchSettings,
+    grads: &mut Gradients<'_>,
+) -> Search {
+    let group = Group::new(model);
+    let mut minima: Vec<Stationary> = std::iter::once(start)
+        .chain(targets.iter().map(Vec::as_slice))
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|t| analyse(model, data, t))
+        .collect();
+    let mut joined: Vec<Joined> = Vec::new();
+    let mut tried: Vec<(Vec<f64>, f64, Vec<f64>, f64)> = Vec::new();
+    let (mut strings, mut rounds) = (0, 0);
+    let root = |m: &[Stationary]| (m[0].theta.clone(), m[0].loss);
+    let find = |nodes: &[Node], m: &Stationary| {
+        nodes
+            .iter()
+            .position(|n| same(model, (&n.theta, n.loss), (&m.theta, m.loss)))
     };
     loop {
-        strings += 1;
-        tried.push((from, to));
-        let (ta, tb) = (minima[from].theta.clone(), minima[to].theta.clone());
-        let string = band(model, data, &ta, &tb, s);
-        for c in transition_states(model, data, &string, &ta, &tb) {
-            if !c.transition_state {
-                continue;
+        let (r, rl) = root(&minima);
+        let from_start = closure(&group, &minima, &joined, (&r, rl));
+        let unreached: Vec<usize> = (0..targets.len())
+            .filter(|&j| find(&from_start, &minima[j + 1]).is_none())
+            .collect();
+        if unreached.is_empty() || rounds >= s.max_rounds {
+            let chains = (0..targets.len())
+                .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
+                .collect();
+            return Search {
+                minima,
+                transition_states: joined,
+                chains,
+                strings,
+                rounds,
+            };
+        }
+        // One string per target not reached: the nearest pair not yet tried.
+        let mut pairs: Vec<(Vec<f64>, f64, Vec<f64>, f64)> = Vec::new();
+        let equivalent = |pair: &(Vec<f64>, f64, Vec<f64>, f64), x: &Node, y: &Node| {
+            let fits = |u: (&[f64], f64), v: (&[f64], f64), x: &Node, y: &Node| {
+                (u.1 - x.loss).abs() <= 1e-10 + 1e-7 * u.1.abs().max(x.loss.abs())
+                    && (v.1 - y.loss).abs() <= 1e-10 + 1e-7 * v.1.abs().max(y.loss.abs())
+                    && group
+                        .maps(u.0, &x.theta)
+                        .iter()
+                        .any(|g| same(model, (&g.apply(model, v.0), v.1), (&y.theta, y.loss)))
+            };
+            fits((&pair.0, pair.1), (&pair.2, pair.3), x, y)
+                || fits((&pair.2, pair.3), (&pair.0, pair.1), x, y)
+        };
+        for &j in &unreached {
+            let t = &minima[j + 1];
+            let from_target = closure(&group, &minima, &joined, (&t.theta, t.loss));
+            let mut options: Vec<(f64, usize, usize)> = Vec::new();
+            for (x, nx) in from_start.iter().enumerate() {
+                for (y, ny) in from_target.iter().enumerate() {
+                    let d: f64 = nx
+                        .theta
+                        .iter()
+                        .zip(&ny.theta)
+                        .map(|(u, v)| (u - v) * (u - v))
+                        .sum();
+                    options.push((d, x, y));
+                }
             }
-            let u = node(&mut minima, &c.push_offs[0].end);
-            let v = node(&mut minima, &c.push_offs[1].end);
-            // The string's images from the minimum on each side of the peak.
-            let (lo, hi) = around(&string.loss, c.image);
-            let mut images: Vec<Vec<f64>> = string.images[lo..=hi].to_vec();
-            images[c.image - lo] = c.point.theta.clone();
-            // Orient them from u's side: u is the push-off along −mode; decide by distance.
-            let d = |x: &[f64], y: &[f64]| super::symmetry::distance(x, y);
-            if d(&images[0], &minima[u].theta) > d(&images[images.len() - 1], &minima[u].theta) {
-                images.reverse();
+            options.sort_by(|p, q| p.0.total_cmp(&q.0));
+            let choice = options.iter().find(|&&(_, x, y)| {
+                let (nx, ny) = (&from_start[x], &from_target[y]);
+                !tried
+                    .iter()
+                    .chain(&pairs)
+                    .any(|pair| equivalent(pair, nx, ny))
+            });
+            if let Some(&(_, x, y)) = choice {
+                let (nx, ny) = (&from_start[x], &from_target[y]);
+                pairs.push((nx.theta.clone(), nx.loss, ny.theta.clone(), ny.loss));
             }
-            if !joined
-                .iter()
-                .any(|j| d(&j.point.theta, &c.point.theta) <= 1e-6 * scale(&c.point.theta))
-            {
+        }
+        // A target that is a copy of the start is reached through the transition states that
+        // join the start to its own copies: strings to its copies under each generator of G
+        // (each transposition of two units, each sign flip) not reached yet.
+        if group.elements.is_some() {
+            for j in &unreached {
+                let t = &minima[j + 1];
+                if group.maps(&minima[0].theta, &t.theta).is_empty() {
+                    continue;
+                }
+                for g in generators(model) {
+                    let y = g.apply(model, &r);
+                    let node = Node {
+                        theta: y.clone(),
+                        loss: rl,
+                        via: None,
+                    };
+                    let reached = from_start
+                        .iter()
+                        .any(|n| same(model, (&n.theta, n.loss), (&y, rl)));
+                    let start = &from_start[0];
+                    if !reached
+                        && !tried
+                            .iter()
+                            .chain(&pairs)
+                            .any(|pair| equivalent(pair, start, &node))
+                    {
+                        pairs.push((r.clone(), rl, y, rl));
+                    }
+                }
+                break;
+            }
+        }
+        if pairs.is_empty() {
+            rounds = s.max_rounds;
+            continue;
+        }
+        rounds += 1;
+        strings += pairs.len();
+        let ends: Vec<(Vec<f64>, Vec<f64>)> =
+            pairs.iter().map(|p| (p.0.clone(), p.2.clone())).collect();
+        let bands = relax(model, data, &ends, &s.band, grads);
+        let found: Vec<(usize, Vec<Candidate>)> = bands
+            .par_iter()
+            .zip(&ends)
+            .enumerate()
+            .map(|(k, (band, (a, b)))| (k, transition_states(model, data, band, a, b)))
+            .collect();
+        tried.extend(pairs);
+        for (_, candidates) in found {
+            for c in candidates.into_iter().filter(|c| c.transition_state) {
+                let mut node = |end: &Stationary| -> usize {
+                    match minima
+                        .iter()
+                        .position(|m| same(model, (&m.theta, m.loss), (&end.theta, end.loss)))
+                    {
+                        Some(k) => k,
+                        None => {
+                            minima.push(end.clone());
+                            minima.len() - 1
+                        }
+                    }
+                };
+                let u = node(&c.push_offs[0].end);
+                let v = node(&c.push_offs[1].end);
+                // Distinct up to G: an image of a transition state known adds no path.
+                let known = joined.iter().any(|j| {
+                    (j.point.loss - c.point.loss).abs() <= 1e-10 + 1e-7 * c.point.loss.abs()
+                        && !group.maps(&j.point.theta, &c.point.theta).is_empty()
+                });
+                if known {
+                    continue;
+                }
+                // The path: down from the transition state to u, reversed, then down to v.
+                let mut images: Vec<Vec<f64>> = c.push_offs[0].path.iter().rev().cloned().collect();
+                let at = images.len() - 1;
+                images.extend(c.push_offs[1].path.iter().skip(1).cloned());
+                let stabilizer_order =
+                    group.maps(&c.point.theta, &c.point.theta).len().max(1) as f64;
                 joined.push(Joined {
                     point: c.point,
                     joins: (u, v),
                     images,
+                    at,
+                    stabilizer_order,
                 });
             }
         }
-        let chain = shortest_chain(minima.len(), &joined, 0, 1);
-        if chain.is_some() || strings >= max_strings {
-            return Connection {
-                minima,
-                transition_states: joined,
-                chain,
-                strings,
-            };
-        }
-        // The nearest pair of minima, one joined to the first end and one to the second, not
-        // tried yet.
-        let reach = |start: usize| -> Vec<bool> {
-            let mut r = vec![false; minima.len()];
-            r[start] = true;
-            for _ in 0..minima.len() {
-                for j in &joined {
-                    if r[j.joins.0] || r[j.joins.1] {
-                        r[j.joins.0] = true;
-                        r[j.joins.1] = true;
-                    }
-                }
-            }
-            r
-        };
-        let (ra, rb) = (reach(0), reach(1));
-        let mut best: Option<(f64, usize, usize)> = None;
-        for i in (0..minima.len()).filter(|&i| ra[i]) {
-            for j in (0..minima.len()).filter(|&j| rb[j]) {
-                if tried.contains(&(i, j)) {
-                    continue;
-                }
-                let dist = super::symmetry::distance(&minima[i].theta, &minima[j].theta);
-                if best.is_none_or(|b| dist < b.0) {
-                    best = Some((dist, i, j));
-                }
-            }
-        }
-        let Some((_, i, j)) = best else {
-            return Connection {
-                minima,
-                transition_states: joined,
-                chain: None,
-                strings,
-            };
-        };
-        (from, to) = (i, j);
     }
-}
-
-/// The band images from the nearest local minimum of `loss` (or end) before `peak` to the
-/// nearest after it.
-fn around(loss: &[f64], peak: usize) -> (usize, usize) {
-    let mut lo = peak;
-    while lo > 0 && loss[lo - 1] <= loss[lo] {
-        lo -= 1;
-    }
-    let mut hi = peak;
-    while hi + 1 < loss.len() && loss[hi + 1] <= loss[hi] {
-        hi += 1;
-    }
-    (lo, hi)
-}
-
-/// The fewest transition states leading from minimum `from` to `to` (breadth first).
-fn shortest_chain(nodes: usize, joined: &[Joined], from: usize, to: usize) -> Option<Vec<usize>> {
-    let mut via: Vec<Option<(usize, usize)>> = vec![None; nodes];
-    let mut seen = vec![false; nodes];
-    seen[from] = true;
-    let mut queue = std::collections::VecDeque::from([from]);
-    while let Some(u) = queue.pop_front() {
-        if u == to {
-            let mut chain = Vec::new();
-            let mut at = to;
-            while let Some((prev, k)) = via[at] {
-                chain.push(k);
-                at = prev;
-            }
-            chain.reverse();
-            return Some(chain);
-        }
-        for (k, j) in joined.iter().enumerate() {
-            let v = if j.joins.0 == u {
-                j.joins.1
-            } else if j.joins.1 == u {
-                j.joins.0
-            } else {
-                continue;
-            };
-            if !seen[v] {
-                seen[v] = true;
-                via[v] = Some((u, k));
-                queue.push_back(v);
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -193,6 +193,32 @@ pub fn parse_u8(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<usize>)> {
     Ok((data, shape))
 }
 
+/// Reads a signed 32-bit integer array (such as basin.npy) with its shape.
+pub fn read_i32(path: &Path) -> Result<(Vec<i32>, Vec<usize>)> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::file(path, format!("cannot read .npy file: {e}")))?;
+    let npy = open(path, &bytes)?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let descr = descr(&npy);
+    if !matches!(descr.as_str(), "<i4" | ">i4") {
+        return Err(Error::file(
+            path,
+            format!("dtype {descr} is not supported; expected int32"),
+        ));
+    }
+    check_size(path, &shape, 4, bytes.len())?;
+    let data = npy.into_vec::<i32>().map_err(|e| {
+        Error::file(
+            path,
+            format!(
+                "cannot read an array of int32 of shape {shape:?} ({})",
+                first_line(e)
+            ),
+        )
+    })?;
+    Ok((data, shape))
+}
+
 /// Reads a parameter-space vector of length `len` (any shape with that many elements).
 pub fn read_vector(path: &Path, len: usize, what: &str) -> Result<Vec<f64>> {
     let bytes = std::fs::read(path)

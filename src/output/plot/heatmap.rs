@@ -136,6 +136,36 @@ pub fn heatmap_png(
     log: bool,
     minima: &[usize],
 ) -> io::Result<()> {
+    heatmap_overlay_png(path, x, y, values, value_label, title, log, minima, None)
+}
+
+/// A curve and marked points drawn over a heatmap, in the axes' own coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlay {
+    /// The curve (a path), as (x, y) pairs.
+    pub curve: Vec<(f64, f64)>,
+    /// Points marked with filled discs (minima).
+    pub discs: Vec<(f64, f64)>,
+    /// Points marked with rings (transition states).
+    pub rings: Vec<(f64, f64)>,
+}
+
+/// `heatmap_png` with an optional `overlay` drawn over the field (white curve, red marks).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one flat call per picture keeps call sites readable"
+)]
+pub fn heatmap_overlay_png(
+    path: &Path,
+    x: &AxisInfo,
+    y: &AxisInfo,
+    values: &[f64],
+    value_label: &str,
+    title: &str,
+    log: bool,
+    minima: &[usize],
+    overlay: Option<&Overlay>,
+) -> io::Result<()> {
     check_axis(x, "x")?;
     check_axis(y, "y")?;
     let (nx, ny) = (x.values.len(), y.values.len());
@@ -166,6 +196,36 @@ pub fn heatmap_png(
     let height = area.y1 + axes::x_axis_height(&c) + 12.0;
     c.resize(width.ceil() as u32, height.ceil() as u32);
     draw_field(&mut c, area, (nx, ny), values, &s, minima);
+    if let Some(o) = overlay {
+        // Lattice values sit at cell centres: value k of n at (k + 0.5)/n of the side.
+        let along = |vals: &[f64], v: f64| {
+            let n = vals.len() as f64;
+            let (lo, hi) = (vals[0], vals[vals.len() - 1]);
+            let f = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            ((f * (n - 1.0) + 0.5) / n) as f32
+        };
+        let px = |(u, v): (f64, f64)| {
+            (
+                area.x0 + along(&x.values, u) * area.w(),
+                area.y1 - along(&y.values, v) * area.h(),
+            )
+        };
+        c.set_clip(Some(area));
+        let pts: Vec<(f32, f32)> = o.curve.iter().map(|&q| px(q)).collect();
+        c.polyline(&pts, 3.5, [20, 20, 20], 0.6);
+        c.polyline(&pts, 1.8, [255, 255, 255], 1.0);
+        for &q in &o.discs {
+            let (a, b) = px(q);
+            c.disc(a, b, 5.0, [255, 255, 255]);
+            c.disc(a, b, 3.5, MARK);
+        }
+        for &q in &o.rings {
+            let (a, b) = px(q);
+            c.ring(a, b, 6.0, 2.5, [255, 255, 255]);
+            c.ring(a, b, 6.0, 1.2, MARK);
+        }
+        c.set_clip(None);
+    }
     axes::frame(&mut c, area);
     axes::x_axis(&mut c, area, &xt, &x.label);
     axes::y_axis(&mut c, area, &yt, &y.label);

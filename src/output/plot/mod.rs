@@ -15,7 +15,7 @@ mod ticks;
 use std::io;
 
 pub use curve::curve_png;
-pub use heatmap::heatmap_png;
+pub use heatmap::{Overlay, heatmap_overlay_png, heatmap_png};
 pub use map::{LegendKey, MapLegendEntry, MapPixel, Neutral, PALE, ScalarBar, map_png};
 pub use projection::{min_project, projections_png};
 
