@@ -8,7 +8,7 @@ use crate::analysis::path::{
     BandSettings, Group, LISTED_ORDER, Search, SearchSettings, generators, same, search,
 };
 use crate::analysis::stationary::{Kind, Stationary, analyse};
-use crate::analysis::symmetry::{GroupElement, align, elements, group_order};
+use crate::analysis::symmetry::{GroupElement, align, elements, group_order, stabilizer_order};
 use crate::backend::{Backend, BackendChoice, BackendInfo};
 use crate::error::{Error, Result};
 use crate::npy;
@@ -134,6 +134,9 @@ pub struct MinimumRecord {
     pub grad_norm: f64,
     /// Zero Hessian eigenvalues.
     pub nullity: usize,
+    /// |G| / |Stab|: its copies under the symmetry group (none on a manifold of minima).
+    #[serde(default)]
+    pub copies: Option<f64>,
     /// θ.
     pub point: Vec<f64>,
 }
@@ -754,6 +757,10 @@ fn write_outputs(
                 loss: m.loss,
                 grad_norm: m.grad_norm,
                 nullity: m.nullity,
+                copies: (m.kind == Kind::Minimum).then(|| {
+                    let tol = 1e-6 * m.theta.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+                    group_order(model) / stabilizer_order(model, &m.theta, tol)
+                }),
                 point: m.theta.clone(),
             }
         })

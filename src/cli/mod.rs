@@ -6,6 +6,7 @@ pub mod bench;
 pub mod common;
 pub mod connect;
 pub mod demo;
+pub mod graph;
 pub mod grid;
 pub mod map;
 pub mod stopped;
@@ -37,6 +38,8 @@ pub enum Command {
     Basins(basins::BasinsArgs),
     /// The minimum-energy path between two minima: transition states refined with the exact Hessian and confirmed by push-offs.
     Connect(connect::ConnectArgs),
+    /// Draw the disconnectivity graph of the minima and transition states of runs (or of plain arrays).
+    Graph(graph::GraphArgs),
     /// Time the standard workloads on every available backend and check that the backends agree.
     Bench(bench::BenchArgs),
     /// List the GPU adapters wgpu can see (for --adapter).
@@ -53,6 +56,7 @@ pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
         Command::Basins(args) => basins::run(args),
         Command::Map(args) => map::run(args, explicit),
         Command::Connect(args) => connect::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Adapters => adapters::run(),
     }

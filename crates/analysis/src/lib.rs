@@ -7,6 +7,7 @@ pub mod basins;
 pub mod dense;
 pub mod eigen;
 pub mod flow;
+pub mod graph;
 pub mod lattice;
 pub mod path;
 pub mod stationary;

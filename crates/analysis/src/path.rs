@@ -898,14 +898,22 @@ mod teacher_tests {
             .flat_map(|t| t.push_offs.iter().filter_map(|o| o.reached))
             .collect();
         assert!(reached.contains(&0) && reached.contains(&1), "{ts:?}");
-        // The double-ended search: every transition state it keeps has index 1 and lies above
-        // both minima it joins, and each end is joined to one. (Three strings do not yet chain
-        // θ* to g·θ*: each string between copies of the local minima met on the way is itself
-        // a copy-connection; see ARCHITECTURE.)
-        let c = connect(&m, &src.data, &a, &b, &settings, 3);
-        assert!(c.strings <= 3);
+        // The double-ended search: every transition state it keeps has index 1 in an
+        // independent Hessian and lies above both minima it joins, and the chain it closes
+        // (through images of transition states under G) ends at g·θ*, not at θ*.
+        let search = SearchSettings {
+            band: BandSettings {
+                max_steps: 500,
+                ..BandSettings::default()
+            },
+            ..SearchSettings::default()
+        };
+        let c = connect(&m, &src.data, &a, &b, &search);
         for t in &c.transition_states {
             assert_eq!(t.point.index, 1);
+            let h = reference::hessian(&m, &src.data, &t.point.theta);
+            let e = SymmetricEigen::new(DMatrix::from_row_slice(a.len(), a.len(), &h));
+            assert_eq!(e.eigenvalues.iter().filter(|&&v| v < -1e-9).count(), 1);
             let (u, v) = t.joins;
             assert!(t.point.loss > c.minima[u].loss && t.point.loss > c.minima[v].loss);
             for w in [u, v] {
@@ -923,10 +931,23 @@ mod teacher_tests {
                 "end {end}"
             );
         }
-        if let Some(chain) = &c.chain {
-            let path = c.path();
-            assert!(!chain.is_empty());
-            assert!(crate::symmetry::distance(&path[path.len() - 1], &b) < 1e-6);
+        let chain = c.chains[0].as_ref().expect("θ* and g·θ* connected");
+        assert!(!chain.links.is_empty());
+        let (path, marks, lows) = c.path(&m, 0).expect("a path");
+        assert!(crate::symmetry::distance(&path[path.len() - 1], &b) < 1e-6);
+        assert!(crate::symmetry::distance(&path[0], &a) < 1e-6);
+        assert_eq!(
+            (marks.len(), lows.len()),
+            (chain.links.len(), chain.links.len() + 1)
+        );
+        // Each crossing is a transition state moved by an element of G: still stationary.
+        for (link, &k) in chain.links.iter().zip(&marks) {
+            let moved = link
+                .element
+                .apply(&m, &c.transition_states[link.ts].point.theta);
+            assert!(crate::symmetry::distance(&moved, &path[k]) < 1e-12);
+            let (_, g) = reference::loss_and_gradient(&m, &src.data, &moved);
+            assert!(norm(&g) < 1e-8);
         }
     }
 }

@@ -11,6 +11,7 @@ mod lattice;
 mod map;
 mod projection;
 mod ticks;
+mod tree;
 
 use std::io;
 
@@ -18,6 +19,7 @@ pub use curve::curve_png;
 pub use heatmap::{Overlay, heatmap_overlay_png, heatmap_png};
 pub use map::{LegendKey, MapLegendEntry, MapPixel, Neutral, PALE, ScalarBar, map_png};
 pub use projection::{min_project, projections_png};
+pub use tree::{TreeNode, tree_png};
 
 /// A labelled axis of a plot: name shown to the user (e.g. `w1[0,1]` or "t along dir"), and its coordinate values (monotone increasing, length ≥ 1).
 #[derive(Debug, Clone, PartialEq)]
