@@ -588,7 +588,15 @@ impl BasinsRecord {
             ),
             (
                 "degenerate-minimum",
-                "index 0 with further zero eigenvalues: a manifold of minima (copies not counted)",
+                "index 0 with further zero eigenvalues, and nothing lower found probing them: a manifold of minima (copies not counted)",
+            ),
+            (
+                "higher-order-saddle",
+                "index 0 with zero eigenvalues along which a probe of the null space (radii 1e-3 to 1e-1, both signs) finds lower loss: not a minimum",
+            ),
+            (
+                "saturated",
+                "hidden units saturated on every sample (derivative below float64's resolution): a plateau that continues to infinity, not a finite minimum",
             ),
             ("saddle", "index k: k negative eigenvalues"),
             ("maximum", "every eigenvalue negative"),

@@ -2,7 +2,7 @@
 //! grouped into orbits under the symmetry group (classes), with the count of copies found
 //! against |G|/|Stab| and a test that walkers spread evenly over the copies.
 
-use super::flow::{FlowEnd, FlowSettings, Flowed, flow};
+use super::flow::{FlowEnd, FlowSettings, Flowed, flow, toward_infinity};
 use super::stationary::{Kind, Stationary, analyse, describe, symmetry_nullity};
 use super::stats::uniformity_p;
 use super::symmetry::{
@@ -68,7 +68,8 @@ const MAX_TESTED_COPIES: f64 = 1e5;
 pub struct Class {
     /// Position in the list, lowest loss first.
     pub id: usize,
-    /// Kind of point (`minimum`, `degenerate-minimum`, `saddle`, `maximum`).
+    /// Kind of point (`minimum`, `degenerate-minimum`, `higher-order-saddle`, `saturated`,
+    /// `saddle`, `maximum`, `plateau`).
     pub kind: Kind,
     /// L at the polished representative.
     pub loss: f64,
@@ -97,13 +98,17 @@ pub struct Class {
     pub walkers_per_copy: Vec<u64>,
     /// p-value of the chi-square test that walkers spread evenly over all expected copies.
     pub uniformity_p: Option<f64>,
+    /// Hidden units of the representative saturated on every sample (kind `saturated`).
+    #[serde(default)]
+    pub saturated: usize,
 }
 
 /// Walkers not in any class, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unassigned {
-    /// Diverged walkers: the point at infinity.
+    /// At infinity: walkers that diverged, and ends that are not stationary on a slope where the
+    /// loss keeps falling while ‖θ‖ grows (saturating units).
     pub at_infinity: u64,
     /// Walkers whose θ, L or ∇L became non-finite.
     pub non_finite: u64,
@@ -783,6 +788,16 @@ pub fn analyse_walk_observed(
     for r in 0..reps.len() {
         basin_of[r] = stationary_of[r].and_then(|k| kept[k]);
     }
+    // Ends that are not stationary and had not stopped: those on a slope to infinity (the loss
+    // still falling while ‖θ‖ grows) are "at infinity", not "not stationary".
+    let toward: Vec<bool> = (0..polished.len())
+        .into_par_iter()
+        .map(|k| {
+            polished[k].kind == Kind::NotStationary
+                && !ended[k]
+                && matches!(&fates[polished_from[k]], Fate::Polish(at) if toward_infinity(model, data, at))
+        })
+        .collect();
 
     // 5. Place every other walker by its nearest representative of the same status.
     let place_tol = radius;
@@ -846,6 +861,10 @@ pub fn analyse_walk_observed(
             (Fate::Polish(_), Some(b)) => {
                 basins[b].walkers.extend(walkers);
                 Reason::InClass
+            }
+            (Fate::Polish(_), None) if stationary_of[r].is_some_and(|k| toward[k]) => {
+                unassigned.at_infinity += walkers.len() as u64;
+                Reason::AtInfinity
             }
             (Fate::Polish(_), None) => {
                 unassigned.not_stationary += walkers.len() as u64;
@@ -932,6 +951,7 @@ pub fn analyse_walk_observed(
             copies_found: if degenerate { 0 } else { g.len() },
             walkers_per_copy: if degenerate { Vec::new() } else { per_copy },
             uniformity_p: uniformity,
+            saturated: rep.saturated,
         });
     }
     // 7. Walkers with no representative near that converged join the class whose loss level they
@@ -1103,7 +1123,7 @@ impl Report {
         let u = &self.unassigned;
         let _ = writeln!(
             s,
-            "|G| = {}; not in a class: {} at infinity (diverged), {} non-finite, {} not stationary, {} unplaced (no analysed end within {}){}",
+            "|G| = {}; not in a class: {} at infinity (diverged, or the loss falling as ‖θ‖ grows), {} non-finite, {} not stationary, {} unplaced (no analysed end within {}){}",
             if self.group_order.is_finite() {
                 count(self.group_order)
             } else {

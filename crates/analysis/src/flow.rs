@@ -244,6 +244,39 @@ fn follow(
     }
 }
 
+/// Largest P for which `toward_infinity` follows the flow (each step needs a P × P Hessian).
+pub const TOWARD_INFINITY_MAX_P: usize = 256;
+
+/// Whether the loss keeps falling while ‖θ‖ grows from `start`: the gradient flow (60 steps of
+/// up to 10⁹ steps' worth of time, lr 0.01) either passes ‖θ‖∞ = 10⁶, or lowers L while ‖θ‖₂
+/// grows by at least 10 % and is still growing at its last step. A point that is not stationary
+/// and does this lies on a slope to infinity (saturating units), not near a stationary point.
+pub fn toward_infinity(model: &Model, data: &Dataset, start: &[f64]) -> bool {
+    if start.len() > TOWARD_INFINITY_MAX_P || start.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    let s = FlowSettings {
+        max_steps: 60,
+        max_time_steps: 1e9,
+        ..FlowSettings::new(0.01, 0.0, 1e6)
+    };
+    let l0 = reference::loss(model, data, start);
+    let (f, trace) = flow_traced(model, data, start, &s);
+    match f.end {
+        FlowEnd::Diverged => true,
+        FlowEnd::Budget | FlowEnd::Stalled => {
+            let n0 = norm(start);
+            let n1 = norm(&f.theta);
+            let growing = trace.len() >= 2 && {
+                let k = trace.len();
+                norm(&trace[k - 1]) > norm(&trace[k - 2])
+            };
+            f.loss < l0 && n1 > 1.1 * n0.max(1e-12) && growing
+        }
+        FlowEnd::Converged | FlowEnd::NonFinite => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +392,27 @@ mod tests {
         }
         // Several distinct ends, so that agreement is not a single basin's.
         assert!(points.len() >= 3, "{} distinct points", points.len());
+    }
+
+    /// 1-1-1 tanh → tanh without biases on (x = 1, y = 1): f = tanh(v·tanh(w)) reaches 1 only
+    /// as v·tanh(w) → ∞, so L falls forever while ‖θ‖ grows. Gradient descent stopped anywhere
+    /// on that slope is on its way to infinity; a minimum is not.
+    #[test]
+    fn a_slope_to_infinity_is_told_from_a_minimum() {
+        let m = Model::new("1-1-1", Activation::Tanh, Activation::Tanh, false).expect("model");
+        let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
+        let settings = WalkSettings {
+            lr: 0.1,
+            momentum: 0.0,
+            steps: 2000,
+            tol: 1e-9,
+            diverge: 1e6,
+        };
+        let end = reference::walk(&m, &data, &[0.5, 0.5], &settings);
+        assert!(toward_infinity(&m, &data, &end.theta), "{end:?}");
+        // With a target inside tanh's range the same net has minima: not toward infinity.
+        let data = DataSource::parse("point:x=1,y=0.5", &m).expect("data").data;
+        let end = reference::walk(&m, &data, &[0.5, 0.5], &settings);
+        assert!(!toward_infinity(&m, &data, &end.theta), "{end:?}");
     }
 }

@@ -23,8 +23,15 @@ pub const ZERO_EIGENVALUE: f64 = 1e-8;
 pub enum Kind {
     /// Index 0, no zero eigenvalues beyond those of a continuous symmetry.
     Minimum,
-    /// Index 0 with unexplained zero eigenvalues: a manifold of minima.
+    /// Index 0 with unexplained zero eigenvalues, and no lower point found along them (probed at
+    /// several radii, both signs): a manifold of minima.
     DegenerateMinimum,
+    /// Index 0 with zero eigenvalues along which a lower point was found: a saddle of higher
+    /// order, not a minimum.
+    HigherOrderSaddle,
+    /// A hidden unit is saturated on every sample (its activation's derivative below float64's
+    /// resolution): a plateau that continues to infinity, not a finite minimum.
+    Saturated,
     /// k negative eigenvalues, 0 < k < P.
     Saddle,
     /// Every eigenvalue negative.
@@ -44,6 +51,8 @@ impl Kind {
         match self {
             Kind::Minimum => "minimum",
             Kind::DegenerateMinimum => "degenerate-minimum",
+            Kind::HigherOrderSaddle => "higher-order-saddle",
+            Kind::Saturated => "saturated",
             Kind::Saddle => "saddle",
             Kind::Maximum => "maximum",
             Kind::NotStationary => "not-stationary",
@@ -75,6 +84,8 @@ pub struct Stationary {
     pub nullity: usize,
     /// The kind of point.
     pub kind: Kind,
+    /// Hidden units saturated on every sample.
+    pub saturated: usize,
 }
 
 /// Zero eigenvalues every stationary point has from a continuous symmetry: one per hidden ReLU
@@ -210,6 +221,7 @@ fn classify(model: &Model, data: &Dataset, theta: Vec<f64>, grad_norm: f64) -> S
             index: 0,
             nullity: 0,
             kind: Kind::NotStationary,
+            saturated: 0,
         };
     };
     let scale = eigenvalues.iter().fold(1.0f64, |m, v| m.max(v.abs()));
@@ -223,11 +235,22 @@ fn classify(model: &Model, data: &Dataset, theta: Vec<f64>, grad_norm: f64) -> S
     } else if index == 0 && nullity <= symmetry_nullity(model, &theta) {
         Kind::Minimum
     } else if index == 0 {
-        Kind::DegenerateMinimum
+        let f = |t: &[f64]| reference::loss(model, data, t);
+        if lower_along_null_space(&f, &theta, loss, grad_norm, &h) {
+            Kind::HigherOrderSaddle
+        } else {
+            Kind::DegenerateMinimum
+        }
     } else if index + nullity == p && nullity == 0 {
         Kind::Maximum
     } else {
         Kind::Saddle
+    };
+    let saturated = saturated_units(model, data, &theta);
+    let kind = if saturated > 0 && matches!(kind, Kind::Minimum | Kind::DegenerateMinimum) {
+        Kind::Saturated
+    } else {
+        kind
     };
     Stationary {
         theta,
@@ -237,7 +260,89 @@ fn classify(model: &Model, data: &Dataset, theta: Vec<f64>, grad_norm: f64) -> S
         index,
         nullity,
         kind,
+        saturated,
     }
+}
+
+/// Hidden units whose activation's derivative is below float64's resolution (relative to its
+/// peak) on every sample: they no longer respond to their weights.
+pub fn saturated_units(model: &Model, data: &Dataset, theta: &[f64]) -> usize {
+    let hidden = model.hidden().len();
+    if hidden == 0 || data.is_empty() || theta.iter().any(|v| !v.is_finite()) {
+        return 0;
+    }
+    let mut live: Vec<Vec<bool>> = model.hidden().iter().map(|&n| vec![false; n]).collect();
+    for r in 0..data.len() {
+        let (zs, _) = reference::forward_layers(model, theta, data.input(r));
+        for (h, alive) in live.iter_mut().enumerate() {
+            let act = model.activation(h);
+            let peak = if act == Activation::Sigmoid {
+                0.25
+            } else {
+                1.0
+            };
+            for (i, a) in alive.iter_mut().enumerate() {
+                if !*a {
+                    let d: f64 = reference::derivative(act, zs[h + 1][i]);
+                    *a = d.abs() > f64::EPSILON * peak;
+                }
+            }
+        }
+    }
+    live.iter().flatten().filter(|a| !**a).count()
+}
+
+/// Radii of the null-space probe, relative to max(1, ‖θ‖∞).
+const PROBE_RADII: [f64; 4] = [1e-3, 1e-2, 3e-2, 1e-1];
+
+/// Whether L falls below its value at `theta` along the Hessian's null space: each null
+/// direction (and, for up to six, each sum and difference of two) at `PROBE_RADII`, both signs.
+/// A drop counts only beyond what the residual gradient and L's rounding explain.
+pub fn lower_along_null_space(
+    f: &dyn Fn(&[f64]) -> f64,
+    theta: &[f64],
+    loss: f64,
+    grad_norm: f64,
+    h: &[f64],
+) -> bool {
+    let p = theta.len();
+    let e = nalgebra::SymmetricEigen::new(DMatrix::from_row_slice(p, p, h));
+    let top = e.eigenvalues.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let null: Vec<Vec<f64>> = (0..p)
+        .filter(|&k| e.eigenvalues[k].abs() <= ZERO_EIGENVALUE * top)
+        .map(|k| e.eigenvectors.column(k).iter().copied().collect())
+        .collect();
+    let mut directions = null.clone();
+    if null.len() <= 6 {
+        for i in 0..null.len() {
+            for j in i + 1..null.len() {
+                for sign in [1.0, -1.0] {
+                    directions.push(
+                        null[i]
+                            .iter()
+                            .zip(&null[j])
+                            .map(|(a, b)| (a + sign * b) / std::f64::consts::SQRT_2)
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    let size = theta.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    directions.iter().any(|v| {
+        PROBE_RADII.iter().any(|&r| {
+            let step = r * size;
+            let allowed = 10.0 * grad_norm * step + 1e-13 * loss.abs().max(1.0);
+            [1.0, -1.0].iter().any(|&sign| {
+                let t: Vec<f64> = theta
+                    .iter()
+                    .zip(v)
+                    .map(|(a, b)| a + sign * step * b)
+                    .collect();
+                f(&t) < loss - allowed
+            })
+        })
+    })
 }
 
 #[cfg(test)]
@@ -285,6 +390,44 @@ mod tests {
             s.grad_norm < 1e-12 && (s.loss - 0.018993595362).abs() < 1e-11,
             "{s:?}"
         );
+    }
+
+    /// The probe of the null space: x² − y⁴ has index 0 and a zero eigenvalue at the origin,
+    /// and is lower along it (a saddle of higher order); x² + y⁴ and x² (a valley of minima)
+    /// are not.
+    #[test]
+    fn the_null_space_probe_tells_a_higher_order_saddle_from_a_minimum() {
+        let h = [2.0, 0.0, 0.0, 0.0];
+        let saddle = |t: &[f64]| t[0] * t[0] - t[1].powi(4);
+        let quartic = |t: &[f64]| t[0] * t[0] + t[1].powi(4);
+        let valley = |t: &[f64]| t[0] * t[0];
+        assert!(lower_along_null_space(&saddle, &[0.0, 0.0], 0.0, 0.0, &h));
+        assert!(!lower_along_null_space(&quartic, &[0.0, 0.0], 0.0, 0.0, &h));
+        assert!(!lower_along_null_space(&valley, &[0.0, 0.0], 0.0, 0.0, &h));
+        // A residual gradient explains a first-order drop: g·step is not a lower point.
+        let tilted = |t: &[f64]| t[0] * t[0] + 1e-12 * t[1];
+        assert!(!lower_along_null_space(
+            &tilted,
+            &[0.0, 0.0],
+            0.0,
+            1e-12,
+            &h
+        ));
+    }
+
+    /// A tanh unit with w = 40 on the sample x = 1: tanh′ ≈ 4e-35, below float64's resolution.
+    /// The point fits the sample (L = 0) on a line of minima in (v, c), but is no finite
+    /// minimum: it is saturated, and says so.
+    #[test]
+    fn a_unit_saturated_on_every_sample_makes_a_saturated_point() {
+        let m = Model::new("1-1-1", Activation::Tanh, Activation::Linear, true).expect("model");
+        let data = DataSource::parse("point:x=1,y=0.5", &m).expect("data").data;
+        let s = analyse(&m, &data, &[40.0, 0.0, 0.25, 0.25]);
+        assert_eq!((s.kind, s.saturated), (Kind::Saturated, 1), "{s:?}");
+        assert!(s.loss < 1e-20);
+        // Unsaturated, the same fit is a manifold of minima.
+        let s = analyse(&m, &data, &[1.0, 0.0, 0.3, 0.5 - 0.3 * 1f64.tanh()]);
+        assert_eq!((s.kind, s.saturated), (Kind::DegenerateMinimum, 0), "{s:?}");
     }
 
     #[test]
