@@ -663,6 +663,7 @@ fn a_non_empty_output_directory_is_kept_and_refused_by_every_command() {
             "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4 --out {d}"
         ),
         format!("demo --quick --out {d}"),
+        format!("graph --minima {{dir}}/ones.npy --out {d}"),
     ] {
         let args = inputs.args(&case);
         if let Some(wrong) = check(&args, "--out", None) {
@@ -881,4 +882,107 @@ fn missing_required_arguments_are_named() {
             ("walk --model 2-3-1 --data xor --lr -inf", "--lr"),
         ],
     );
+}
+
+#[test]
+fn bad_connect_and_graph_input_is_refused_naming_the_flag_or_file() {
+    let inputs = Inputs::get();
+    // A walk without its analysis, and one with it.
+    let bare = inputs.dir.join("connect-walk");
+    let analysed = inputs.dir.join("connect-walk-analysed");
+    for dir in [&bare, &analysed] {
+        if !dir.join("run.json").exists() {
+            fake_walk(dir, |_| {});
+        }
+    }
+    crate::common::ok(&landscape(&[
+        "basins",
+        analysed.to_str().expect("utf-8"),
+        "--quiet",
+    ]));
+    const C: &str = "connect --backend cpu";
+    const P: &str = "--from {dir}/zeros.npy --to {dir}/ones.npy --model 2-3-1 --data xor";
+    let cases = [
+        (
+            format!("{C} --from {{dir}}/zeros.npy --to {{dir}}/ones.npy --model 2-3-1"),
+            "--data",
+        ),
+        (
+            format!("{C} --from {{dir}}/zeros.npy --to {{dir}}/ones.npy --data xor"),
+            "--model",
+        ),
+        (
+            format!("{C} --from 0 --to 1 --model 2-3-1 --data xor"),
+            "--from",
+        ),
+        (
+            format!("{C} --from x --to {{dir}}/ones.npy --model 2-3-1 --data xor"),
+            "--from",
+        ),
+        (
+            format!("{C} --from {{dir}}/zeros.npy --to 1:x --model 2-3-1 --data xor"),
+            "--to",
+        ),
+        (
+            format!("{C} --from {{dir}}/short.npy --to {{dir}}/ones.npy --model 2-3-1 --data xor"),
+            "short.npy",
+        ),
+        (
+            format!("{C} --from {{dir}}/zeros.npy --to {{dir}}/nan.npy --model 2-3-1 --data xor"),
+            "nan.npy",
+        ),
+        (
+            format!(
+                "{C} --from {{dir}}/zeros.npy --to {{dir}}/absent.npy --model 2-3-1 --data xor"
+            ),
+            "absent.npy",
+        ),
+        (format!("{C} {P} --images 2"), "--images"),
+        (format!("{C} {P} --steps 0"), "--steps"),
+        (format!("{C} {P} --rounds 0"), "--rounds"),
+        (format!("{C} {P} --rounds many"), "--rounds"),
+        (format!("{C} {P} --all-copies"), "--all-copies"),
+        (
+            format!("{C} --from {{dir}}/zeros.npy --model 2-3-1 --data xor"),
+            "--to",
+        ),
+        (format!("{C} {{dir}}/a-dir --from 0 --to 1"), "run.json"),
+        (
+            format!("{C} {{dir}}/connect-walk --from 0 --to 1"),
+            "basins.json",
+        ),
+        (
+            format!("{C} {{dir}}/connect-walk-analysed --from 0 --to 1 --model 2-3-1"),
+            "--model",
+        ),
+        (
+            format!("{C} {{dir}}/connect-walk-analysed --from 99 --to 0"),
+            "--from",
+        ),
+        (
+            format!("{C} {{dir}}/connect-walk-analysed --from 0:0 --to 0"),
+            "saddle",
+        ),
+        ("graph".to_string(), "RUN"),
+        ("graph {dir}/a-dir".to_string(), "a-dir"),
+        ("graph {dir}/connect-walk".to_string(), "connect-walk"),
+        ("graph --copies {dir}/ones.npy".to_string(), "--minima"),
+        ("graph --minima {dir}/matrix.npy".to_string(), "matrix.npy"),
+        ("graph --minima {dir}/empty.npy".to_string(), "empty.npy"),
+        ("graph --minima {dir}/nan.npy".to_string(), "nan.npy"),
+        (
+            "graph --minima {dir}/ones.npy --copies {dir}/short.npy".to_string(),
+            "short.npy",
+        ),
+        (
+            "graph --minima {dir}/ones.npy --transition-states {dir}/zeros.npy".to_string(),
+            "zeros.npy",
+        ),
+        (
+            "graph --minima {dir}/ones.npy --transition-states {dir}/int.npy".to_string(),
+            "int.npy",
+        ),
+    ];
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    run_table("connect", &cases);
 }

@@ -6,6 +6,7 @@ mod basins;
 mod cli;
 mod cli_walk;
 mod common;
+mod connect;
 mod interop;
 mod parity;
 mod parsers_never_panic;
