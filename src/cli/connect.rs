@@ -68,7 +68,7 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = 500)]
     steps: usize,
     /// Most rounds of strings (each round relaxes one string per minimum not yet reached).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 4)]
     rounds: usize,
     /// auto, gpu or cpu: where the strings' images are evaluated.
     #[arg(long, value_enum, default_value = "auto")]
@@ -470,7 +470,6 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let group = Group::new(model);
     let mut labels = Labels {
         model,
         group: Group::new(model),
@@ -624,7 +623,6 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<()> {
         &settings,
     )?;
     let search_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
     let spec = ConnectSpec {
         run: args.run.clone(),
         problem: request,
@@ -637,11 +635,44 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<()> {
         rounds: args.rounds,
         backend: args.backend,
     };
-    let file = write_outputs(&dir, model, data, &found, &group, &mut labels)
+    let file = write_run(&dir, spec, model, data, &found, &mut labels, info, search_s)
         .context("writing the connection")?;
-    let mut arrays: BTreeMap<String, ArrayRecord> = write_data(&dir, data)?.into_iter().collect();
-    arrays.extend(file.arrays);
     let connected = found.chains.iter().filter(|c| c.is_some()).count();
+    let out = dir.finish()?;
+    if !args.quiet {
+        print!("{}", file.table);
+        println!(
+            "{connected} of {} connected with {} strings in {} rounds ({search_s:.2} s); {}",
+            targets.len(),
+            found.strings,
+            found.rounds,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a connection's run directory: transition_states.json, paths, pictures, the data and
+/// run.json. `labels` names the minima (a walk's classes, when the ends came from one).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one flat call per run directory keeps call sites readable"
+)]
+fn write_run(
+    dir: &RunDir,
+    spec: ConnectSpec,
+    model: &Model,
+    data: &Dataset,
+    found: &Search,
+    labels: &mut Labels<'_>,
+    info: BackendInfo,
+    search_s: f64,
+) -> Result<Written> {
+    let t = Instant::now();
+    let group = Group::new(model);
+    let written = write_outputs(dir, model, data, found, &group, labels)?;
+    let mut arrays: BTreeMap<String, ArrayRecord> = write_data(dir, data)?.into_iter().collect();
+    arrays.extend(written.arrays.clone());
     let record = ConnectRecord {
         format: FORMAT,
         landscape_version: record::version(),
@@ -657,22 +688,69 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<()> {
             write_s: t.elapsed().as_secs_f64(),
         },
         arrays,
-        connected,
-        targets: targets.len(),
+        connected: found.chains.iter().filter(|c| c.is_some()).count(),
+        targets: found.chains.len(),
     };
     write_json(&dir.file("run.json"), &record)?;
-    let out = dir.finish()?;
-    if !args.quiet {
-        print!("{}", file.table);
-        println!(
-            "{connected} of {} connected with {} strings in {} rounds ({search_s:.2} s); {}",
-            targets.len(),
-            found.strings,
-            found.rounds,
-            out.display()
-        );
-    }
-    Ok(())
+    Ok(written)
+}
+
+/// Connects the minimum `start` of `problem` to each of `targets` on `backend` and writes the run
+/// into `dir` (the demo's step): the search, and what transition_states.json holds.
+pub fn connect_into(
+    dir: &Path,
+    backend: &mut dyn Backend,
+    choice: BackendChoice,
+    request: ProblemRequest,
+    problem: &crate::run::Problem,
+    start: &[f64],
+    targets: &[Vec<f64>],
+) -> Result<(Search, TransitionStatesFile)> {
+    let model = &problem.model;
+    let data = problem.dataset();
+    let settings = SearchSettings {
+        band: BandSettings {
+            max_steps: 500,
+            tol: 1e-4,
+            ..BandSettings::default()
+        },
+        ..SearchSettings::default()
+    };
+    let t = Instant::now();
+    let found = connect_on(backend, model, data, start, targets, &settings)?;
+    let search_s = t.elapsed().as_secs_f64();
+    let out = RunDir::create(Some(dir), "connect", false)?;
+    let spec = ConnectSpec {
+        run: None,
+        problem: request,
+        from: "(the demo's point)".into(),
+        to: Some("(its copies)".into()),
+        all_copies: false,
+        generators: false,
+        images: settings.band.images,
+        steps: settings.band.max_steps,
+        rounds: settings.max_rounds,
+        backend: choice,
+    };
+    let mut labels = Labels {
+        model,
+        group: Group::new(model),
+        classes: Vec::new(),
+        copies: BTreeMap::new(),
+        next: 0,
+    };
+    let written = write_run(
+        &out,
+        spec,
+        model,
+        data,
+        &found,
+        &mut labels,
+        backend.info(),
+        search_s,
+    )?;
+    out.finish()?;
+    Ok((found, written.file))
 }
 
 /// The search with the strings evaluated on `backend`.
@@ -708,9 +786,13 @@ pub fn connect_on(
 }
 
 /// What `write_outputs` wrote.
-struct Written {
-    arrays: BTreeMap<String, ArrayRecord>,
-    table: String,
+pub struct Written {
+    /// The arrays, for run.json.
+    pub arrays: BTreeMap<String, ArrayRecord>,
+    /// The printed table.
+    pub table: String,
+    /// transition_states.json.
+    pub file: TransitionStatesFile,
 }
 
 /// L along a path, in float64.
@@ -814,7 +896,8 @@ fn write_outputs(
             barrier: None,
             path: None,
         };
-        if let (Some(chain), Some((path, marks, lows))) = (chain, found.path(model, j)) {
+        if let (Some(chain), Some(points)) = (chain, found.path(model, j)) {
+            let (path, marks, lows) = (points.images, points.transition_states, points.minima);
             record.crossings = chain
                 .links
                 .iter()
@@ -881,20 +964,13 @@ fn write_outputs(
                         ArrayRecord::new("path_loss.npy", &[path.len()], "float64"),
                     );
                 }
-                let x = AxisInfo {
-                    label: "arc length along the path, ‖Δθ‖₂".into(),
-                    values: arc(&path),
-                };
-                let title = format!(
-                    "L along the path: {} transition state{}, barrier {:.4e}",
-                    marks.len(),
-                    if marks.len() == 1 { "" } else { "s" },
-                    record.barrier.unwrap_or(0.0)
-                );
                 let profile = dir.file("profile.png");
-                plot::curve_png(&profile, &x, &loss, "L", &title, false, &lows, &marks)
-                    .map_err(io(&profile))?;
+                draw_profile(&profile, &path, &loss, &marks, &lows, record.barrier)?;
                 plane(dir, model, data, &path, &marks, &lows, &loss)?;
+            }
+            if several && found.chains.len() <= MAX_PROFILES {
+                let profile = dir.file(&format!("paths/profile_{j}.png"));
+                draw_profile(&profile, &path, &loss, &marks, &lows, record.barrier)?;
             }
             record.path = Some([pf, lf]);
         }
@@ -924,7 +1000,39 @@ fn write_outputs(
         rounds: found.rounds,
     };
     write_json(&dir.file("transition_states.json"), &file)?;
-    Ok(Written { arrays, table })
+    Ok(Written {
+        arrays,
+        table,
+        file,
+    })
+}
+
+/// Most targets for which each path's profile is drawn (paths/profile_J.png).
+const MAX_PROFILES: usize = 8;
+
+/// A profile: L along a path against arc length, minima and transition states marked.
+fn draw_profile(
+    file: &Path,
+    path: &[Vec<f64>],
+    loss: &[f64],
+    marks: &[usize],
+    lows: &[usize],
+    barrier: Option<f64>,
+) -> Result<()> {
+    let x = AxisInfo {
+        label: "arc length along the path, ‖Δθ‖₂".into(),
+        values: arc(path),
+    };
+    let title = format!(
+        "L along the path: {} transition state{}, barrier {:.4e}",
+        marks.len(),
+        if marks.len() == 1 { "" } else { "s" },
+        barrier.unwrap_or(0.0)
+    );
+    plot::curve_png(file, &x, loss, "L", &title, false, lows, marks).map_err(|e| Error::Io {
+        path: file.to_path_buf(),
+        source: e,
+    })
 }
 
 /// plane.png: L in the plane through the path's two ends and its highest transition state, the

@@ -9,6 +9,7 @@
 use super::common::open_backend;
 use crate::analysis::basins::{Class, Report};
 use crate::analysis::stationary::Kind;
+use crate::analysis::symmetry::GroupElement;
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
 use crate::output::report::{self, Block};
@@ -122,6 +123,100 @@ const CLASS_HEAD: [&str; 8] = [
     "copies found / expected",
     "uniform p",
 ];
+
+/// Section 5 of the report: the two connections and the graph.
+fn between_blocks(
+    between: Option<&(
+        super::connect::TransitionStatesFile,
+        crate::analysis::graph::Graph,
+    )>,
+) -> Vec<Block> {
+    let mut blocks = vec![Block::Heading("5. Between the copies".into())];
+    let Some((file, graph)) = between else {
+        blocks.push(Block::Text(
+            "The walk of section 4 found no minimum to connect, so no path was drawn.".into(),
+        ));
+        return blocks;
+    };
+    let mut rows = Vec::new();
+    let mut sentences = Vec::new();
+    let names = ["units 0 and 1 exchanged", "unit 0's sign flipped"];
+    for (name, c) in names.iter().zip(&file.connections) {
+        if !c.connected {
+            sentences.push(format!("The copy with {name} was not reached by the search ({} strings): no chain of confirmed transition states joins it yet.", file.strings));
+            continue;
+        }
+        let mut nullities: Vec<usize> = Vec::new();
+        for (k, x) in c.crossings.iter().enumerate() {
+            let t = &file.transition_states[x.transition_state];
+            let (la, lb) = (c.minima_loss[k], c.minima_loss[k + 1]);
+            nullities.push(t.nullity);
+            rows.push(vec![
+                (*name).to_string(),
+                (k + 1).to_string(),
+                format!("{:.6e}", t.loss),
+                t.index.to_string(),
+                t.nullity.to_string(),
+                format!("{la:.3e} → {lb:.3e}"),
+                format!("{:.4e}", t.loss - la),
+            ]);
+        }
+        nullities.sort_unstable();
+        nullities.dedup();
+        let nullities: Vec<String> = nullities.iter().map(usize::to_string).collect();
+        let inner: Vec<String> = c.minima_loss[1..c.minima_loss.len().saturating_sub(1)]
+            .iter()
+            .map(|l| format!("{l:.3e}"))
+            .collect();
+        sentences.push(format!(
+            "To its copy with {name}, the path crosses **{} transition state{}**, each with exactly one negative Hessian eigenvalue (nullity {}), and climbs at most **{:.4e}** above θ*{}.",
+            c.crossings.len(),
+            if c.crossings.len() == 1 { "" } else { "s" },
+            nullities.join(" or "),
+            c.barrier.unwrap_or(f64::NAN),
+            if inner.is_empty() {
+                String::new()
+            } else {
+                format!(", passing minima at L = {} on the way", inner.join(", "))
+            }
+        ));
+    }
+    blocks.push(Block::Text(format!(
+        "Two copies of the zero-loss minimum θ* of section 4 are joined by a minimum-energy path: a string of images relaxed between them, its local maxima refined to stationary points with the exact float64 Hessian, each confirmed as a transition state by pushing off along its negative eigenvector and following the gradient flow down to the two minima it joins (`landscape connect`). {}",
+        sentences.join(" ")
+    )));
+    blocks.push(Block::Picture("between/profile.png".into(), "L along the path from θ* to its copy with units 0 and 1 exchanged: minima (filled) and transition states (rings).".into()));
+    blocks.push(Block::Picture("between/plane.png".into(), "The same path over L in the plane through the two copies and the highest transition state (the path projected onto it).".into()));
+    blocks.push(Block::Picture(
+        "between/paths/profile_1.png".into(),
+        "L along the path from θ* to its copy with unit 0's sign flipped.".into(),
+    ));
+    blocks.push(Block::Table(
+        [
+            "copy",
+            "step",
+            "transition state L",
+            "index",
+            "nullity",
+            "from → to (L)",
+            "barrier",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows,
+    ));
+    blocks.push(Block::Text(format!(
+        "The disconnectivity graph (Becker & Karplus 1997) of the walk's {} classes of minima and the paths' {} transition states: each leaf is a class of minima at its loss, labelled with its number of copies; branches merge at the lowest transition state that joins them. The copies of one minimum are joined to each other through the same transition states — no copy is reached without climbing over one.",
+        graph.leaves.len(),
+        graph.edges.len()
+    )));
+    blocks.push(Block::Picture(
+        "graph/graph.png".into(),
+        "Disconnectivity graph: loss upward, the global minimum's branch in red.".into(),
+    ));
+    blocks
+}
 
 /// Where the demo's runs go and what they run on.
 struct Steps<'a> {
@@ -319,6 +414,46 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             cwd: None,
         },
     )?;
+    // 5. Between the copies: the global minimum joined to its copy under a transposition and
+    // under a sign flip, and the disconnectivity graph of what the walk and the paths found.
+    let between = match tb.classes.first().filter(|c| c.kind == Kind::Minimum) {
+        Some(global) => {
+            let request = ProblemRequest::new("2-3-1", "teacher:n=64,seed=1");
+            let problem = request.validate()?;
+            let mut swap = GroupElement::identity(&problem.model);
+            swap.perms[0].swap(0, 1);
+            let mut flip = GroupElement::identity(&problem.model);
+            flip.flips[0][0] = true;
+            steps.announce(
+                "between",
+                "the global minimum to its copies with hidden units 0 and 1 exchanged and with unit 0's sign flipped",
+            );
+            let targets = [
+                swap.apply(&problem.model, &global.point),
+                flip.apply(&problem.model, &global.point),
+            ];
+            let (_, file) = super::connect::connect_into(
+                &dir.join("between"),
+                steps.backend.as_mut(),
+                args.backend,
+                request.clone(),
+                &problem,
+                &global.point,
+                &targets,
+            )
+            .context("demo step between")?;
+            steps.announce(
+                "graph",
+                "the disconnectivity graph of the walk's minima and the paths' transition states",
+            );
+            let graph = super::graph::graph_into(
+                &dir.join("graph"),
+                &[dir.join("teacher"), dir.join("between")],
+            )?;
+            Some((file, graph))
+        }
+        None => None,
+    };
     // 4. A basin map of a 2-2-1 student around its teacher.
     let side = sizes.map_side;
     let map = steps.map(
@@ -379,28 +514,48 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             "Every number below was produced by this run ({} backend: {}{}), in {elapsed:.0} s. Each step is a complete run directory beside this report, with its run.json and arrays.",
             info.backend,
             info.adapter,
-            if info.software_adapter { ", a software adapter" } else { "" }
+            if info.software_adapter {
+                ", a software adapter"
+            } else {
+                ""
+            }
         )),
         Block::Heading("1. A parabola in the prediction".into()),
         Block::Text(format!(
             "For one sample (x = 1, y = 1) the loss of a prediction f is L = (f − 1)², a parabola with one minimum: the lattice minimum of `prediction/` is at {}. A model that is linear in its parameters (f = w·x) inherits that single minimum.",
             pred_min.join(", ")
         )),
-        Block::Picture("prediction/curve.png".into(), "L as a function of the prediction f = w: one parabola, one minimum.".into()),
+        Block::Picture(
+            "prediction/curve.png".into(),
+            "L as a function of the prediction f = w: one parabola, one minimum.".into(),
+        ),
         Block::Heading("2. Many minima in the weights".into()),
         Block::Text(format!(
             "Put one hidden unit in between: f = w₂·w₁·x. The loss is the same parabola, but in the product w₁·w₂. Along the tied direction w₁ = w₂ = t it is L(t) = (1 − t²)²: the run finds lattice minima at {} and a maximum at {} — **two minima, at t = ±1, and a maximum at t = 0** (not \"0 and 1\"). In the plane (w₁, w₂) the minima form the hyperbola w₁·w₂ = 1, two branches exchanged by the sign flip (w₁, w₂) → (−w₁, −w₂), with a saddle at the origin.",
             minima.join(" and "),
             maxima.join(", ")
         )),
-        Block::Picture("seed/curve.png".into(), "L(t) = (1 − t²)² along w₁ = w₂ = t.".into()),
-        Block::Picture("seed-plane/heatmap.png".into(), "L over (w₁, w₂), log colour scale: two valleys along w₁·w₂ = 1.".into()),
+        Block::Picture(
+            "seed/curve.png".into(),
+            "L(t) = (1 − t²)² along w₁ = w₂ = t.".into(),
+        ),
+        Block::Picture(
+            "seed-plane/heatmap.png".into(),
+            "L over (w₁, w₂), log colour scale: two valleys along w₁·w₂ = 1.".into(),
+        ),
         Block::Heading("3. Linear regression has one basin".into()),
         Block::Text(format!(
             "{} walkers on a 3-1 linear model (linear regression, teacher data with noise) from starts spread over [−3, 3]: the basin analysis finds **{} class**, a {} at L = {} holding {} of the walkers. It is the least-squares solution of the normal equations to within {lsq_gap:.1e} in every coefficient.",
-            reg.walkers, reg.classes.len(), field(|c| c.kind.to_string(), reg_first), field(|c| format!("{:.4e}", c.loss), reg_first), field(|c| c.walkers.to_string(), reg_first)
+            reg.walkers,
+            reg.classes.len(),
+            field(|c| c.kind.to_string(), reg_first),
+            field(|c| format!("{:.4e}", c.loss), reg_first),
+            field(|c| c.walkers.to_string(), reg_first)
         )),
-        Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(&reg, 5)),
+        Block::Table(
+            CLASS_HEAD.iter().map(|s| s.to_string()).collect(),
+            class_rows(&reg, 5),
+        ),
         Block::Heading("4. A hidden layer: every minimum in |G| copies".into()),
         Block::Text(format!(
             "A 2-3-1 tanh student of a 2-3-1 tanh teacher (64 samples), {} walkers from N(0, 1). Permuting the 3 hidden units and flipping their signs leaves the network unchanged: |G| = 3!·2³ = {}. The zero-loss minimum (L = {}) was found in **{} of {} copies**, by {} walkers, spread evenly over the copies (chi-square p = {}). Besides it the walkers found {} other classes of minima, {} of degenerate minima (manifolds) and {} classes of saddles ({} walkers stopped at a saddle); {} walkers ended where polishing finds no stationary point, {} of them still travelling along flat valleys when their steps ran out.",
@@ -410,7 +565,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             field(|c| c.copies_found.to_string(), global),
             n(global.and_then(|c| c.copies_expected)),
             field(|c| c.walkers.to_string(), global),
-            global.and_then(|c| c.uniformity_p).map_or("—".into(), |p| format!("{p:.3}")),
+            global
+                .and_then(|c| c.uniformity_p)
+                .map_or("—".into(), |p| format!("{p:.3}")),
             count(Kind::Minimum).saturating_sub(1),
             count(Kind::DegenerateMinimum),
             count(Kind::Saddle),
@@ -418,8 +575,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             tb.unassigned.not_stationary,
             tb.unassigned.unconverged
         )),
-        Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(&tb, 12)),
-        Block::Heading("5. A basin map".into()),
+        Block::Table(
+            CLASS_HEAD.iter().map(|s| s.to_string()).collect(),
+            class_rows(&tb, 12),
+        ),
+    ];
+    let mut blocks = blocks;
+    blocks.extend(between_blocks(between.as_ref()));
+    blocks.extend(vec![
+        Block::Heading("6. A basin map".into()),
         Block::Text(format!(
             "A 2-2-1 tanh student (|G| = {}) started from every point of the plane of w1[0,0] and w1[1,1] through its teacher ({} walkers, one per pixel). Each colour family is one class; shades within a family are its copies; darker pixels took more steps, so basin boundaries show. The map found {} classes. (A plane through one copy is not a symmetric sample of starts, so here the copies are not visited evenly, unlike section 4.)",
             n(Some(mb.group_order)), map.walk.output.status.len(), mb.classes.len()
@@ -427,8 +591,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         Block::Picture("map/map.png".into(), "Where each start ends: classes and their copies.".into()),
         Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(mb, 8)),
         Block::Heading("Why".into()),
-        Block::Text("MSE is convex in the predictions. The map from weights to predictions is not linear once a hidden layer sits between them, and it is many-to-one: every permutation and sign flip of hidden units gives the same predictions. So every minimum of the loss in the weights comes with its |G| − 1 mirror images, and between two copies of a minimum the loss must rise again — through the saddles the walkers above also found.".into()),
-    ];
+        Block::Text("MSE is convex in the predictions. The map from weights to predictions is not linear once a hidden layer sits between them, and it is many-to-one: every permutation and sign flip of hidden units gives the same predictions. So every minimum of the loss in the weights comes with its |G| − 1 mirror images, and between two copies of a minimum the loss must rise again: any path from one copy to another climbs over a transition state, a saddle with one downhill direction on either side (section 5 shows them).".into()),
+    ]);
     report::write(&dir, "How can MSE have many minima?", &blocks)?;
     let dir = out.finish()?;
     if !args.quiet {

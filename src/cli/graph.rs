@@ -277,37 +277,12 @@ pub fn run(args: GraphArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let note = c.edges.is_empty().then(|| {
-        "no transition states given: the minima stand apart (join them with `landscape connect`)".to_string()
-    });
-    let graph = build(c.leaves, c.edges);
     let dir = RunDir::create(args.out.as_deref(), "graph", args.force).map_err(flagged)?;
-    draw(&dir.file("graph.png"), &graph, note.as_deref())?;
-    write_json(
-        &dir.file("graph.json"),
-        &GraphFile {
-            format: FORMAT,
-            graph: graph.clone(),
-            note: note.clone(),
-        },
-    )?;
     let mut arrays = Vec::new();
     arrays.extend(args.minima.clone());
     arrays.extend(args.copies.clone());
     arrays.extend(args.transition_states.clone());
-    write_json(
-        &dir.file("run.json"),
-        &GraphRecord {
-            format: FORMAT,
-            landscape_version: record::version(),
-            command: "graph".into(),
-            complete: true,
-            runs: args.runs.clone(),
-            arrays,
-            leaves: graph.leaves.len(),
-            edges: graph.edges.len(),
-        },
-    )?;
+    let (graph, note) = write(&dir, c, args.runs.clone(), arrays)?;
     let out = dir.finish()?;
     if !args.quiet {
         if let Some(n) = &note {
@@ -322,6 +297,56 @@ pub fn run(args: GraphArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Builds the graph of what `c` collected and writes graph.png, graph.json and run.json into
+/// `dir`; the graph and the note on what is missing.
+fn write(
+    dir: &RunDir,
+    c: Collect,
+    runs: Vec<PathBuf>,
+    arrays: Vec<PathBuf>,
+) -> Result<(Graph, Option<String>)> {
+    let note = c.edges.is_empty().then(|| {
+        "no transition states given: the minima stand apart (join them with `landscape connect`)"
+            .to_string()
+    });
+    let graph = build(c.leaves, c.edges);
+    draw(&dir.file("graph.png"), &graph, note.as_deref())?;
+    write_json(
+        &dir.file("graph.json"),
+        &GraphFile {
+            format: FORMAT,
+            graph: graph.clone(),
+            note: note.clone(),
+        },
+    )?;
+    write_json(
+        &dir.file("run.json"),
+        &GraphRecord {
+            format: FORMAT,
+            landscape_version: record::version(),
+            command: "graph".into(),
+            complete: true,
+            runs,
+            arrays,
+            leaves: graph.leaves.len(),
+            edges: graph.edges.len(),
+        },
+    )?;
+    Ok((graph, note))
+}
+
+/// The graph of the run directories `runs`, written into `out` (the demo's step).
+pub fn graph_into(out: &Path, runs: &[PathBuf]) -> Result<Graph> {
+    let mut c = Collect::default();
+    for dir in runs {
+        read_run(dir, &mut c)?;
+    }
+    let dir = RunDir::create(Some(out), "graph", false)?;
+    let (graph, _) = write(&dir, c, runs.to_vec(), Vec::new())?;
+    dir.finish()?;
+    Ok(graph)
 }
 
 fn copies_text(c: Option<f64>) -> String {

@@ -271,6 +271,132 @@ fn lowest_mode(model: &Model, data: &Dataset, theta: &[f64]) -> Vec<f64> {
     e.eigenvectors.column(k).iter().copied().collect()
 }
 
+/// Refines a point near a transition state by eigenvector following (partitioned
+/// rational-function optimisation, Baker 1986) with the exact float64 Hessian: uphill along the
+/// Hessian mode that best follows `tangent` (then the mode nearest the last one followed),
+/// downhill along all others, each step within a trust radius. The point reached is then
+/// polished and classified like any other; it is a transition state only if that classification
+/// says index 1.
+pub fn refine(model: &Model, data: &Dataset, start: &[f64], tangent: &[f64]) -> Stationary {
+    let p = start.len();
+    let mut theta = start.to_vec();
+    let mut followed: Vec<f64> = {
+        let n = norm(tangent);
+        if n > 0.0 {
+            tangent.iter().map(|v| v / n).collect()
+        } else {
+            vec![0.0; p]
+        }
+    };
+    let mut radius = 0.1 * scale(start);
+    let (mut loss, mut g) = reference::loss_and_gradient(model, data, &theta);
+    for _ in 0..200 {
+        if norm(&g) < 1e-11 || !loss.is_finite() {
+            break;
+        }
+        let h = DMatrix::from_row_slice(p, p, &reference::hessian(model, data, &theta));
+        let e = SymmetricEigen::new(h);
+        // The mode to climb: the one overlapping most with the direction followed.
+        let k = (0..p)
+            .max_by(|&i, &j| {
+                let o = |c: usize| {
+                    e.eigenvectors
+                        .column(c)
+                        .iter()
+                        .zip(&followed)
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+                        .abs()
+                };
+                o(i).total_cmp(&o(j))
+            })
+            .unwrap_or(0);
+        let f: Vec<f64> = (0..p)
+            .map(|i| {
+                e.eigenvectors
+                    .column(i)
+                    .iter()
+                    .zip(&g)
+                    .map(|(a, b)| a * b)
+                    .sum()
+            })
+            .collect();
+        let lk = e.eigenvalues[k];
+        let up = 0.5 * lk + 0.5 * (lk * lk + 4.0 * f[k] * f[k]).sqrt();
+        // The shift for the other modes: the root of λ = Σ F_i²/(λ − λ_i) below all of them.
+        let others: Vec<usize> = (0..p).filter(|&i| i != k).collect();
+        let low = others
+            .iter()
+            .map(|&i| e.eigenvalues[i])
+            .fold(f64::INFINITY, f64::min);
+        let rhs = |l: f64| -> f64 {
+            others
+                .iter()
+                .map(|&i| f[i] * f[i] / (l - e.eigenvalues[i]))
+                .sum::<f64>()
+                - l
+        };
+        // Below `low`, rhs falls from +∞ to −∞: one root, found by bisection below
+        // min(low, 0).
+        let top = low.min(0.0) - 1e-14 * (1.0 + low.abs());
+        let mut a = top - 1.0 - low.abs();
+        while rhs(a) < 0.0 {
+            a = top - 2.0 * (top - a);
+            if !a.is_finite() {
+                break;
+            }
+        }
+        let mut b = top;
+        for _ in 0..200 {
+            let m = 0.5 * (a + b);
+            if rhs(m) > 0.0 {
+                a = m;
+            } else {
+                b = m;
+            }
+        }
+        let down = 0.5 * (a + b);
+        let mut step = vec![0.0; p];
+        for i in 0..p {
+            let shift = if i == k { up } else { down };
+            let denom = e.eigenvalues[i] - shift;
+            let c = if denom.abs() > 1e-300 {
+                -f[i] / denom
+            } else {
+                0.0
+            };
+            for (s, v) in step.iter_mut().zip(e.eigenvectors.column(i).iter()) {
+                *s += c * v;
+            }
+        }
+        let len = norm(&step);
+        if len > radius {
+            for s in &mut step {
+                *s *= radius / len;
+            }
+        }
+        let trial: Vec<f64> = theta.iter().zip(&step).map(|(t, s)| t + s).collect();
+        let (tl, tg) = reference::loss_and_gradient(model, data, &trial);
+        if !tl.is_finite() {
+            radius *= 0.25;
+            continue;
+        }
+        // Trust: the gradient must not grow much; grow the radius on good steps.
+        if norm(&tg) < norm(&g) {
+            radius = (radius * 1.5).min(0.5 * scale(&theta));
+        } else {
+            radius *= 0.5;
+        }
+        followed = e.eigenvectors.column(k).iter().copied().collect();
+        theta = trial;
+        (loss, g) = (tl, tg);
+        if radius < 1e-12 * scale(&theta) {
+            break;
+        }
+    }
+    analyse(model, data, &theta)
+}
+
 /// Refines the band's interior local maxima to stationary points and confirms the index-1 ones:
 /// a push-off of 1e-3·max(1, ‖θ‖∞) to each side along the negative eigenvector, the gradient flow
 /// down (to ‖∇L‖ < 1e-10), a polish, and the minimum reached compared with `a` and `b` up to the
@@ -290,7 +416,12 @@ pub fn transition_states(
     let mut found: Vec<Candidate> = peaks
         .par_iter()
         .map(|&i| {
-            let point = analyse(model, data, &band.images[i]);
+            let tangent: Vec<f64> = band.images[i + 1]
+                .iter()
+                .zip(&band.images[i - 1])
+                .map(|(u, v)| u - v)
+                .collect();
+            let point = refine(model, data, &band.images[i], &tangent);
             let mut push_offs = Vec::new();
             if point.kind == Kind::Saddle && point.index == 1 {
                 let mode = lowest_mode(model, data, &point.theta);
@@ -414,6 +545,13 @@ pub struct Search {
     pub rounds: usize,
 }
 
+/// Largest |G| for which a search joins a minimum to all its copies (beyond, to those under
+/// the generators).
+pub const ORBIT_STRINGS: usize = 384;
+
+/// Most strings relaxed in one round.
+pub const MAX_STRINGS: usize = 64;
+
 /// How a search goes on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchSettings {
@@ -427,16 +565,27 @@ impl Default for SearchSettings {
     fn default() -> SearchSettings {
         SearchSettings {
             band: BandSettings::default(),
-            max_rounds: 6,
+            max_rounds: 4,
         }
     }
+}
+
+/// A path through parameter space with its landmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathPoints {
+    /// Images × P.
+    pub images: Vec<Vec<f64>>,
+    /// Which images are transition states.
+    pub transition_states: Vec<usize>,
+    /// Which images are minima (the first, the last, and those between).
+    pub minima: Vec<usize>,
 }
 
 impl Search {
     /// The path to target `j` (0-based among the targets) along its chain: images × P from the
     /// start to the target, the positions of the transition states in it and those of the
     /// minima.
-    pub fn path(&self, model: &Model, j: usize) -> Option<(Vec<Vec<f64>>, Vec<usize>, Vec<usize>)> {
+    pub fn path(&self, model: &Model, j: usize) -> Option<PathPoints> {
         let chain = self.chains.get(j)?.as_ref()?;
         let mut out = vec![chain.minima[0].clone()];
         let mut marks = Vec::new();
@@ -459,7 +608,11 @@ impl Search {
             out.push(chain.minima[i + 1].clone());
             lows.push(out.len() - 1);
         }
-        Some((out, marks, lows))
+        Some(PathPoints {
+            images: out,
+            transition_states: marks,
+            minima: lows,
+        })
     }
 }
 
@@ -536,28 +689,46 @@ struct Node {
     theta: Vec<f64>,
     loss: f64,
     via: Option<(usize, Link)>,
+    /// The highest transition state on the way here, and the links taken.
+    key: (f64, usize),
+    done: bool,
 }
 
 /// Most concrete minima one closure lists.
-const MAX_NODES: usize = 20_000;
+const MAX_NODES: usize = 5000;
 
 /// Every minimum reachable from `root` through the transition states found and their images
-/// under G (a path moved by g is a path), breadth first.
+/// under G (a path moved by g is a path). Each is reached by the chain whose highest transition
+/// state is lowest (the minimax path the disconnectivity graph is drawn from), and among those
+/// by the fewest transition states: Dijkstra's order on (highest loss crossed, links).
 fn closure(
     group: &Group<'_>,
     minima: &[Stationary],
     joined: &[Joined],
     root: (&[f64], f64),
+    limit: f64,
 ) -> Vec<Node> {
     let model = group.model;
     let mut nodes = vec![Node {
         theta: root.0.to_vec(),
         loss: root.1,
         via: None,
+        key: (f64::NEG_INFINITY, 0),
+        done: false,
     }];
-    let mut i = 0;
-    while i < nodes.len() && nodes.len() < MAX_NODES {
+    let less = |a: (f64, usize), b: (f64, usize)| a.0 < b.0 || (a.0 == b.0 && a.1 < b.1);
+    while let Some(i) = (0..nodes.len())
+        .filter(|&i| !nodes[i].done)
+        .min_by(|&i, &j| {
+            let (a, b) = (nodes[i].key, nodes[j].key);
+            a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+        })
+    {
+        nodes[i].done = true;
         for (k, t) in joined.iter().enumerate() {
+            if t.point.loss >= limit {
+                continue;
+            }
             for forward in [true, false] {
                 let (u, v) = if forward {
                     (t.joins.0, t.joins.1)
@@ -571,28 +742,33 @@ fn closure(
                 for g in group.maps(&minima[u].theta, &nodes[i].theta) {
                     let y = g.apply(model, &minima[v].theta);
                     let ly = minima[v].loss;
-                    if nodes
+                    let key = (nodes[i].key.0.max(t.point.loss), nodes[i].key.1 + 1);
+                    let link = Link {
+                        ts: k,
+                        element: g,
+                        forward,
+                    };
+                    match nodes
                         .iter()
-                        .any(|n| same(model, (&n.theta, n.loss), (&y, ly)))
+                        .position(|n| same(model, (&n.theta, n.loss), (&y, ly)))
                     {
-                        continue;
+                        Some(j) if !nodes[j].done && less(key, nodes[j].key) => {
+                            nodes[j].key = key;
+                            nodes[j].via = Some((i, link));
+                        }
+                        Some(_) => {}
+                        None if nodes.len() < MAX_NODES => nodes.push(Node {
+                            theta: y,
+                            loss: ly,
+                            via: Some((i, link)),
+                            key,
+                            done: false,
+                        }),
+                        None => {}
                     }
-                    nodes.push(Node {
-                        theta: y,
-                        loss: ly,
-                        via: Some((
-                            i,
-                            Link {
-                                ts: k,
-                                element: g,
-                                forward,
-                            },
-                        )),
-                    });
                 }
             }
         }
-        i += 1;
     }
     nodes
 }
@@ -659,11 +835,12 @@ pub fn search(
     };
     loop {
         let (r, rl) = root(&minima);
-        let from_start = closure(&group, &minima, &joined, (&r, rl));
-        let unreached: Vec<usize> = (0..targets.len())
-            .filter(|&j| find(&from_start, &minima[j + 1]).is_none())
+        let from_start = closure(&group, &minima, &joined, (&r, rl), f64::INFINITY);
+        // Each target's best barrier so far: the highest transition state of its minimax chain.
+        let barriers: Vec<Option<f64>> = (0..targets.len())
+            .map(|j| find(&from_start, &minima[j + 1]).map(|k| from_start[k].key.0))
             .collect();
-        if unreached.is_empty() || rounds >= s.max_rounds {
+        if rounds >= s.max_rounds {
             let chains = (0..targets.len())
                 .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
                 .collect();
@@ -675,7 +852,10 @@ pub fn search(
                 rounds,
             };
         }
-        // One string per target not reached: the nearest pair not yet tried.
+        // One string per target: between the nearest two minima not yet joined by a string, one
+        // reachable from the start and one from the target through transition states below the
+        // target's barrier so far (all of them while it is not reached). A reached target so
+        // gets a chance of a lower barrier; where no such pair is left, it has none.
         let mut pairs: Vec<(Vec<f64>, f64, Vec<f64>, f64)> = Vec::new();
         let equivalent = |pair: &(Vec<f64>, f64, Vec<f64>, f64), x: &Node, y: &Node| {
             let fits = |u: (&[f64], f64), v: (&[f64], f64), x: &Node, y: &Node| {
@@ -689,11 +869,25 @@ pub fn search(
             fits((&pair.0, pair.1), (&pair.2, pair.3), x, y)
                 || fits((&pair.2, pair.3), (&pair.0, pair.1), x, y)
         };
-        for &j in &unreached {
+        // A lower barrier counts when it is lower by more than 1e-6 of it: transition states on
+        // one degenerate manifold differ in L by far less.
+        let below = |b: Option<f64>| b.map_or(f64::INFINITY, |b| b - 1e-6 * b.abs().max(1e-300));
+        let mut start_below: Vec<(f64, Vec<Node>)> = Vec::new();
+        for j in 0..targets.len() {
+            let limit = below(barriers[j]);
+            if !start_below.iter().any(|(l, _)| *l == limit) {
+                let nodes = closure(&group, &minima, &joined, (&r, rl), limit);
+                start_below.push((limit, nodes));
+            }
+            let from = &start_below
+                .iter()
+                .find(|(l, _)| *l == limit)
+                .expect("computed above")
+                .1;
             let t = &minima[j + 1];
-            let from_target = closure(&group, &minima, &joined, (&t.theta, t.loss));
+            let from_target = closure(&group, &minima, &joined, (&t.theta, t.loss), limit);
             let mut options: Vec<(f64, usize, usize)> = Vec::new();
-            for (x, nx) in from_start.iter().enumerate() {
+            for (x, nx) in from.iter().enumerate() {
                 for (y, ny) in from_target.iter().enumerate() {
                     let d: f64 = nx
                         .theta
@@ -706,52 +900,80 @@ pub fn search(
             }
             options.sort_by(|p, q| p.0.total_cmp(&q.0));
             let choice = options.iter().find(|&&(_, x, y)| {
-                let (nx, ny) = (&from_start[x], &from_target[y]);
+                let (nx, ny) = (&from[x], &from_target[y]);
                 !tried
                     .iter()
                     .chain(&pairs)
                     .any(|pair| equivalent(pair, nx, ny))
             });
             if let Some(&(_, x, y)) = choice {
-                let (nx, ny) = (&from_start[x], &from_target[y]);
+                let (nx, ny) = (&from[x], &from_target[y]);
                 pairs.push((nx.theta.clone(), nx.loss, ny.theta.clone(), ny.loss));
             }
         }
         // A target that is a copy of the start is reached through the transition states that
-        // join the start to its own copies: strings to its copies under each generator of G
-        // (each transposition of two units, each sign flip) not reached yet.
-        if group.elements.is_some() {
-            for j in &unreached {
-                let t = &minima[j + 1];
-                if group.maps(&minima[0].theta, &t.theta).is_empty() {
-                    continue;
-                }
-                for g in generators(model) {
+        // join the start to its own copies: strings to its copies (all of them for groups of up
+        // to `ORBIT_STRINGS` elements, else those under each generator of G: each transposition
+        // of two units, each sign flip) not reached yet below its barrier.
+        if let Some(all) = &group.elements {
+            // Every copy for small groups; one per generator beyond.
+            let copies: Vec<GroupElement> = if all.len() <= ORBIT_STRINGS {
+                all.clone()
+            } else {
+                generators(model)
+            };
+            let mut limits: Vec<f64> = (0..targets.len())
+                .filter(|&j| {
+                    !group
+                        .maps(&minima[0].theta, &minima[j + 1].theta)
+                        .is_empty()
+                })
+                .map(|j| below(barriers[j]))
+                .collect();
+            limits.sort_by(|a, b| b.total_cmp(a));
+            limits.dedup();
+            for limit in limits {
+                let from = &start_below
+                    .iter()
+                    .find(|(l, _)| *l == limit)
+                    .expect("computed above")
+                    .1;
+                for g in &copies {
                     let y = g.apply(model, &r);
                     let node = Node {
                         theta: y.clone(),
                         loss: rl,
                         via: None,
+                        key: (0.0, 0),
+                        done: true,
                     };
-                    let reached = from_start
+                    let reached = from
                         .iter()
                         .any(|n| same(model, (&n.theta, n.loss), (&y, rl)));
-                    let start = &from_start[0];
                     if !reached
                         && !tried
                             .iter()
                             .chain(&pairs)
-                            .any(|pair| equivalent(pair, start, &node))
+                            .any(|pair| equivalent(pair, &from[0], &node))
                     {
                         pairs.push((r.clone(), rl, y, rl));
                     }
                 }
-                break;
             }
         }
+        pairs.truncate(MAX_STRINGS);
         if pairs.is_empty() {
-            rounds = s.max_rounds;
-            continue;
+            // Nothing left to try: the chains are as low as these strings make them.
+            let chains = (0..targets.len())
+                .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
+                .collect();
+            return Search {
+                minima,
+                transition_states: joined,
+                chains,
+                strings,
+                rounds,
+            };
         }
         rounds += 1;
         strings += pairs.len();
@@ -933,7 +1155,11 @@ mod teacher_tests {
         }
         let chain = c.chains[0].as_ref().expect("θ* and g·θ* connected");
         assert!(!chain.links.is_empty());
-        let (path, marks, lows) = c.path(&m, 0).expect("a path");
+        let PathPoints {
+            images: path,
+            transition_states: marks,
+            minima: lows,
+        } = c.path(&m, 0).expect("a path");
         assert!(crate::symmetry::distance(&path[path.len() - 1], &b) < 1e-6);
         assert!(crate::symmetry::distance(&path[0], &a) < 1e-6);
         assert_eq!(
