@@ -33,13 +33,16 @@ fn readme_commands(command: &str) -> Vec<Vec<String>> {
 fn test_flags(args: &[String]) -> Vec<&'static str> {
     let has = |flag: &str| args.iter().any(|a| a == flag);
     let mut extra = Vec::new();
-    let computes = matches!(args[0].as_str(), "grid" | "walk" | "map" | "demo" | "bench");
+    let computes = matches!(
+        args[0].as_str(),
+        "grid" | "walk" | "map" | "demo" | "bench" | "connect"
+    );
     if computes && !has("--backend") && !has("--config") && !has("--resume") {
         extra.extend(["--backend", "cpu"]);
     }
     if matches!(
         args[0].as_str(),
-        "grid" | "walk" | "map" | "demo" | "basins"
+        "grid" | "walk" | "map" | "demo" | "basins" | "connect" | "graph"
     ) {
         extra.push("--quiet");
     }
@@ -53,7 +56,9 @@ fn readme_examples_run_as_written_in_order() {
     // Every example, in the README's order: later ones read what earlier ones wrote
     // (`basins runs/teacher-walk`, `walk --config runs/teacher-walk`).
     let commands = readme_commands("");
-    for command in ["grid", "walk", "basins", "map", "demo", "bench", "adapters"] {
+    for command in [
+        "grid", "walk", "basins", "connect", "graph", "map", "demo", "bench", "adapters",
+    ] {
         assert!(
             commands.iter().any(|c| c[0] == command),
             "README shows `landscape {command}`"

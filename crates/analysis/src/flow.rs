@@ -247,12 +247,19 @@ fn follow(
 /// Largest P for which `toward_infinity` follows the flow (each step needs a P × P Hessian).
 pub const TOWARD_INFINITY_MAX_P: usize = 256;
 
-/// Whether the loss keeps falling while ‖θ‖ grows from `start`: the gradient flow (60 steps of
-/// up to 10⁹ steps' worth of time, lr 0.01) either passes ‖θ‖∞ = 10⁶, or lowers L while ‖θ‖₂
-/// grows by at least 10 % and is still growing at its last step. A point that is not stationary
+/// Whether the loss keeps falling while ‖θ‖ grows from `start`: descent points outward (−∇L
+/// within 60° of θ), and the gradient flow (60 steps of up to 10⁹ steps' worth of time, lr 0.01)
+/// either passes ‖θ‖∞ = 10⁶, or lowers L while ‖θ‖₂ grows by at least 10 % and is still growing
+/// at its last step. A point that is not stationary
 /// and does this lies on a slope to infinity (saturating units), not near a stationary point.
 pub fn toward_infinity(model: &Model, data: &Dataset, start: &[f64]) -> bool {
     if start.len() > TOWARD_INFINITY_MAX_P || start.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    // First, cheaply: descent must point outward (within 60° of θ itself).
+    let (_, g) = reference::loss_and_gradient(model, data, start);
+    let outward = -g.iter().zip(start).map(|(a, b)| a * b).sum::<f64>();
+    if outward <= 0.5 * norm(&g) * norm(start) {
         return false;
     }
     let s = FlowSettings {
