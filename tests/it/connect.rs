@@ -354,3 +354,56 @@ fn the_graph_of_plain_arrays_merges_at_the_lowest_joining_transition_state() {
     assert_eq!(levels, [3.0, 5.0]);
     assert_eq!(graph["graph"]["roots"].as_array().expect("roots").len(), 1);
 }
+
+/// The strings evaluated on the GPU backend (every image of every string one point of one
+/// dispatch) find the transition states the CPU backend's strings find: the seed example's
+/// saddle, and a chain from θ* to its copy under a transposition, in float64 to the same loss.
+#[test]
+fn strings_on_the_gpu_reach_the_same_transition_states() {
+    let Some(mut gpu) = crate::common::gpu() else {
+        return;
+    };
+    let mut cpu = crate::common::cpu(0);
+    // As `connect` runs them, with two rounds: lavapipe's memory grows by ~0.4 MB a call.
+    let settings = landscape::analysis::path::SearchSettings {
+        band: landscape::analysis::path::BandSettings {
+            max_steps: 300,
+            tol: 1e-4,
+            ..Default::default()
+        },
+        max_rounds: 2,
+    };
+    let m = Model::new("1-1-1", Activation::Linear, Activation::Linear, false).expect("model");
+    let data = DataSource::parse("point:x=1,y=1", &m).expect("data").data;
+    let on =
+        |b: &mut dyn landscape::backend::Backend, m: &Model, d: &Dataset, a: &[f64], t: &[f64]| {
+            landscape::cli::connect::connect_on(b, m, d, a, &[t.to_vec()], &settings)
+                .expect("search")
+        };
+    let (g, c) = (
+        on(&mut gpu, &m, &data, &[1.0, 1.0], &[-1.0, -1.0]),
+        on(&mut cpu, &m, &data, &[1.0, 1.0], &[-1.0, -1.0]),
+    );
+    for s in [&g, &c] {
+        assert!(s.chains[0].is_some());
+        assert_eq!(s.transition_states.len(), 1);
+        let t = &s.transition_states[0];
+        assert!((t.point.loss - 1.0).abs() < 1e-12 && t.point.index == 1);
+        // The origin is fixed by the sign flip: the symmetric transition state, reported so.
+        assert_eq!(t.stabilizer_order, 2.0);
+    }
+    let m = Model::new("2-3-1", Activation::Tanh, Activation::Linear, true).expect("model");
+    let src = DataSource::parse("teacher:n=64,seed=1", &m).expect("data");
+    let a = src.teacher.as_ref().expect("teacher").theta.clone();
+    let mut swap = GroupElement::identity(&m);
+    swap.perms[0].swap(0, 1);
+    let b = swap.apply(&m, &a);
+    let g = on(&mut gpu, &m, &src.data, &a, &b);
+    let chain = g.chains[0].as_ref().expect("connected on the GPU");
+    assert!(distance(chain.minima.last().expect("an end"), &b) < 1e-6);
+    for t in &g.transition_states {
+        assert_eq!(t.point.index, 1);
+        let (_, grad) = reference::loss_and_gradient(&m, &src.data, &t.point.theta);
+        assert!(grad.iter().map(|v| v * v).sum::<f64>().sqrt() < 1e-8);
+    }
+}
