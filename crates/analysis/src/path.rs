@@ -833,7 +833,7 @@ pub fn search(
             .iter()
             .position(|n| same(model, (&n.theta, n.loss), (&m.theta, m.loss)))
     };
-    loop {
+    let from_start = loop {
         let (r, rl) = root(&minima);
         let from_start = closure(&group, &minima, &joined, (&r, rl), f64::INFINITY);
         // Each target's best barrier so far: the highest transition state of its minimax chain.
@@ -841,16 +841,7 @@ pub fn search(
             .map(|j| find(&from_start, &minima[j + 1]).map(|k| from_start[k].key.0))
             .collect();
         if rounds >= s.max_rounds {
-            let chains = (0..targets.len())
-                .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
-                .collect();
-            return Search {
-                minima,
-                transition_states: joined,
-                chains,
-                strings,
-                rounds,
-            };
+            break from_start;
         }
         // One string per target: between the nearest two minima not yet joined by a string, one
         // reachable from the start and one from the target through transition states below the
@@ -964,16 +955,7 @@ pub fn search(
         pairs.truncate(MAX_STRINGS);
         if pairs.is_empty() {
             // Nothing left to try: the chains are as low as these strings make them.
-            let chains = (0..targets.len())
-                .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
-                .collect();
-            return Search {
-                minima,
-                transition_states: joined,
-                chains,
-                strings,
-                rounds,
-            };
+            break from_start;
         }
         rounds += 1;
         strings += pairs.len();
@@ -1026,6 +1008,16 @@ pub fn search(
                 });
             }
         }
+    };
+    let chains = (0..targets.len())
+        .map(|j| find(&from_start, &minima[j + 1]).map(|k| chain_to(&from_start, k)))
+        .collect();
+    Search {
+        minima,
+        transition_states: joined,
+        chains,
+        strings,
+        rounds,
     }
 }
 
