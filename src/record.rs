@@ -150,6 +150,9 @@ pub struct GridRecord {
     pub pictures: Vec<String>,
     /// The numbers at a glance.
     pub summary: GridSummary,
+    /// The shards this run was merged from (`landscape merge`); none for a run made whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedRecord>,
 }
 
 /// Seconds spent by a walk.
@@ -256,6 +259,9 @@ pub struct WalkRecord {
     pub arrays: BTreeMap<String, ArrayRecord>,
     /// The numbers at a glance.
     pub summary: WalkSummary,
+    /// The shards this run was merged from (`landscape merge`); none for a run made whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedRecord>,
 }
 
 /// Seconds spent by a map.
@@ -318,6 +324,104 @@ pub struct MapRecord {
     pub pictures: Vec<String>,
     /// The numbers at a glance.
     pub summary: MapSummary,
+    /// The shards this run was merged from (`landscape merge`); none for a run made whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedRecord>,
+}
+
+/// Where a shard lies in its run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardPlace {
+    /// The block, from 0.
+    pub index: u64,
+    /// Blocks in the run.
+    pub count: u64,
+    /// The run's first item (walker, pixel or lattice point) in this block.
+    pub first: u64,
+    /// Items in this block.
+    pub len: u64,
+    /// Items in the run.
+    pub total: u64,
+    /// What the items are: `walkers`, `pixels` or `lattice points`.
+    pub items: String,
+    /// The fingerprint of the resolved specification, equal for every shard of one run.
+    pub fingerprint: String,
+}
+
+/// Seconds spent by a shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardTimings {
+    /// Walking (walk, map) or evaluating (grid), over every process for a resumed shard.
+    pub compute_s: f64,
+    /// Continuing still-moving walkers by gradient descent (`--extend`).
+    #[serde(default)]
+    pub extend_s: Option<f64>,
+}
+
+/// run.json of a shard: one block of a grid, walk or map (`--shard`), its arrays the block's
+/// rows of the run's, the analysis and pictures left to `landscape merge`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRecord<R> {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The version of landscape that wrote it.
+    pub landscape_version: String,
+    /// `grid`, `walk` or `map`.
+    pub command: Command,
+    /// Always true: the block is done.
+    pub complete: bool,
+    /// Where the block lies in the run.
+    pub shard: ShardPlace,
+    /// What was asked for (with `shard`): enough to repeat the shard (`--config`).
+    pub spec: R,
+    /// The loss.
+    pub loss_definition: String,
+    /// The parameter names, in θ's order.
+    pub parameters: Vec<String>,
+    /// The backend that ran it.
+    pub backend: BackendInfo,
+    /// Seconds spent.
+    pub timings: ShardTimings,
+    /// The block's arrays, by name (the run's arrays, their first axis the block's items).
+    pub arrays: BTreeMap<String, ArrayRecord>,
+}
+
+impl<R> ShardRecord<R> {
+    /// The same record with its request mapped.
+    pub fn map<S>(self, f: impl FnOnce(R) -> S) -> ShardRecord<S> {
+        ShardRecord {
+            format: self.format,
+            landscape_version: self.landscape_version,
+            command: self.command,
+            complete: self.complete,
+            shard: self.shard,
+            spec: f(self.spec),
+            loss_definition: self.loss_definition,
+            parameters: self.parameters,
+            backend: self.backend,
+            timings: self.timings,
+            arrays: self.arrays,
+        }
+    }
+}
+
+/// How a run was merged from its shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedRecord {
+    /// Shards joined.
+    pub shards: u64,
+    /// Their common fingerprint.
+    pub fingerprint: String,
+    /// The backends that ran them, each once (the record's `backend` is the first shard's).
+    pub backends: Vec<BackendInfo>,
+    /// Seconds the shards spent computing, summed (the record's timings sum them too).
+    pub shards_compute_s: f64,
+    /// Seconds the merge took: joining the arrays, then what follows (the analysis, pictures).
+    pub merge_s: f64,
 }
 
 /// run.json of a walk or map stopped before it finished (Ctrl-C), beside its checkpoint.
@@ -356,6 +460,8 @@ pub enum RunRecord {
     Map(MapRecord),
     /// A walk or map stopped before it finished.
     Stopped(StoppedRecord<Request>),
+    /// One block of a run (`--shard`).
+    Shard(Box<ShardRecord<Request>>),
 }
 
 /// The fields by which a record is recognised, read before the rest.
@@ -364,6 +470,7 @@ struct Header {
     format: Option<serde_json::Value>,
     command: Option<serde_json::Value>,
     complete: Option<bool>,
+    shard: Option<serde_json::Value>,
 }
 
 /// Reads `path` as JSON and checks its format; `what` names the file's kind in messages.
@@ -444,6 +551,21 @@ impl RunRecord {
             };
             return Ok(RunRecord::Stopped(stopped));
         }
+        if header.shard.is_some() {
+            let what = "a shard's run.json";
+            let shard = match command {
+                Command::Grid => {
+                    typed::<ShardRecord<GridRequest>>(path, value, what)?.map(Request::Grid)
+                }
+                Command::Walk => {
+                    typed::<ShardRecord<WalkRequest>>(path, value, what)?.map(Request::Walk)
+                }
+                Command::Map => {
+                    typed::<ShardRecord<MapRequest>>(path, value, what)?.map(Request::Map)
+                }
+            };
+            return Ok(RunRecord::Shard(Box::new(shard)));
+        }
         Ok(match command {
             Command::Grid => RunRecord::Grid(typed(path, value, "a grid's run.json")?),
             Command::Walk => RunRecord::Walk(typed(path, value, "a walk's run.json")?),
@@ -458,6 +580,7 @@ impl RunRecord {
             RunRecord::Walk(_) => Command::Walk,
             RunRecord::Map(_) => Command::Map,
             RunRecord::Stopped(s) => s.command,
+            RunRecord::Shard(s) => s.command,
         }
     }
 
@@ -468,6 +591,7 @@ impl RunRecord {
             RunRecord::Walk(r) => Request::Walk(r.spec.clone()),
             RunRecord::Map(r) => Request::Map(r.spec.clone()),
             RunRecord::Stopped(s) => s.spec.clone(),
+            RunRecord::Shard(s) => s.spec.clone(),
         }
     }
 
@@ -477,6 +601,7 @@ impl RunRecord {
             RunRecord::Grid(r) => Some(&r.backend),
             RunRecord::Walk(r) => Some(&r.backend),
             RunRecord::Map(r) => Some(&r.backend),
+            RunRecord::Shard(r) => Some(&r.backend),
             RunRecord::Stopped(_) => None,
         }
     }

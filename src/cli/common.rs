@@ -69,9 +69,22 @@ pub struct RunArgs {
     /// Continue the interrupted run in DIR (walk and map) from its checkpoint.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Compute only block i (from 0) of N of the walkers or lattice points: i/N, auto (from a
+    /// Slurm job array) or auto/N (from a Kubernetes indexed job); `landscape merge` joins the
+    /// shards into the whole run.
+    #[arg(long, value_name = "i/N|auto")]
+    pub shard: Option<String>,
 }
 
 impl RunArgs {
+    /// The shard asked for (`--shard`), the scheduler's variables read for `auto`.
+    pub fn shard(&self) -> crate::Result<Option<crate::run::shard::Shard>> {
+        self.shard
+            .as_deref()
+            .map(|s| crate::run::shard::Shard::parse(s, &crate::run::shard::process_env))
+            .transpose()
+    }
+
     /// The run directory for a command that computes: `--out` (or the default) with `--force`,
     /// except that a resumed run lands where it was stopped.
     pub fn run_dir(&self, command: Command) -> crate::Result<crate::output::run_dir::RunDir> {
@@ -267,7 +280,7 @@ pub fn replay(
             Replay::Resume(Box::new(checkpoint)),
         )
     } else if let Some(path) = &run.config {
-        refuse("--config", &["config", "out", "force", "quiet"])?;
+        refuse("--config", &["config", "out", "force", "quiet", "shard"])?;
         let file = if path.is_dir() {
             path.join("run.json")
         } else {
@@ -300,6 +313,12 @@ pub fn replay(
                 }
             }
         }
+        // A recorded run may be repeated as one shard of it (a cluster's job array repeats one
+        // specification with --config and --shard auto).
+        let request = match run.shard()? {
+            Some(shard) => request.with_shard(Some(shard)),
+            None => request,
+        };
         (request, Replay::Config)
     } else {
         (fresh()?, Replay::Fresh)

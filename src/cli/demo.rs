@@ -262,12 +262,13 @@ impl Steps<'_> {
             backend: self.choice.0,
             adapter: self.choice.1.clone(),
             cwd: None,
+            shard: None,
         };
         let spec = request.validate()?;
         let grid =
             run::grid(self.backend.as_mut(), &spec).with_context(|| format!("demo step {name}"))?;
         let out = RunDir::create(Some(&self.dir.join(name)), "grid", false)?;
-        super::grid::write(&out, &request, &spec, &grid, self.backend.info())?;
+        super::grid::write(&out, &request, &spec, &grid, self.backend.info(), None)?;
         out.finish()?;
         Ok((spec.slice.axes[0].values(), grid.evaluation.loss))
     }
@@ -306,7 +307,7 @@ impl Steps<'_> {
         let map =
             run::map(self.backend.as_mut(), &spec).with_context(|| format!("demo step {name}"))?;
         let out = RunDir::create(Some(&self.dir.join(name)), "map", false)?;
-        super::map::write(&out, &request, &spec, &map, self.backend.info())?;
+        super::map::write(&out, &request, &spec, &map, self.backend.info(), None)?;
         out.finish()?;
         Ok(map)
     }
@@ -394,6 +395,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             backend: args.backend,
             adapter: args.adapter.clone(),
             cwd: None,
+            shard: None,
         },
     )?;
     // 3. A 2-3-1 tanh student of a 2-3-1 teacher: the minimum in all 48 copies, and saddles.
@@ -412,6 +414,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             backend: args.backend,
             adapter: args.adapter.clone(),
             cwd: None,
+            shard: None,
         },
     )?;
     // 5. Between the copies: the global minimum joined to its copy under a transposition and
@@ -476,6 +479,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             backend: args.backend,
             adapter: args.adapter.clone(),
             cwd: None,
+            shard: None,
         },
     )?;
 

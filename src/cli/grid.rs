@@ -9,7 +9,7 @@ use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
 use crate::record::{
     self, ArgminRecord, ArrayRecord, AxisRecord, FORMAT, GridRecord, GridSummary, GridTimings,
-    RunRecord,
+    MergedRecord, RunRecord, ShardTimings,
 };
 use crate::run::{self, Command, GridRequest, GridSpec, Request};
 use crate::spec::model::Model;
@@ -50,6 +50,7 @@ impl GridArgs {
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
             cwd: std::env::current_dir().ok(),
+            shard: self.run.shard()?,
         }))
     }
 }
@@ -116,6 +117,7 @@ pub fn write(
     spec: &GridSpec,
     grid: &run::Grid,
     backend: BackendInfo,
+    merged: Option<MergedRecord>,
 ) -> anyhow::Result<GridRecord> {
     let t = Instant::now();
     let (model, source, slice) = (&spec.problem.model, &spec.problem.data, &spec.slice);
@@ -140,10 +142,13 @@ pub fn write(
         ),
     ]);
     arrays.extend(write_data(out, &source.data)?);
-    if let Some(g) = &eval.grad {
+    if spec.save_grad {
         let mut gshape = shape.clone();
         gshape.push(p);
-        npy::write(&out.file("grad.npy"), &gshape, g)?;
+        // A merge joins grad.npy from the shards' blocks before this.
+        if let Some(g) = &eval.grad {
+            npy::write(&out.file("grad.npy"), &gshape, g)?;
+        }
         arrays.insert(
             "grad".into(),
             ArrayRecord::new("grad.npy", &gshape, "float32"),
@@ -250,9 +255,67 @@ pub fn write(
             },
             non_finite_points: eval.loss.iter().filter(|v| !v.is_finite()).count(),
         },
+        merged,
     };
     RunRecord::Grid(record.clone()).write(&out.file("run.json"))?;
     Ok(record)
+}
+
+/// Writes a grid's shard (its block's L, ‖∇L‖ and ∇L by lattice point, the origin and the data)
+/// and lands it.
+fn finish_shard(
+    out: RunDir,
+    request: &GridRequest,
+    spec: &GridSpec,
+    shard: crate::run::shard::Shard,
+    grid: &run::Grid,
+    backend: BackendInfo,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let (model, eval) = (&spec.problem.model, &grid.evaluation);
+    let (n, p) = (eval.loss.len(), model.parameter_count());
+    npy::write(&out.file("loss.npy"), &[n], &eval.loss)?;
+    npy::write(&out.file("grad_norm.npy"), &[n], &eval.grad_norm)?;
+    npy::write(&out.file("origin.npy"), &[p], &spec.slice.origin)?;
+    let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
+        ("loss".into(), ArrayRecord::new("loss.npy", &[n], "float32")),
+        (
+            "grad_norm".into(),
+            ArrayRecord::new("grad_norm.npy", &[n], "float32"),
+        ),
+        (
+            "origin".into(),
+            ArrayRecord::new("origin.npy", &[p], "float64"),
+        ),
+    ]);
+    if let Some(g) = &eval.grad {
+        npy::write(&out.file("grad.npy"), &[n, p], g)?;
+        arrays.insert(
+            "grad".into(),
+            ArrayRecord::new("grad.npy", &[n, p], "float32"),
+        );
+    }
+    arrays.extend(write_data(&out, spec.problem.dataset())?);
+    let request = Request::Grid(request.clone());
+    let fingerprint =
+        super::shard::fingerprint_of(&request, spec.problem.dataset(), Some(&spec.slice));
+    let place = super::shard::place(shard, spec.slice.len(), "lattice points", fingerprint);
+    let timings = ShardTimings {
+        compute_s: grid.evaluate_s,
+        extend_s: None,
+    };
+    super::shard::write_record(
+        &out,
+        &request,
+        place.clone(),
+        model,
+        backend,
+        timings,
+        arrays,
+    )?;
+    let dir = out.finish()?;
+    super::shard::announce(&place, &dir, quiet);
+    Ok(())
 }
 
 /// Runs `landscape grid`.
@@ -281,9 +344,19 @@ pub fn run(args: GridArgs, explicit: &[String]) -> anyhow::Result<()> {
             spec.slice.shape(),
             model.parameter_count()
         );
+        if let Some(s) = spec.shard {
+            let b = spec.block();
+            eprintln!(
+                "shard {s}: lattice points {}..{} of {points}",
+                b.start, b.end
+            );
+        }
     }
     let grid = run::grid(backend.as_mut(), &spec).context("evaluating the lattice")?;
-    let record = write(&out, &request, &spec, &grid, backend.info())?;
+    if let Some(shard) = spec.shard {
+        return finish_shard(out, &request, &spec, shard, &grid, backend.info(), quiet);
+    }
+    let record = write(&out, &request, &spec, &grid, backend.info(), None)?;
     let dir = out.finish()?;
     if !quiet {
         let s = &record.summary;

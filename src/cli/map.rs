@@ -14,7 +14,8 @@ use crate::output::basin_map::picture;
 use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
 use crate::record::{
-    self, ArrayRecord, BasinsSummary, FORMAT, MapRecord, MapSummary, MapTimings, RunRecord,
+    self, ArrayRecord, BasinsSummary, FORMAT, MapRecord, MapSummary, MapTimings, MergedRecord,
+    RunRecord, ShardTimings,
 };
 use crate::run::checkpoint::remove_checkpoint;
 use crate::run::{self, ColorBy, Command, Map, MapRequest, MapSpec, Request};
@@ -56,6 +57,7 @@ impl MapArgs {
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
             cwd: std::env::current_dir().ok(),
+            shard: self.run.shard()?,
         }))
     }
 }
@@ -68,6 +70,7 @@ pub fn write(
     spec: &MapSpec,
     map: &Map,
     backend: BackendInfo,
+    merged: Option<MergedRecord>,
 ) -> anyhow::Result<MapRecord> {
     let (model, slice) = (&spec.problem.model, &spec.slice);
     let (walked, report) = (&map.walk.output, &map.report);
@@ -154,9 +157,44 @@ pub fn write(
             counts: counts_json(&map.walk.counts()),
             basins: BasinsSummary::of(report, "basins.json"),
         },
+        merged,
     };
     RunRecord::Map(record.clone()).write(&out.file("run.json"))?;
     Ok(record)
+}
+
+/// The pixels' arrays of a map's shard, by pixel of the block (the map's arrays flattened to
+/// their pixels), with the data and the `--extend` flags; returns their records.
+fn write_shard_arrays(
+    out: &RunDir,
+    spec: &MapSpec,
+    walk: &crate::run::Walk,
+) -> Result<BTreeMap<String, ArrayRecord>> {
+    let walked = &walk.output;
+    let (m, p) = (walked.status.len(), spec.problem.model.parameter_count());
+    npy::write(&out.file("steps.npy"), &[m], &walked.steps)?;
+    let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
+    npy::write(&out.file("status.npy"), &[m], &status)?;
+    npy::write(&out.file("loss.npy"), &[m], &walked.loss)?;
+    npy::write(&out.file("endpoints.npy"), &[m, p], &walked.endpoints)?;
+    let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
+        (
+            "steps".into(),
+            ArrayRecord::new("steps.npy", &[m], "uint32"),
+        ),
+        (
+            "status".into(),
+            ArrayRecord::new("status.npy", &[m], "uint8"),
+        ),
+        ("loss".into(), ArrayRecord::new("loss.npy", &[m], "float32")),
+        (
+            "endpoints".into(),
+            ArrayRecord::new("endpoints.npy", &[m, p], "float32"),
+        ),
+    ]);
+    arrays.extend(write_data(out, spec.problem.dataset())?);
+    arrays.extend(super::shard::write_extended(out, walk, &[m])?);
+    Ok(arrays)
 }
 
 /// Runs `landscape map`.
@@ -168,7 +206,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     let spec = map_request.validate()?;
     let model = &spec.problem.model;
     let m = spec.slice.len();
-    let resumed = take_resume(replayed, model.parameter_count(), m)?;
+    let resumed = take_resume(replayed, model.parameter_count(), spec.walkers_here())?;
     let checkpoint_dir = resumed.as_ref().map(|c| c.dir.clone());
     let out = args.run.run_dir(Command::Map)?;
     let quiet = args.run.quiet;
@@ -184,7 +222,11 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             settings.momentum
         );
     }
-    let walker_steps = m * u64::from(settings.steps);
+    if !quiet && let Some(s) = spec.shard {
+        let b = spec.block();
+        eprintln!("shard {s}: pixels {}..{} of {m}", b.start, b.end);
+    }
+    let walker_steps = spec.walkers_here() * u64::from(settings.steps);
     let Some((out, mut walk)) = walk_with_checkpoints(
         out,
         &request,
@@ -203,6 +245,31 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         spec.finish.extend,
         quiet,
     )?;
+    if let Some(shard) = spec.shard {
+        let fingerprint =
+            super::shard::fingerprint_of(&request, spec.problem.dataset(), Some(&spec.slice));
+        let place = super::shard::place(shard, m, "pixels", fingerprint);
+        let arrays = write_shard_arrays(&out, &spec, &walk)?;
+        let timings = ShardTimings {
+            compute_s: walk.walk_s,
+            extend_s: walk.extension.as_ref().map(|e| e.seconds),
+        };
+        super::shard::write_record(
+            &out,
+            &request,
+            place.clone(),
+            model,
+            backend.info(),
+            timings,
+            arrays,
+        )?;
+        remove_checkpoint(out.staging())?;
+        let dir = out.finish()?;
+        crate::interrupt::clear_landing();
+        finish_replay(checkpoint_dir.as_deref(), &dir);
+        super::shard::announce(&place, &dir, quiet);
+        return Ok(());
+    }
     let t = Instant::now();
     let options = spec.finish.analysis(model.parameter_count(), settings);
     let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");
@@ -211,7 +278,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         report,
         basins_s: t.elapsed().as_secs_f64(),
     };
-    write(&out, map_request, &spec, &map, backend.info())?;
+    write(&out, map_request, &spec, &map, backend.info(), None)?;
     remove_checkpoint(out.staging())?;
     let dir = out.finish()?;
     crate::interrupt::clear_landing();

@@ -9,6 +9,8 @@ pub mod demo;
 pub mod graph;
 pub mod grid;
 pub mod map;
+pub mod merge;
+pub mod shard;
 pub mod stopped;
 pub mod walk;
 
@@ -34,6 +36,8 @@ pub enum Command {
     Walk(walk::WalkArgs),
     /// Draw a basin map: one walker per point of a 2-D slice, coloured by where it ends.
     Map(map::MapArgs),
+    /// Join the shards of a grid, walk or map (--shard i/N) into the whole run, byte for byte, then analyse it.
+    Merge(merge::MergeArgs),
     /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
     Basins(basins::BasinsArgs),
     /// The minimum-energy path between two minima: transition states refined with the exact Hessian and confirmed by push-offs.
@@ -54,6 +58,7 @@ pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
         Command::Grid(args) => grid::run(args, explicit),
         Command::Walk(args) => walk::run(args, explicit),
         Command::Basins(args) => basins::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Map(args) => map::run(args, explicit),
         Command::Connect(args) => connect::run(args),
         Command::Graph(args) => graph::run(args),

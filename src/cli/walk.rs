@@ -11,8 +11,8 @@ use crate::error::Result;
 use crate::npy;
 use crate::output::run_dir::RunDir;
 use crate::record::{
-    self, ArrayRecord, BasinsSummary, FORMAT, Quantiles, RunRecord, WalkRecord, WalkSummary,
-    WalkTimings,
+    self, ArrayRecord, BasinsSummary, FORMAT, MergedRecord, Quantiles, RunRecord, ShardTimings,
+    WalkRecord, WalkSummary, WalkTimings,
 };
 use crate::run::checkpoint::remove_checkpoint;
 use crate::run::{self, Command, Request, Walk, WalkRequest, WalkSpec};
@@ -64,6 +64,7 @@ impl WalkArgs {
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
             cwd: std::env::current_dir().ok(),
+            shard: self.run.shard()?,
         }))
     }
 }
@@ -101,9 +102,15 @@ pub fn write(
     basins: Option<(&Report, f64)>,
     backend: BackendInfo,
 ) -> Result<WalkRecord> {
-    let model = &spec.problem.model;
+    write_arrays(out, spec, walk)?;
+    write_rest(out, request, spec, walk, basins, backend, None)
+}
+
+/// Writes the walkers' arrays (one per walker, and the trace): those a merge joins from its
+/// shards.
+pub fn write_arrays(out: &RunDir, spec: &WalkSpec, walk: &Walk) -> Result<()> {
     let walked = &walk.output;
-    let (mu, p) = (walked.status.len(), model.parameter_count());
+    let (mu, p) = (walked.status.len(), spec.problem.model.parameter_count());
     npy::write(&out.file("starts.npy"), &[mu, p], &walk.starts)?;
     npy::write(&out.file("endpoints.npy"), &[mu, p], &walked.endpoints)?;
     npy::write(&out.file("loss.npy"), &[mu], &walked.loss)?;
@@ -111,6 +118,15 @@ pub fn write(
     npy::write(&out.file("steps.npy"), &[mu], &walked.steps)?;
     let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
     npy::write(&out.file("status.npy"), &[mu], &status)?;
+    if let (Some(t), Some(rows)) = (&walked.trace, spec.trace_rows()) {
+        npy::write(&out.file("trace.npy"), &[rows, mu, p], t)?;
+    }
+    Ok(())
+}
+
+/// The records of the walkers' arrays of a walk of `mu` walkers (those [`write_arrays`] writes).
+pub fn walker_arrays(spec: &WalkSpec, mu: usize) -> BTreeMap<String, ArrayRecord> {
+    let p = spec.problem.model.parameter_count();
     let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
         (
             "starts".into(),
@@ -137,13 +153,29 @@ pub fn write(
             ArrayRecord::new("status.npy", &[mu], "uint8"),
         ),
     ]);
-    arrays.extend(super::grid::write_data(out, spec.problem.dataset())?);
-    if let (Some(t), Some(rows), Some(k)) = (&walked.trace, spec.trace_rows(), spec.trace) {
-        npy::write(&out.file("trace.npy"), &[rows, mu, p], t)?;
+    if let (Some(rows), Some(k)) = (spec.trace_rows(), spec.trace) {
         let mut a = ArrayRecord::new("trace.npy", &[rows, mu, p], "float32");
         a.every = Some(k);
         arrays.insert("trace".into(), a);
     }
+    arrays
+}
+
+/// Writes the rest of a walk whose walkers' arrays are written: the data, the basin analysis and
+/// run.json (with `merged`, for a run joined from shards); returns the record.
+pub fn write_rest(
+    out: &RunDir,
+    request: &WalkRequest,
+    spec: &WalkSpec,
+    walk: &Walk,
+    basins: Option<(&Report, f64)>,
+    backend: BackendInfo,
+    merged: Option<MergedRecord>,
+) -> Result<WalkRecord> {
+    let model = &spec.problem.model;
+    let mu = walk.output.status.len();
+    let mut arrays = walker_arrays(spec, mu);
+    arrays.extend(super::grid::write_data(out, spec.problem.dataset())?);
     if let Some((report, _)) = basins {
         let extended = walk.extension.as_ref().map(|e| e.continued.as_slice());
         crate::output::basins::write(out.staging(), model, report, "basin.npy", &[mu], extended)?;
@@ -179,6 +211,7 @@ pub fn write(
             walker_steps_per_s: walker_steps as f64 / walk.walk_s.max(1e-9),
             basins: basins.map(|(r, _)| BasinsSummary::of(r, "basins.json")),
         },
+        merged,
     };
     RunRecord::Walk(record.clone()).write(&out.file("run.json"))?;
     Ok(record)
@@ -192,13 +225,17 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     let spec = walk_request.validate()?;
     let model = &spec.problem.model;
-    let resumed = take_resume(replayed, model.parameter_count(), spec.walkers)?;
+    let resumed = take_resume(replayed, model.parameter_count(), spec.walkers_here())?;
     let checkpoint_dir = resumed.as_ref().map(|c| c.dir.clone());
     let out = args.run.run_dir(Command::Walk)?;
     let quiet = args.run.quiet;
     let mut backend = open_backend(walk_request.backend, walk_request.adapter.as_deref(), quiet)?;
     let m = spec.walkers;
     let settings = &spec.descent;
+    if !quiet && let Some(s) = spec.shard {
+        let b = spec.block();
+        eprintln!("shard {s}: walkers {}..{} of {m}", b.start, b.end);
+    }
     if !quiet {
         eprintln!(
             // {:?} keeps 1e30 and 1e-7 short, as typed.
@@ -212,7 +249,7 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
             settings.momentum
         );
     }
-    let walker_steps = m * u64::from(settings.steps);
+    let walker_steps = spec.walkers_here() * u64::from(settings.steps);
     let Some((out, mut walk)) = walk_with_checkpoints(
         out,
         &request,
@@ -231,6 +268,37 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         spec.finish.extend,
         quiet,
     )?;
+    if let Some(shard) = spec.shard {
+        let fingerprint = super::shard::fingerprint_of(&request, spec.problem.dataset(), None);
+        let place = super::shard::place(shard, spec.walkers, "walkers", fingerprint);
+        let mu = walk.output.status.len();
+        write_arrays(&out, &spec, &walk)?;
+        let mut arrays = walker_arrays(&spec, mu);
+        arrays.extend(super::grid::write_data(&out, spec.problem.dataset())?);
+        arrays.extend(super::shard::write_extended(&out, &walk, &[mu])?);
+        let timings = ShardTimings {
+            compute_s: walk.walk_s,
+            extend_s: walk.extension.as_ref().map(|e| e.seconds),
+        };
+        super::shard::write_record(
+            &out,
+            &request,
+            place.clone(),
+            model,
+            backend.info(),
+            timings,
+            arrays,
+        )?;
+        remove_checkpoint(out.staging())?;
+        let dir = out.finish()?;
+        crate::interrupt::clear_landing();
+        finish_replay(checkpoint_dir.as_deref(), &dir);
+        if !quiet {
+            print_counts(&walk.counts());
+        }
+        super::shard::announce(&place, &dir, quiet);
+        return Ok(());
+    }
     let basins = if walk_request.basins {
         let t = Instant::now();
         let options = spec.finish.analysis(model.parameter_count(), settings);

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod memory;
+pub mod shard;
 
 use crate::analysis::basins::{Options, Report, Stage, analyse_walk_observed};
 use crate::analysis::flow::FlowSettings;
@@ -20,6 +21,8 @@ use crate::spec::walk::{Init, Status, WalkSettings};
 use checkpoint::{Checkpoint, write_checkpoint};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use shard::Shard;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -166,6 +169,9 @@ pub struct GridRequest {
     pub adapter: Option<String>,
     /// The directory relative input paths are read from.
     pub cwd: Option<PathBuf>,
+    /// Compute only this block of the run (`--shard`); `landscape merge` joins the blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// How walkers still moving at the step budget are finished, and how many ends the analysis
@@ -268,6 +274,9 @@ pub struct WalkRequest {
     pub adapter: Option<String>,
     /// The directory relative input paths are read from.
     pub cwd: Option<PathBuf>,
+    /// Compute only this block of the run (`--shard`); `landscape merge` joins the blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// Everything a `map` run was asked for: enough to repeat it.
@@ -293,6 +302,9 @@ pub struct MapRequest {
     pub adapter: Option<String>,
     /// The directory relative input paths are read from.
     pub cwd: Option<PathBuf>,
+    /// Compute only this block of the run (`--shard`); `landscape merge` joins the blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// A request of any command.
@@ -315,6 +327,25 @@ impl Request {
             Request::Walk(_) => Command::Walk,
             Request::Map(_) => Command::Map,
         }
+    }
+
+    /// The block this request computes, when it is a shard.
+    pub fn shard(&self) -> Option<Shard> {
+        match self {
+            Request::Grid(r) => r.shard,
+            Request::Walk(r) => r.shard,
+            Request::Map(r) => r.shard,
+        }
+    }
+
+    /// The same request for another block (`None`: the whole run).
+    pub fn with_shard(mut self, shard: Option<Shard>) -> Request {
+        match &mut self {
+            Request::Grid(r) => r.shard = shard,
+            Request::Walk(r) => r.shard = shard,
+            Request::Map(r) => r.shard = shard,
+        }
+        self
     }
 
     /// Reads a request of `command` from JSON.
@@ -342,20 +373,28 @@ pub struct GridSpec {
     pub slice: Slice,
     /// Whether ∇L itself is returned, not only its norm.
     pub save_grad: bool,
+    /// The block of lattice points computed, when a shard.
+    pub shard: Option<Shard>,
 }
 
 impl GridRequest {
     /// The validated grid, refused when its arrays would not fit in memory.
     pub fn validate(&self) -> Result<GridSpec> {
+        let spec = self.resolve()?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// The specification the request names, its size not checked against memory.
+    pub fn resolve(&self) -> Result<GridSpec> {
         let problem = self.problem.validate()?;
         let slice = self.slice.validate(&problem)?;
-        let spec = GridSpec {
+        Ok(GridSpec {
             problem,
             slice,
             save_grad: self.save_grad,
-        };
-        spec.check()?;
-        Ok(spec)
+            shard: self.shard,
+        })
     }
 }
 
@@ -363,7 +402,11 @@ impl GridSpec {
     /// Refuses a lattice whose results would not fit in memory.
     pub fn check(&self) -> Result<()> {
         let p = self.problem.model.parameter_count() as u64;
-        let points = self.slice.len();
+        if let Some(s) = self.shard {
+            s.check(self.slice.len(), "lattice points")?;
+        }
+        let block = self.block();
+        let points = block.end - block.start;
         let grad_bytes = points.saturating_mul(p * 4);
         if self.save_grad && grad_bytes > MAX_GRAD_BYTES {
             return Err(Error::spec(
@@ -386,6 +429,14 @@ impl GridSpec {
     }
 }
 
+impl GridSpec {
+    /// The lattice points computed: all of them, or the shard's block.
+    pub fn block(&self) -> Range<u64> {
+        let all = self.slice.len();
+        self.shard.map_or(0..all, |s| s.block(all))
+    }
+}
+
 /// A grid's result.
 #[derive(Debug, Clone)]
 pub struct Grid {
@@ -395,7 +446,7 @@ pub struct Grid {
     pub evaluate_s: f64,
 }
 
-/// Evaluates L and ∇L at every point of the spec's lattice.
+/// Evaluates L and ∇L at every point of the spec's lattice (of its block, for a shard).
 pub fn grid(backend: &mut dyn Backend, spec: &GridSpec) -> Result<Grid> {
     spec.check()?;
     let t = Instant::now();
@@ -403,7 +454,7 @@ pub fn grid(backend: &mut dyn Backend, spec: &GridSpec) -> Result<Grid> {
         &spec.problem.model,
         spec.problem.dataset(),
         &spec.slice,
-        0..spec.slice.len(),
+        spec.block(),
         spec.save_grad,
     )?;
     Ok(Grid {
@@ -429,6 +480,8 @@ pub struct WalkSpec {
     pub trace: Option<u32>,
     /// How walkers still moving at the step budget are finished.
     pub finish: Finish,
+    /// The block of walkers walked, when a shard.
+    pub shard: Option<Shard>,
 }
 
 impl WalkSpec {
@@ -442,7 +495,20 @@ impl WalkSpec {
             descent: WalkSettings::default(),
             trace: None,
             finish: Finish::default(),
+            shard: None,
         }
+    }
+
+    /// The walkers walked: all of them, or the shard's block.
+    pub fn block(&self) -> Range<u64> {
+        self.shard
+            .map_or(0..self.walkers, |s| s.block(self.walkers))
+    }
+
+    /// How many walkers this process walks (the block's length).
+    pub fn walkers_here(&self) -> u64 {
+        let b = self.block();
+        b.end - b.start
     }
 
     /// Refuses settings out of range and walks that would not fit in memory (`basins`: with
@@ -463,6 +529,10 @@ impl WalkSpec {
                 format!("{m} walkers; expected 1 to {}", u32::MAX),
             ));
         }
+        if let Some(s) = self.shard {
+            s.check(m, "walkers")?;
+        }
+        let m = self.walkers_here();
         if self.trace == Some(0) {
             return Err(Error::spec(
                 "--trace",
@@ -503,14 +573,15 @@ impl WalkSpec {
     fn trace_bytes(&self) -> u64 {
         self.trace_rows().map_or(0, |rows| {
             (rows as u64)
-                .saturating_mul(self.walkers)
+                .saturating_mul(self.walkers_here())
                 .saturating_mul(self.problem.model.parameter_count() as u64 * 4)
         })
     }
 
-    /// Every walker's start (M × P, float32), a pure function of (seed, walker).
+    /// Every walker's start (M × P, float32; the block's, for a shard), a pure function of
+    /// (seed, walker).
     pub fn starts(&self) -> Vec<f32> {
-        (0..self.walkers)
+        self.block()
             .into_par_iter()
             .flat_map_iter(|w| {
                 self.init
@@ -525,7 +596,15 @@ impl WalkSpec {
 impl WalkRequest {
     /// The validated walk.
     pub fn validate(&self) -> Result<WalkSpec> {
-        let spec = WalkSpec {
+        let spec = self.resolve()?;
+        // A shard leaves the analysis to the merge.
+        spec.check(self.basins && self.shard.is_none())?;
+        Ok(spec)
+    }
+
+    /// The specification the request names, its settings and size not checked.
+    pub fn resolve(&self) -> Result<WalkSpec> {
+        Ok(WalkSpec {
             problem: self.problem.validate()?,
             walkers: self.walkers,
             init: Init::parse(&self.init)?,
@@ -533,9 +612,8 @@ impl WalkRequest {
             descent: self.descent,
             trace: self.trace,
             finish: self.finish,
-        };
-        spec.check(self.basins)?;
-        Ok(spec)
+            shard: self.shard,
+        })
     }
 }
 
@@ -912,25 +990,33 @@ pub struct MapSpec {
     pub descent: WalkSettings,
     /// How walkers still moving at the step budget are finished.
     pub finish: Finish,
+    /// The block of pixels walked, when a shard.
+    pub shard: Option<Shard>,
 }
 
 impl MapRequest {
     /// The validated map.
     pub fn validate(&self) -> Result<MapSpec> {
+        let spec = self.resolve()?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// The specification the request names, its size not checked against memory.
+    pub fn resolve(&self) -> Result<MapSpec> {
         let problem = self.problem.validate()?;
         // Counted before the slice is built, whose own check allows 1 to 4 axes.
         if self.slice.plane.is_none() && self.slice.axes.len() != 2 {
             return Err(two_axes(self.slice.axes.len()));
         }
         let slice = self.slice.validate(&problem)?;
-        let spec = MapSpec {
+        Ok(MapSpec {
             problem,
             slice,
             descent: self.descent,
             finish: self.finish,
-        };
-        spec.check()?;
-        Ok(spec)
+            shard: self.shard,
+        })
     }
 }
 
@@ -956,6 +1042,10 @@ impl MapSpec {
                 format!("{m} pixels; expected at most {}", u32::MAX),
             ));
         }
+        if let Some(s) = self.shard {
+            s.check(m, "pixels")?;
+        }
+        let m = self.walkers_here();
         let p = self.problem.model.parameter_count() as u64;
         memory::check(
             "--axis",
@@ -966,9 +1056,22 @@ impl MapSpec {
         )
     }
 
-    /// The starts: the lattice points, rounded once to float32 as every backend receives them.
+    /// The pixels walked: all of them, or the shard's block.
+    pub fn block(&self) -> Range<u64> {
+        let all = self.slice.len();
+        self.shard.map_or(0..all, |s| s.block(all))
+    }
+
+    /// How many pixels this process walks (the block's length).
+    pub fn walkers_here(&self) -> u64 {
+        let b = self.block();
+        b.end - b.start
+    }
+
+    /// The starts: the lattice points (of the block, for a shard), rounded once to float32 as
+    /// every backend receives them.
     pub fn starts(&self) -> Vec<f32> {
-        (0..self.slice.len())
+        self.block()
             .into_par_iter()
             .flat_map_iter(|g| self.slice.point(g).into_iter().map(|v| v as f32))
             .collect()

@@ -65,6 +65,201 @@ pub fn write<T: NpyElement>(path: &Path, shape: &[usize], data: &[T]) -> Result<
     f.flush().map_err(io)
 }
 
+/// What the header of an `.npy` file says, and where its data start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The numpy `descr`, e.g. `<f4`.
+    pub descr: String,
+    /// The C-order shape.
+    pub shape: Vec<usize>,
+    /// The byte offset of the data.
+    pub offset: u64,
+}
+
+impl Header {
+    /// Elements in the array.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the array holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads the header of the C-order `.npy` file at `path` (versions 1 to 3) and checks that the
+/// file holds all the data the header announces, for elements of `item` bytes.
+pub fn read_header(path: &Path, item: usize) -> Result<Header> {
+    use std::io::Read;
+    let bad = |why: &str| {
+        Error::file(
+            path,
+            format!("{why}; expected a .npy file written by landscape"),
+        )
+    };
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::file(path, format!("cannot read .npy file: {e}")))?;
+    let size = f
+        .metadata()
+        .map_err(|e| Error::file(path, format!("cannot read .npy file: {e}")))?
+        .len();
+    let mut lead = [0u8; 12];
+    f.read_exact(&mut lead[..10])
+        .map_err(|_| bad("too short for a .npy header"))?;
+    if &lead[..6] != b"\x93NUMPY" {
+        return Err(bad("no .npy magic string"));
+    }
+    let (len, start) = match lead[6] {
+        1 => (u64::from(u16::from_le_bytes([lead[8], lead[9]])), 10),
+        2 | 3 => {
+            f.read_exact(&mut lead[10..12])
+                .map_err(|_| bad("too short for a .npy header"))?;
+            (
+                u64::from(u32::from_le_bytes([lead[8], lead[9], lead[10], lead[11]])),
+                12,
+            )
+        }
+        v => return Err(bad(&format!(".npy version {v}"))),
+    };
+    if len > 1 << 20 {
+        return Err(bad("a header of over 1 MiB"));
+    }
+    let mut dict = vec![0u8; len as usize];
+    f.read_exact(&mut dict)
+        .map_err(|_| bad("the header is cut short"))?;
+    let dict = String::from_utf8_lossy(&dict);
+    let field = |key: &str| -> Option<&str> {
+        let at = dict.find(&format!("'{key}':"))? + key.len() + 3;
+        Some(dict[at..].trim_start())
+    };
+    let descr = field("descr")
+        .and_then(|v| v.strip_prefix('\''))
+        .and_then(|v| v.split('\'').next())
+        .ok_or_else(|| bad("no descr in the header"))?
+        .to_string();
+    if field("fortran_order").is_none_or(|v| !v.starts_with("False")) {
+        return Err(bad("not a C-order array"));
+    }
+    let dims = field("shape")
+        .and_then(|v| v.strip_prefix('('))
+        .and_then(|v| v.split(')').next())
+        .ok_or_else(|| bad("no shape in the header"))?;
+    let shape = dims
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<usize>())
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| bad("a malformed shape"))?;
+    let header = Header {
+        descr,
+        shape,
+        offset: start + len,
+    };
+    let data = (header.len() as u64).saturating_mul(item as u64);
+    if size < header.offset.saturating_add(data) {
+        return Err(Error::file(
+            path,
+            format!(
+                "its header says shape {:?}, more data than the file's {size} bytes hold; the file is truncated",
+                header.shape
+            ),
+        ));
+    }
+    Ok(header)
+}
+
+/// Reads an array of `T` exactly as stored (no conversion), with its shape; refuses another
+/// dtype.
+pub fn read_exact<T: NpyElement>(path: &Path) -> Result<(Vec<T>, Vec<usize>)> {
+    use std::io::{Read, Seek};
+    let size = std::mem::size_of::<T>();
+    let header = read_header(path, size)?;
+    if header.descr != T::DESCR {
+        return Err(Error::file(
+            path,
+            format!("dtype {} is not the expected {}", header.descr, T::DESCR),
+        ));
+    }
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::file(path, format!("cannot read .npy file: {e}")))?;
+    let io = |e: std::io::Error| Error::file(path, format!("cannot read .npy file: {e}"));
+    f.seek(std::io::SeekFrom::Start(header.offset))
+        .map_err(io)?;
+    let mut data = vec![T::zeroed(); header.len()];
+    f.read_exact(bytemuck::cast_slice_mut(&mut data))
+        .map_err(io)?;
+    Ok((data, header.shape))
+}
+
+/// An `.npy` file written piece by piece: the header first, then the data in order, so that an
+/// array larger than memory can be written (checked against the header's size at the end).
+pub struct Writer {
+    path: std::path::PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    left: u64,
+}
+
+impl Writer {
+    /// Creates `path` for an array of `shape` with numpy `descr` and `item`-byte elements.
+    pub fn create(path: &Path, descr: &str, shape: &[usize], item: usize) -> Result<Writer> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+        file.write_all(&header(descr, shape)).map_err(io)?;
+        Ok(Writer {
+            path: path.to_path_buf(),
+            file,
+            left: shape.iter().product::<usize>() as u64 * item as u64,
+        })
+    }
+
+    /// Copies `bytes` bytes of `source`, starting at byte `at`, into the array.
+    pub fn copy_from(&mut self, source: &Path, at: u64, bytes: u64) -> Result<()> {
+        use std::io::{Read, Seek};
+        let read = |e: std::io::Error| Error::file(source, format!("cannot read .npy file: {e}"));
+        let mut f = std::fs::File::open(source).map_err(read)?;
+        f.seek(std::io::SeekFrom::Start(at)).map_err(read)?;
+        if bytes > self.left {
+            return Err(Error::file(
+                &self.path,
+                "more data than its header announces",
+            ));
+        }
+        let copied =
+            std::io::copy(&mut f.take(bytes), &mut self.file).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        if copied != bytes {
+            return Err(Error::file(
+                source,
+                format!("holds {copied} bytes from {at}; expected {bytes}: the file is truncated"),
+            ));
+        }
+        self.left -= bytes;
+        Ok(())
+    }
+
+    /// Flushes the file, checking that all the data the header announces were written.
+    pub fn finish(mut self) -> Result<()> {
+        if self.left != 0 {
+            return Err(Error::file(
+                &self.path,
+                format!("{} bytes short of what its header announces", self.left),
+            ));
+        }
+        self.file.flush().map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
 /// The first line of a reader's error: npyz reports header syntax errors with a multi-line
 /// source excerpt, and an error message is one line.
 fn first_line(e: impl std::fmt::Display) -> String {
@@ -293,6 +488,43 @@ mod tests {
         assert_eq!(read_vector(&p, 24, "--origin").expect("a row").len(), 24);
         write(&p, &[3], &[1u8, 2, 3]).expect("write u8");
         assert!(read_f64(&p).is_err(), "integer arrays are refused");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn headers_read_back_and_arrays_copy_piece_by_piece() {
+        let dir = std::env::temp_dir().join(format!("landscape-npy-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (a, b, c) = (dir.join("a.npy"), dir.join("b.npy"), dir.join("c.npy"));
+        write(&a, &[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).expect("a");
+        write(&b, &[1, 3], &[7.0f32, 8.0, 9.0]).expect("b");
+        let ha = read_header(&a, 4).expect("header");
+        assert_eq!(
+            (ha.descr.as_str(), ha.shape.clone(), ha.offset),
+            ("<f4", vec![2, 3], 64)
+        );
+        let mut w = Writer::create(&c, "<f4", &[3, 3], 4).expect("create");
+        w.copy_from(&a, ha.offset, 24).expect("a's rows");
+        w.copy_from(&b, 64, 12).expect("b's row");
+        w.finish().expect("complete");
+        let (back, shape) = read_exact::<f32>(&c).expect("read");
+        assert_eq!(shape, vec![3, 3]);
+        assert_eq!(back, (1..=9).map(|v| v as f32).collect::<Vec<_>>());
+        let whole = dir.join("whole.npy");
+        write(&whole, &[3, 3], &back).expect("whole");
+        assert_eq!(
+            std::fs::read(&whole).ok(),
+            std::fs::read(&c).ok(),
+            "byte for byte"
+        );
+        assert!(read_exact::<u32>(&c).is_err(), "another dtype");
+        let mut short = Writer::create(&c, "<f4", &[3, 3], 4).expect("create");
+        short.copy_from(&a, 64, 24).expect("rows");
+        assert!(short.finish().is_err(), "a row short");
+        let bytes = std::fs::read(&a).expect("a");
+        std::fs::write(&b, &bytes[..bytes.len() - 4]).expect("truncate");
+        let e = read_header(&b, 4).expect_err("truncated").to_string();
+        assert!(e.contains("truncated"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
