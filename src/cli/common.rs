@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// auto: a hardware GPU if there is one, else the CPU; gpu: any wgpu adapter, software included; cpu.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
-    /// Pick an adapter by index or by part of its name (see `landscape adapters`).
+    /// Pick an adapter by index or by part of its name (see `landscape adapters`), or
+    /// local-rank: the GPU of this process's rank on its node (SLURM_LOCALID, else LOCAL_RANK).
     #[arg(long)]
     pub adapter: Option<String>,
     /// Output directory (default runs/<command>-<time>).
@@ -72,7 +73,7 @@ pub struct RunArgs {
     /// Compute only block i (from 0) of N of the walkers or lattice points: i/N, auto (from a
     /// Slurm job array) or auto/N (from a Kubernetes indexed job); `landscape merge` joins the
     /// shards into the whole run.
-    #[arg(long, value_name = "i/N|auto")]
+    #[arg(long, value_name = "i/N|auto", allow_hyphen_values = true)]
     pub shard: Option<String>,
 }
 

@@ -135,7 +135,7 @@ fn edited_record(edit: fn(&mut serde_json::Value)) -> impl Fn(&Path) {
 }
 
 /// What went wrong with one case, or nothing.
-fn check(args: &[String], names: &str, out_dir: Option<&Path>) -> Option<String> {
+pub(crate) fn check(args: &[String], names: &str, out_dir: Option<&Path>) -> Option<String> {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = landscape(&argv);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -597,6 +597,28 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
     ]);
     let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
     run_table("walkers", &cases);
+}
+
+#[test]
+fn bad_shards_are_refused_by_grid_walk_and_map() {
+    let map = "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4";
+    let grid = format!("{G} {AX}");
+    let mut cases: Vec<(String, &str)> = Vec::new();
+    for base in ["walk --model 2-3-1 --data xor --walkers 10", map, &grid] {
+        for v in [
+            "3/3", "x", "1", "1/0", "-1/3", "1/x", "auto/0", "{empty}", "0/17",
+        ] {
+            cases.push((format!("{base} --shard {v}"), "--shard"));
+        }
+    }
+    // --resume takes nothing but --quiet.
+    cases.push(("walk --resume {dir} --shard 0/2".into(), "--resume"));
+    cases.push((
+        "walk --model 2-3-1 --data xor --backend gpu --adapter local-rank --shard 0/2".into(),
+        "--adapter",
+    ));
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    run_table("shards", &cases);
 }
 
 #[test]

@@ -15,5 +15,6 @@ mod readme;
 mod report;
 mod resume;
 mod shaders;
+mod shard;
 mod truths;
 mod walk;

@@ -31,6 +31,7 @@ fn map_spec() -> MapSpec {
         backend: landscape::backend::BackendChoice::Cpu,
         adapter: None,
         cwd: None,
+        shard: None,
     }
     .validate()
     .expect("map")
