@@ -160,6 +160,16 @@ fn from_scheduler(given: Option<u64>, env: &dyn Fn(&str) -> Option<String>) -> R
                 ),
             ));
         }
+        if count == 1 && id != 0 {
+            // `sbatch --array=2` re-running task 2 of a larger array: auto would take it for the
+            // whole run (shard 0 of 1).
+            return Err(Error::spec(
+                FLAG,
+                format!(
+                    "auto: the job array has one task (id {id}), so auto would compute the whole run as shard 0 of 1; to re-run one task of a larger array, give the shard as {id}/N"
+                ),
+            ));
+        }
         let index = id.checked_sub(min).ok_or_else(|| {
             Error::spec(
                 FLAG,
@@ -328,6 +338,16 @@ mod tests {
             .expect_err("gaps")
             .to_string();
         assert!(e.contains("not contiguous"), "{e}");
+        let single = env(&[
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_MIN", "2"),
+            ("SLURM_ARRAY_TASK_MAX", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "1"),
+        ]);
+        let e = Shard::parse("auto", &single)
+            .expect_err("one task")
+            .to_string();
+        assert!(e.contains("2/N"), "{e}");
         let k8s = env(&[("JOB_COMPLETION_INDEX", "3")]);
         assert_eq!(
             Shard::parse("auto/8", &k8s).expect("k8s"),

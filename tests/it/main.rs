@@ -16,5 +16,6 @@ mod report;
 mod resume;
 mod shaders;
 mod shard;
+mod slurm;
 mod truths;
 mod walk;

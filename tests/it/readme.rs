@@ -42,7 +42,7 @@ fn test_flags(args: &[String]) -> Vec<&'static str> {
     }
     if matches!(
         args[0].as_str(),
-        "grid" | "walk" | "map" | "demo" | "basins" | "connect" | "graph"
+        "grid" | "walk" | "map" | "demo" | "basins" | "connect" | "graph" | "merge"
     ) {
         extra.push("--quiet");
     }
@@ -57,7 +57,7 @@ fn readme_examples_run_as_written_in_order() {
     // (`basins runs/teacher-walk`, `walk --config runs/teacher-walk`).
     let commands = readme_commands("");
     for command in [
-        "grid", "walk", "basins", "connect", "graph", "map", "demo", "bench", "adapters",
+        "grid", "walk", "basins", "connect", "graph", "map", "demo", "bench", "adapters", "merge",
     ] {
         assert!(
             commands.iter().any(|c| c[0] == command),
