@@ -88,6 +88,15 @@ pub fn load_walk(dir: &Path) -> crate::Result<Walked> {
     let run_json = dir.join("run.json");
     let record = match RunRecord::read(&run_json)? {
         RunRecord::Walk(r) => r,
+        RunRecord::Shard(s) => {
+            return Err(Error::file(
+                &run_json,
+                format!(
+                    "records shard {}/{} of a `{}`; join the shards with `landscape merge DIR... --out DIR` first (it runs the analysis)",
+                    s.shard.index, s.shard.count, s.command
+                ),
+            ));
+        }
         other => {
             let what = if other.complete() {
                 format!("a `{}` run", other.command())

@@ -15,7 +15,7 @@ use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
 use crate::record::{
     self, ArrayRecord, BasinsSummary, FORMAT, MapRecord, MapSummary, MapTimings, MergedRecord,
-    RunRecord, ShardTimings,
+    RunRecord,
 };
 use crate::run::checkpoint::remove_checkpoint;
 use crate::run::{self, ColorBy, Command, Map, MapRequest, MapSpec, Request};
@@ -250,25 +250,15 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
             super::shard::fingerprint_of(&request, spec.problem.dataset(), Some(&spec.slice));
         let place = super::shard::place(shard, m, "pixels", fingerprint);
         let arrays = write_shard_arrays(&out, &spec, &walk)?;
-        let timings = ShardTimings {
-            compute_s: walk.walk_s,
-            extend_s: walk.extension.as_ref().map(|e| e.seconds),
-        };
-        super::shard::write_record(
-            &out,
+        return Ok(super::shard::land_walked(
+            out,
             &request,
-            place.clone(),
             model,
             backend.info(),
-            timings,
-            arrays,
-        )?;
-        remove_checkpoint(out.staging())?;
-        let dir = out.finish()?;
-        crate::interrupt::clear_landing();
-        finish_replay(checkpoint_dir.as_deref(), &dir);
-        super::shard::announce(&place, &dir, quiet);
-        return Ok(());
+            &walk,
+            (place, arrays),
+            (checkpoint_dir.as_deref(), quiet),
+        )?);
     }
     let t = Instant::now();
     let options = spec.finish.analysis(model.parameter_count(), settings);

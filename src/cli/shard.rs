@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::npy;
 use crate::output::run_dir::RunDir;
 use crate::record::{self, ArrayRecord, FORMAT, RunRecord, ShardPlace, ShardRecord, ShardTimings};
+use crate::run::checkpoint::remove_checkpoint;
 use crate::run::shard::{Shard, fingerprint};
 use crate::run::{Request, Walk};
 use crate::spec::data::Dataset;
@@ -80,6 +81,41 @@ pub fn write_record(
         arrays,
     }))
     .write(&out.file("run.json"))
+}
+
+/// Writes the run.json of a walk's or map's shard and lands it: its checkpoint removed, the
+/// unfinished directory of an interrupted run it resumed cleaned up, its counts printed.
+pub fn land_walked(
+    out: RunDir,
+    request: &Request,
+    model: &Model,
+    backend: BackendInfo,
+    walk: &Walk,
+    (place, arrays): (ShardPlace, BTreeMap<String, ArrayRecord>),
+    (checkpoint_dir, quiet): (Option<&Path>, bool),
+) -> Result<()> {
+    let timings = ShardTimings {
+        compute_s: walk.walk_s,
+        extend_s: walk.extension.as_ref().map(|e| e.seconds),
+    };
+    write_record(
+        &out,
+        request,
+        place.clone(),
+        model,
+        backend,
+        timings,
+        arrays,
+    )?;
+    remove_checkpoint(out.staging())?;
+    let dir = out.finish()?;
+    crate::interrupt::clear_landing();
+    super::stopped::finish_replay(checkpoint_dir, &dir);
+    if !quiet {
+        super::common::print_counts(&walk.counts());
+    }
+    announce(&place, &dir, quiet);
+    Ok(())
 }
 
 /// What a finished shard prints: where its block lies and how to join it with the others.

@@ -11,8 +11,8 @@ use crate::error::Result;
 use crate::npy;
 use crate::output::run_dir::RunDir;
 use crate::record::{
-    self, ArrayRecord, BasinsSummary, FORMAT, MergedRecord, Quantiles, RunRecord, ShardTimings,
-    WalkRecord, WalkSummary, WalkTimings,
+    self, ArrayRecord, BasinsSummary, FORMAT, MergedRecord, Quantiles, RunRecord, WalkRecord,
+    WalkSummary, WalkTimings,
 };
 use crate::run::checkpoint::remove_checkpoint;
 use crate::run::{self, Command, Request, Walk, WalkRequest, WalkSpec};
@@ -276,28 +276,15 @@ pub fn run(args: WalkArgs, explicit: &[String]) -> anyhow::Result<()> {
         let mut arrays = walker_arrays(&spec, mu);
         arrays.extend(super::grid::write_data(&out, spec.problem.dataset())?);
         arrays.extend(super::shard::write_extended(&out, &walk, &[mu])?);
-        let timings = ShardTimings {
-            compute_s: walk.walk_s,
-            extend_s: walk.extension.as_ref().map(|e| e.seconds),
-        };
-        super::shard::write_record(
-            &out,
+        return Ok(super::shard::land_walked(
+            out,
             &request,
-            place.clone(),
             model,
             backend.info(),
-            timings,
-            arrays,
-        )?;
-        remove_checkpoint(out.staging())?;
-        let dir = out.finish()?;
-        crate::interrupt::clear_landing();
-        finish_replay(checkpoint_dir.as_deref(), &dir);
-        if !quiet {
-            print_counts(&walk.counts());
-        }
-        super::shard::announce(&place, &dir, quiet);
-        return Ok(());
+            &walk,
+            (place, arrays),
+            (checkpoint_dir.as_deref(), quiet),
+        )?);
     }
     let basins = if walk_request.basins {
         let t = Instant::now();

@@ -21,7 +21,7 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn spawn(args: &[&str]) -> Child {
+pub(crate) fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_landscape"))
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
@@ -32,7 +32,7 @@ fn spawn(args: &[&str]) -> Child {
 }
 
 /// Waits until the unfinished directory of the run into `target` holds a checkpoint.
-fn wait_for_checkpoint(target: &Path, child: &mut Child) -> PathBuf {
+pub(crate) fn wait_for_checkpoint(target: &Path, child: &mut Child) -> PathBuf {
     let parent = target.parent().expect("parent");
     // This child's unfinished directory (an earlier run's may be left beside it).
     let prefix = format!(

@@ -4,8 +4,9 @@
 //! one run, and takes an interrupted shard once it is resumed or run again.
 
 use crate::common::{landscape, ok, run_json, scratch};
+use crate::resume::{spawn, wait_for_checkpoint};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Runs `args` (split at spaces) with `extra` appended.
 fn run(args: &str, extra: &[&str]) -> std::process::Output {
@@ -281,39 +282,6 @@ fn adapter_local_rank_takes_the_gpu_of_the_process_rank_on_its_node() {
     assert_eq!(run_json(&root.join("rank0"))["backend"]["backend"], "gpu");
 }
 
-fn spawn(args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_landscape"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts")
-}
-
-/// Waits until the unfinished directory of `child`'s run into `target` holds a checkpoint.
-fn wait_for_checkpoint(target: &Path, child: &mut std::process::Child) -> PathBuf {
-    let parent = target.parent().expect("parent");
-    let name = format!(
-        ".{}.partial-{}",
-        target.file_name().expect("name").to_string_lossy(),
-        child.id()
-    );
-    let t0 = std::time::Instant::now();
-    loop {
-        let found = parent.join(&name);
-        if found.join("checkpoint.json").is_file() {
-            return found;
-        }
-        assert!(
-            child.try_wait().expect("child").is_none(),
-            "ended before a checkpoint"
-        );
-        assert!(t0.elapsed().as_secs() < 120, "no checkpoint");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn an_interrupted_shard_is_refused_until_resumed_or_run_again_and_then_merges_either_way() {
     let root = scratch("shard", "interrupted");
@@ -442,4 +410,13 @@ fn shards_that_do_not_make_one_run_are_refused_naming_the_shard() {
         root.join("s1/run.json").is_file(),
         "--out never replaces a shard"
     );
+    // A shard is no walk to analyse: merge it first.
+    let basins = landscape(&["basins", &s("s0")]);
+    let stderr = String::from_utf8_lossy(&basins.stderr);
+    assert_eq!(basins.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("shard 0/3") && stderr.contains("landscape merge"),
+        "{stderr}"
+    );
+    assert!(!root.join("s0/basins.json").exists());
 }
