@@ -98,6 +98,23 @@ pub struct GridTimings {
     pub evaluate_s: f64,
     /// Writing arrays and pictures.
     pub write_s: f64,
+    /// The exact Hessians (`--hessian`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hessian_s: Option<f64>,
+}
+
+/// The curvature of a grid (`--hessian`) at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurvatureSummary {
+    /// Points where no eigenvalue is negative (index 0: L convex there, to second order).
+    pub convex_points: usize,
+    /// The largest index on the lattice.
+    pub max_index: u32,
+    /// Points whose Hessian is not finite (index 4294967295, NaN extremes).
+    pub non_finite_points: usize,
+    /// When an eigenvalue counts as negative.
+    pub negative: String,
 }
 
 /// A grid's numbers at a glance.
@@ -118,6 +135,9 @@ pub struct GridSummary {
     pub marked_minima: usize,
     /// Points where L is not finite.
     pub non_finite_points: usize,
+    /// The exact Hessian's index and extreme eigenvalues (`--hessian`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curvature: Option<CurvatureSummary>,
 }
 
 /// run.json of a `grid`.
@@ -290,6 +310,9 @@ pub struct MapSummary {
     pub counts: BTreeMap<String, usize>,
     /// The basin analysis.
     pub basins: BasinsSummary,
+    /// How the basins meet (boundary.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<crate::output::boundary::BoundarySummary>,
 }
 
 /// run.json of a `map`.

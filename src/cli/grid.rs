@@ -8,8 +8,8 @@ use crate::npy;
 use crate::output::plot::{self, AxisInfo};
 use crate::output::run_dir::RunDir;
 use crate::record::{
-    self, ArgminRecord, ArrayRecord, AxisRecord, FORMAT, GridRecord, GridSummary, GridTimings,
-    MergedRecord, RunRecord, ShardTimings,
+    self, ArgminRecord, ArrayRecord, AxisRecord, CurvatureSummary, FORMAT, GridRecord, GridSummary,
+    GridTimings, MergedRecord, RunRecord, ShardTimings,
 };
 use crate::run::{self, Command, GridRequest, GridSpec, Request};
 use crate::spec::model::Model;
@@ -32,6 +32,11 @@ pub struct GridArgs {
     /// Also write the full gradient, grad.npy (N₁ × … × N_k × P).
     #[arg(long = "save-grad")]
     save_grad: bool,
+    /// Also map the exact float64 Hessian: its smallest and largest eigenvalues
+    /// (hessian_min.npy, hessian_max.npy), its index (index.npy, index.png) and |λmin/λmax|
+    /// (curvature_ratio.png).
+    #[arg(long)]
+    hessian: bool,
     /// Logarithmic colour (or y) scale in the pictures.
     #[arg(long)]
     log: bool,
@@ -46,6 +51,7 @@ impl GridArgs {
             problem: self.model.request()?,
             slice: self.slice.request(),
             save_grad: self.save_grad,
+            hessian: self.hessian,
             log: self.log,
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
@@ -215,6 +221,15 @@ pub fn write(
         }
     };
 
+    let mut pictures = vec![picture.to_string()];
+    let curvature = match &grid.curvature {
+        Some(c) => {
+            let (summary, drawn) = write_curvature(out, c, &shape, &infos, &title, &mut arrays)?;
+            pictures.extend(drawn);
+            Some(summary)
+        }
+        None => None,
+    };
     let finite = || eval.loss.iter().copied().filter(|v| v.is_finite());
     let argmin = eval
         .loss
@@ -235,10 +250,11 @@ pub fn write(
         timings: GridTimings {
             evaluate_s: grid.evaluate_s,
             write_s: t.elapsed().as_secs_f64(),
+            hessian_s: grid.curvature.as_ref().map(|c| c.seconds),
         },
         axes: axis_records(model, slice),
         arrays,
-        pictures: vec![picture.to_string()],
+        pictures,
         summary: GridSummary {
             points: slice.len(),
             loss_min: finite().reduce(f32::min),
@@ -254,11 +270,120 @@ pub fn write(
                 0
             },
             non_finite_points: eval.loss.iter().filter(|v| !v.is_finite()).count(),
+            curvature,
         },
         merged,
     };
     RunRecord::Grid(record.clone()).write(&out.file("run.json"))?;
     Ok(record)
+}
+
+/// Writes the curvature's arrays (hessian_min.npy, hessian_max.npy, index.npy) and, for one or
+/// two axes, its pictures (index.png, curvature_ratio.png); returns its summary and pictures.
+fn write_curvature(
+    out: &RunDir,
+    c: &run::Curvature,
+    shape: &[usize],
+    infos: &[AxisInfo],
+    title: &str,
+    arrays: &mut BTreeMap<String, ArrayRecord>,
+) -> anyhow::Result<(CurvatureSummary, Vec<String>)> {
+    npy::write(&out.file("hessian_min.npy"), shape, &c.min)?;
+    npy::write(&out.file("hessian_max.npy"), shape, &c.max)?;
+    npy::write(&out.file("index.npy"), shape, &c.index)?;
+    let mut min = ArrayRecord::new("hessian_min.npy", shape, "float64");
+    min.meaning = Some("the exact Hessian's smallest eigenvalue λmin (NaN: not finite)".into());
+    let mut max = ArrayRecord::new("hessian_max.npy", shape, "float64");
+    max.meaning = Some("the exact Hessian's largest eigenvalue λmax".into());
+    let mut index = ArrayRecord::new("index.npy", shape, "uint32");
+    index.meaning = Some(format!(
+        "negative eigenvalues of the exact Hessian, {}; {} where it is not finite",
+        run::NEGATIVE_EIGENVALUE,
+        run::NON_FINITE_INDEX
+    ));
+    arrays.insert("hessian_min".into(), min);
+    arrays.insert("hessian_max".into(), max);
+    arrays.insert("index".into(), index);
+    let finite = |i: &&u32| **i != run::NON_FINITE_INDEX;
+    let summary = CurvatureSummary {
+        convex_points: c.index.iter().filter(|&&i| i == 0).count(),
+        max_index: c.index.iter().filter(finite).copied().max().unwrap_or(0),
+        non_finite_points: c.index.len() - c.index.iter().filter(finite).count(),
+        negative: run::NEGATIVE_EIGENVALUE.to_string(),
+    };
+    let index: Vec<f64> = c
+        .index
+        .iter()
+        .map(|&i| {
+            if i == run::NON_FINITE_INDEX {
+                f64::NAN
+            } else {
+                f64::from(i)
+            }
+        })
+        .collect();
+    // Li et al. (2018) map |λmin/λmax|: near 0 where L is convex or nearly so along the slice's
+    // neighbourhood, large where negative curvature dominates.
+    let ratio: Vec<f64> = c
+        .min
+        .iter()
+        .zip(&c.max)
+        .map(|(lo, hi)| (lo / hi).abs())
+        .map(|r| if r.is_finite() { r } else { f64::NAN })
+        .collect();
+    let mut drawn = Vec::new();
+    let index_title = format!("Index of ∇²L (negative eigenvalues), {title}");
+    let ratio_title = format!("|λmin/λmax| of ∇²L, {title}");
+    match infos.len() {
+        1 => {
+            plot::curve_png(
+                &out.file("index.png"),
+                &infos[0],
+                &index,
+                "index",
+                &index_title,
+                false,
+                &[],
+                &[],
+            )?;
+            plot::curve_png(
+                &out.file("curvature_ratio.png"),
+                &infos[0],
+                &ratio,
+                "|λmin/λmax|",
+                &ratio_title,
+                true,
+                &[],
+                &[],
+            )?;
+            drawn = vec!["index.png".to_string(), "curvature_ratio.png".to_string()];
+        }
+        2 => {
+            plot::heatmap_png(
+                &out.file("index.png"),
+                &infos[0],
+                &infos[1],
+                &index,
+                "index",
+                &index_title,
+                false,
+                &[],
+            )?;
+            plot::heatmap_png(
+                &out.file("curvature_ratio.png"),
+                &infos[0],
+                &infos[1],
+                &ratio,
+                "|λmin/λmax|",
+                &ratio_title,
+                true,
+                &[],
+            )?;
+            drawn = vec!["index.png".to_string(), "curvature_ratio.png".to_string()];
+        }
+        _ => {}
+    }
+    Ok((summary, drawn))
 }
 
 /// Writes a grid's shard (its block's L, ‖∇L‖ and ∇L by lattice point, the origin and the data)
@@ -295,13 +420,28 @@ fn finish_shard(
             ArrayRecord::new("grad.npy", &[n, p], "float32"),
         );
     }
+    if let Some(c) = &grid.curvature {
+        npy::write(&out.file("hessian_min.npy"), &[n], &c.min)?;
+        npy::write(&out.file("hessian_max.npy"), &[n], &c.max)?;
+        npy::write(&out.file("index.npy"), &[n], &c.index)?;
+        for (name, dtype) in [
+            ("hessian_min", "float64"),
+            ("hessian_max", "float64"),
+            ("index", "uint32"),
+        ] {
+            arrays.insert(
+                name.into(),
+                ArrayRecord::new(&format!("{name}.npy"), &[n], dtype),
+            );
+        }
+    }
     arrays.extend(write_data(&out, spec.problem.dataset())?);
     let request = Request::Grid(request.clone());
     let fingerprint =
         super::shard::fingerprint_of(&request, spec.problem.dataset(), Some(&spec.slice));
     let place = super::shard::place(shard, spec.slice.len(), "lattice points", fingerprint);
     let timings = ShardTimings {
-        compute_s: grid.evaluate_s,
+        compute_s: grid.evaluate_s + grid.curvature.as_ref().map_or(0.0, |c| c.seconds),
         extend_s: None,
     };
     super::shard::write_record(

@@ -40,6 +40,10 @@ pub struct MapArgs {
     /// Darken class colours by the steps taken, so that basin boundaries show.
     #[arg(long)]
     shade: bool,
+    /// Map a window F times narrower at the same resolution, about the plane's centre or about
+    /// the point X,Y (axis values): F or F@X,Y. boundary.json follows the statistics across zooms.
+    #[arg(long, value_name = "F[@X,Y]", allow_hyphen_values = true)]
+    zoom: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -54,6 +58,7 @@ impl MapArgs {
             finish: self.finish.request(&self.descent.settings(), true),
             color: self.color,
             shade: self.shade,
+            zoom: self.zoom.clone(),
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
             cwd: std::env::current_dir().ok(),
@@ -119,6 +124,12 @@ pub fn write(
             values: slice.axes[j].values(),
         })
         .collect();
+    let (_, boundary) = crate::output::boundary::write(
+        out.staging(),
+        [shape[0], shape[1]],
+        &report.labels,
+        &walked.status,
+    )?;
     let (pixels, legend, scalar) = picture(request.color, request.shade, walked, report);
     let title = format!(
         "Basins of {model}, data {} ({m} walkers)",
@@ -156,6 +167,7 @@ pub fn write(
             walkers: m as u64,
             counts: counts_json(&map.walk.counts()),
             basins: BasinsSummary::of(report, "basins.json"),
+            boundary: Some(boundary),
         },
         merged,
     };
@@ -268,7 +280,7 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
         report,
         basins_s: t.elapsed().as_secs_f64(),
     };
-    write(&out, map_request, &spec, &map, backend.info(), None)?;
+    let record = write(&out, map_request, &spec, &map, backend.info(), None)?;
     remove_checkpoint(out.staging())?;
     let dir = out.finish()?;
     crate::interrupt::clear_landing();
@@ -276,6 +288,9 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     if !quiet {
         print_counts(&map.walk.counts());
         eprint!("{}", map.report.table());
+        if let Some(b) = &record.summary.boundary {
+            eprintln!("  {}", crate::output::boundary::line(b));
+        }
         eprintln!("  {}", timings(&map.walk, &map.report, map.basins_s));
         println!("{}", dir.display());
     }

@@ -697,7 +697,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
                 report,
                 basins_s: t.elapsed().as_secs_f64(),
             };
-            super::map::write(
+            let record = super::map::write(
                 &out,
                 r,
                 &spec,
@@ -709,6 +709,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             if !quiet {
                 print_counts(&map.walk.counts());
                 eprint!("{}", map.report.table());
+                if let Some(b) = &record.summary.boundary {
+                    eprintln!("  {}", crate::output::boundary::line(b));
+                }
             }
             dir
         }
@@ -728,6 +731,15 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
                     grad: None,
                 },
                 evaluate_s: parts.iter().map(|p| p.timings.compute_s).sum(),
+                curvature: match first.arrays.get("index") {
+                    Some(_) => Some(run::Curvature {
+                        min: gather(&parts, "hessian_min.npy")?,
+                        max: gather(&parts, "hessian_max.npy")?,
+                        index: gather(&parts, "index.npy")?,
+                        seconds: 0.0,
+                    }),
+                    None => None,
+                },
             };
             super::grid::write(
                 &out,

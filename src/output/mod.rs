@@ -2,6 +2,7 @@
 
 pub mod basin_map;
 pub mod basins;
+pub mod boundary;
 pub mod plot;
 pub mod progress;
 pub mod report;

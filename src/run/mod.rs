@@ -161,6 +161,9 @@ pub struct GridRequest {
     pub slice: SliceRequest,
     /// Whether ∇L itself is kept (grad.npy), not only its norm.
     pub save_grad: bool,
+    /// Whether the exact Hessian's index and extreme eigenvalues are mapped too.
+    #[serde(default)]
+    pub hessian: bool,
     /// Logarithmic colour (or y) scale in the pictures.
     pub log: bool,
     /// The backend asked for.
@@ -296,6 +299,10 @@ pub struct MapRequest {
     pub color: ColorBy,
     /// Whether class colours darken with the steps taken.
     pub shade: bool,
+    /// `F` or `F@X,Y`: the plane's window narrowed F times about its centre (or about the
+    /// point with axis values X, Y), at the same number of pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<String>,
     /// The backend asked for.
     pub backend: BackendChoice,
     /// The GPU adapter asked for.
@@ -373,6 +380,8 @@ pub struct GridSpec {
     pub slice: Slice,
     /// Whether ∇L itself is returned, not only its norm.
     pub save_grad: bool,
+    /// Whether the exact Hessian's index and extreme eigenvalues are computed too.
+    pub hessian: bool,
     /// The block of lattice points computed, when a shard.
     pub shard: Option<Shard>,
 }
@@ -393,6 +402,7 @@ impl GridRequest {
             problem,
             slice,
             save_grad: self.save_grad,
+            hessian: self.hessian,
             shard: self.shard,
         })
     }
@@ -418,8 +428,10 @@ impl GridSpec {
                 ),
             ));
         }
-        // Loss and ‖∇L‖ per point (and ∇L), as computed and as read back from a GPU.
-        let per_point = 2 * (8 + if self.save_grad { 4 * p } else { 0 });
+        // Loss and ‖∇L‖ per point (and ∇L), as computed and as read back from a GPU; the
+        // Hessian's extremes and index.
+        let per_point =
+            2 * (8 + if self.save_grad { 4 * p } else { 0 }) + if self.hessian { 20 } else { 0 };
         memory::check(
             "--axis",
             &format!("a lattice of {points} points"),
@@ -444,6 +456,60 @@ pub struct Grid {
     pub evaluation: Evaluation,
     /// Seconds the evaluation took.
     pub evaluate_s: f64,
+    /// The exact Hessian's extremes and index at every point, when asked for.
+    pub curvature: Option<Curvature>,
+}
+
+/// The exact float64 Hessian ∇²L at every lattice point, by its extreme eigenvalues and index
+/// (`grid --hessian`), computed on the host: cheap for the small networks mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curvature {
+    /// The smallest eigenvalue λmin (NaN where the Hessian is not finite).
+    pub min: Vec<f64>,
+    /// The largest eigenvalue λmax.
+    pub max: Vec<f64>,
+    /// The number of negative eigenvalues: those below −10⁻⁸·max(1, max |λ|), the rule the
+    /// analysis classifies stationary points by ([`NON_FINITE_INDEX`] where not finite).
+    pub index: Vec<u32>,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+/// The index of a point whose Hessian is not finite.
+pub const NON_FINITE_INDEX: u32 = u32::MAX;
+
+/// The rule by which an eigenvalue counts as negative, in words.
+pub const NEGATIVE_EIGENVALUE: &str = "λ < −1e-8·max(1, max |λ|)";
+
+/// The Hessian's extremes and index at the points of `block` of `slice`.
+pub fn curvature(problem: &Problem, slice: &Slice, block: Range<u64>) -> Curvature {
+    use crate::analysis::eigen::symmetric_eigenvalues;
+    use crate::analysis::stationary::ZERO_EIGENVALUE;
+    let t = Instant::now();
+    let (model, data) = (&problem.model, problem.dataset());
+    let p = model.parameter_count();
+    let rows: Vec<(f64, f64, u32)> = block
+        .into_par_iter()
+        .map(|g| {
+            let theta = slice.point(g);
+            let h = crate::reference::hessian(model, data, &theta);
+            match symmetric_eigenvalues(&h, p) {
+                Some(e) if !e.is_empty() => {
+                    let top = e.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                    let zero = ZERO_EIGENVALUE * top;
+                    let index = e.iter().filter(|&&v| v < -zero).count() as u32;
+                    (e[0], e[p - 1], index)
+                }
+                _ => (f64::NAN, f64::NAN, NON_FINITE_INDEX),
+            }
+        })
+        .collect();
+    Curvature {
+        min: rows.iter().map(|r| r.0).collect(),
+        max: rows.iter().map(|r| r.1).collect(),
+        index: rows.iter().map(|r| r.2).collect(),
+        seconds: t.elapsed().as_secs_f64(),
+    }
 }
 
 /// Evaluates L and ∇L at every point of the spec's lattice (of its block, for a shard).
@@ -457,9 +523,13 @@ pub fn grid(backend: &mut dyn Backend, spec: &GridSpec) -> Result<Grid> {
         spec.block(),
         spec.save_grad,
     )?;
+    let evaluate_s = t.elapsed().as_secs_f64();
     Ok(Grid {
         evaluation,
-        evaluate_s: t.elapsed().as_secs_f64(),
+        evaluate_s,
+        curvature: spec
+            .hessian
+            .then(|| curvature(&spec.problem, &spec.slice, spec.block())),
     })
 }
 
@@ -1009,7 +1079,10 @@ impl MapRequest {
         if self.slice.plane.is_none() && self.slice.axes.len() != 2 {
             return Err(two_axes(self.slice.axes.len()));
         }
-        let slice = self.slice.validate(&problem)?;
+        let mut slice = self.slice.validate(&problem)?;
+        if let Some(z) = &self.zoom {
+            zoom(&mut slice, z)?;
+        }
         Ok(MapSpec {
             problem,
             slice,
@@ -1018,6 +1091,66 @@ impl MapRequest {
             shard: self.shard,
         })
     }
+}
+
+/// Narrows the first two axes of `slice` by `--zoom F[@X,Y]`: each axis's range F times
+/// shorter, about its middle or about X (first axis) and Y (second), its points as many.
+pub fn zoom(slice: &mut Slice, text: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::spec(
+            "--zoom",
+            format!(
+                "'{text}': {why}; expected F or F@X,Y (F > 0 the factor, X and Y the axis values to zoom about)"
+            ),
+        )
+    };
+    let (factor, about) = match text.split_once('@') {
+        Some((f, at)) => (f, Some(at)),
+        None => (text, None),
+    };
+    let f: f64 = factor
+        .trim()
+        .parse()
+        .map_err(|_| bad("the factor is not a number"))?;
+    if !(f.is_finite() && f > 0.0) {
+        return Err(bad("the factor must be a finite number above 0"));
+    }
+    let centres: Option<Vec<f64>> = match about {
+        Some(at) => {
+            let v: Vec<f64> = at
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| bad("the point is not two numbers"))?;
+            if v.len() != 2 || v.iter().any(|x| !x.is_finite()) {
+                return Err(bad("the point is not two finite numbers"));
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    if slice.axes.len() < 2 {
+        return Err(two_axes(slice.axes.len()));
+    }
+    for (j, a) in slice.axes.iter_mut().take(2).enumerate() {
+        let c = centres.as_ref().map_or(0.5 * (a.lo + a.hi), |c| c[j]);
+        let half = 0.5 * (a.hi - a.lo) / f;
+        (a.lo, a.hi) = (c - half, c + half);
+        if !(a.lo.is_finite() && a.hi.is_finite()) || a.lo == a.hi {
+            return Err(bad(
+                "the window leaves float64's range or shrinks to a point",
+            ));
+        }
+        let distinct = a.distinct_f32_values();
+        if distinct < a.n {
+            return Err(bad(&format!(
+                "axis {} would have only {distinct} of its {} values distinct in float32, in which the walkers start; zoom less",
+                j + 1,
+                a.n
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn two_axes(given: usize) -> Error {

@@ -600,7 +600,7 @@ fn bad_walker_and_optimiser_settings_are_refused_by_walk_and_map() {
 }
 
 #[test]
-fn bad_shards_are_refused_by_grid_walk_and_map() {
+fn bad_shards_and_zooms_are_refused() {
     let map = "map --model 2-3-1 --data xor --axis w1[0,0]=-1:1:4 --axis w1[1,1]=-1:1:4";
     let grid = format!("{G} {AX}");
     let mut cases: Vec<(String, &str)> = Vec::new();
@@ -610,6 +610,11 @@ fn bad_shards_are_refused_by_grid_walk_and_map() {
         ] {
             cases.push((format!("{base} --shard {v}"), "--shard"));
         }
+    }
+    for v in [
+        "0", "-2", "x", "inf", "nan", "2@1", "2@a,b", "2@1,2,3", "2@inf,0", "1e300", "{empty}",
+    ] {
+        cases.push((format!("{map} --zoom {v}"), "--zoom"));
     }
     // --resume takes nothing but --quiet.
     cases.push(("walk --resume {dir} --shard 0/2".into(), "--resume"));

@@ -7,6 +7,7 @@ mod cli;
 mod cli_walk;
 mod common;
 mod connect;
+mod curvature;
 mod interop;
 mod parity;
 mod parsers_never_panic;

@@ -113,11 +113,12 @@ fn sharded_walks_maps_and_grids_merge_into_the_unsharded_runs_byte_for_byte() {
     // A basin map (finished by the flow, drawn), 37 × 23 pixels in 4 blocks.
     let map = "map --model 2-2-1 --data teacher:n=32,seed=3 --origin teacher --axis w1[0,0]=-4:4:37 --axis w1[1,1]=-4:4:23 --steps 500 --backend cpu";
     let (merged, _) = whole_and_merged(&root.join("map"), map, 4);
-    assert!(merged.join("map.png").is_file());
+    assert!(merged.join("map.png").is_file() && merged.join("boundary.json").is_file());
     // A grid with its gradient, 31 × 17 points in 5 blocks.
-    let grid = "grid --model 2-2-1 --data xor --axis w1[0,0]=-4:4:31 --axis w1[1,1]=-4:4:17 --save-grad --backend cpu";
+    let grid = "grid --model 2-2-1 --data xor --axis w1[0,0]=-4:4:31 --axis w1[1,1]=-4:4:17 --save-grad --hessian --backend cpu";
     let (merged, _) = whole_and_merged(&root.join("grid"), grid, 5);
     assert!(merged.join("heatmap.png").is_file() && merged.join("grad.npy").is_file());
+    assert!(merged.join("index.png").is_file() && merged.join("hessian_min.npy").is_file());
 }
 
 /// Runs the binary with extra environment variables.

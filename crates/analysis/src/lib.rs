@@ -4,6 +4,7 @@
 
 pub mod assignment;
 pub mod basins;
+pub mod boundary;
 pub mod dense;
 pub mod eigen;
 pub mod flow;
