@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod basins;
 pub mod bench;
+pub mod boundary;
 pub mod common;
 pub mod connect;
 pub mod demo;
@@ -36,6 +37,8 @@ pub enum Command {
     Walk(walk::WalkArgs),
     /// Draw a basin map: one walker per point of a 2-D slice, coloured by where it ends.
     Map(map::MapArgs),
+    /// The boundary statistics of a map (box-counting dimension, uncertainty exponent, basin entropies) into boundary.json.
+    Boundary(boundary::BoundaryArgs),
     /// Join the shards of a grid, walk or map (--shard i/N) into the whole run, byte for byte, then analyse it.
     Merge(merge::MergeArgs),
     /// (Re)analyse a walk: polish, classify with the exact Hessian, group into classes under symmetry.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli, explicit: &[String]) -> anyhow::Result<()> {
         Command::Walk(args) => walk::run(args, explicit),
         Command::Basins(args) => basins::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Boundary(args) => boundary::run(args),
         Command::Map(args) => map::run(args, explicit),
         Command::Connect(args) => connect::run(args),
         Command::Graph(args) => graph::run(args),

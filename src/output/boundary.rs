@@ -163,7 +163,18 @@ pub fn write(
     labels: &[i32],
     status: &[u32],
 ) -> Result<(Statistics, BoundarySummary)> {
-    let stats = statistics(&outcomes(labels, status), shape[0], shape[1], ENTROPY_BOX);
+    write_with_box(dir, shape, labels, status, ENTROPY_BOX)
+}
+
+/// [`write`] with the basin entropy's boxes of `b` × `b` pixels.
+pub fn write_with_box(
+    dir: &Path,
+    shape: [usize; 2],
+    labels: &[i32],
+    status: &[u32],
+    b: usize,
+) -> Result<(Statistics, BoundarySummary)> {
+    let stats = statistics(&outcomes(labels, status), shape[0], shape[1], b);
     record::write_json(&dir.join("boundary.json"), &BoundaryRecord::of(&stats))?;
     let summary = BoundarySummary {
         file: "boundary.json".into(),

@@ -84,6 +84,64 @@ fn a_maps_boundary_json_holds_the_statistics_of_its_labels() {
         assert_eq!(axes[j]["n"].as_u64(), Some(64));
     }
     assert!(zoomed.join("boundary.json").is_file());
+    // `landscape boundary` recomputes them, here with boxes of 8 pixels; bad input is refused.
+    let before = std::fs::read(dir.join("boundary.json")).expect("boundary.json");
+    ok(&landscape(&[
+        "boundary",
+        dir.to_str().expect("utf-8"),
+        "--quiet",
+    ]));
+    assert_eq!(std::fs::read(dir.join("boundary.json")).ok(), Some(before));
+    ok(&landscape(&[
+        "boundary",
+        dir.to_str().expect("utf-8"),
+        "--box",
+        "8",
+        "--quiet",
+    ]));
+    let b8 = run_json(&dir)["summary"]["boundary"]["basin_entropy"].as_f64();
+    assert_ne!(b8, Some(st.basin_entropy), "other boxes, another S_b");
+    let d = dir.to_str().expect("utf-8").to_string();
+    let walk = scratch("curvature", "a-walk");
+    ok(&landscape(&[
+        "walk",
+        "--model",
+        "2-2-1",
+        "--data",
+        "xor",
+        "--walkers",
+        "4",
+        "--steps",
+        "5",
+        "--no-basins",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        walk.to_str().expect("utf-8"),
+    ]));
+    let w = walk.to_str().expect("utf-8").to_string();
+    for (args, names) in [
+        (
+            vec![
+                "boundary".to_string(),
+                d.clone(),
+                "--box".into(),
+                "0".into(),
+            ],
+            "--box",
+        ),
+        (
+            vec!["boundary".into(), d.clone(), "--box".into(), "65".into()],
+            "--box",
+        ),
+        (vec!["boundary".into(), w, "--quiet".into()], "run.json"),
+        (vec!["boundary".into(), format!("{d}-nowhere")], "run.json"),
+    ] {
+        if let Some(wrong) = crate::bad_input::check(&args, names, None) {
+            panic!("{wrong}");
+        }
+    }
 }
 
 /// The float64 reference's Hessian eigenvalues at lattice point `g` of a grid's request.

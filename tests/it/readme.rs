@@ -42,7 +42,7 @@ fn test_flags(args: &[String]) -> Vec<&'static str> {
     }
     if matches!(
         args[0].as_str(),
-        "grid" | "walk" | "map" | "demo" | "basins" | "connect" | "graph" | "merge"
+        "grid" | "walk" | "map" | "demo" | "basins" | "connect" | "graph" | "merge" | "boundary"
     ) {
         extra.push("--quiet");
     }
@@ -58,6 +58,7 @@ fn readme_examples_run_as_written_in_order() {
     let commands = readme_commands("");
     for command in [
         "grid", "walk", "basins", "connect", "graph", "map", "demo", "bench", "adapters", "merge",
+        "boundary",
     ] {
         assert!(
             commands.iter().any(|c| c[0] == command),
