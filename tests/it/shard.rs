@@ -110,8 +110,9 @@ fn sharded_walks_maps_and_grids_merge_into_the_unsharded_runs_byte_for_byte() {
     // A traced walk without the analysis: the trace's rows hold every walker.
     let traced = "walk --model 2-2-1 --data xor --walkers 103 --steps 50 --trace 10 --backend cpu --no-basins";
     whole_and_merged(&root.join("traced"), traced, 2);
-    // A basin map (finished by the flow, drawn), 37 × 23 pixels in 4 blocks.
-    let map = "map --model 2-2-1 --data teacher:n=32,seed=3 --origin teacher --axis w1[0,0]=-4:4:37 --axis w1[1,1]=-4:4:23 --steps 500 --backend cpu";
+    // A basin map (continued by --extend, then finished by the flow, drawn), 37 × 23 pixels in
+    // 4 blocks.
+    let map = "map --model 2-2-1 --data teacher:n=32,seed=3 --origin teacher --axis w1[0,0]=-4:4:37 --axis w1[1,1]=-4:4:23 --steps 500 --extend 1500 --backend cpu";
     let (merged, _) = whole_and_merged(&root.join("map"), map, 4);
     assert!(merged.join("map.png").is_file() && merged.join("boundary.json").is_file());
     // A grid with its gradient, 31 × 17 points in 5 blocks.
