@@ -63,8 +63,8 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Repeat the run recorded in DIR/run.json (or that file) exactly; only --out, --force and
-    /// --quiet may be given with it.
+    /// Repeat the run recorded in DIR/run.json (or that file) exactly; only --out, --force,
+    /// --quiet, --shard and --adapter may be given with it.
     #[arg(long, value_name = "RUN")]
     pub config: Option<PathBuf>,
     /// Continue the interrupted run in DIR (walk and map) from its checkpoint.
@@ -281,7 +281,10 @@ pub fn replay(
             Replay::Resume(Box::new(checkpoint)),
         )
     } else if let Some(path) = &run.config {
-        refuse("--config", &["config", "out", "force", "quiet", "shard"])?;
+        refuse(
+            "--config",
+            &["config", "out", "force", "quiet", "shard", "adapter"],
+        )?;
         let file = if path.is_dir() {
             path.join("run.json")
         } else {
@@ -315,11 +318,19 @@ pub fn replay(
             }
         }
         // A recorded run may be repeated as one shard of it (a cluster's job array repeats one
-        // specification with --config and --shard auto).
-        let request = match run.shard()? {
+        // specification with --config and --shard auto), on the adapter given (which GPU of a
+        // node runs it changes no number the fingerprint covers).
+        let mut request = match run.shard()? {
             Some(shard) => request.with_shard(Some(shard)),
             None => request,
         };
+        if let Some(a) = &run.adapter {
+            match &mut request {
+                Request::Grid(r) => r.adapter = Some(a.clone()),
+                Request::Walk(r) => r.adapter = Some(a.clone()),
+                Request::Map(r) => r.adapter = Some(a.clone()),
+            }
+        }
         (request, Replay::Config)
     } else {
         (fresh()?, Replay::Fresh)

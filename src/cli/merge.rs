@@ -198,6 +198,28 @@ fn check_arrays(
     }
     for (name, a) in arrays {
         let f = &first[name];
+        // The shard's own files, nowhere else.
+        if a.file != format!("{name}.npy") || a.shape.is_empty() {
+            return Err(Error::file(
+                part.dir.join("run.json"),
+                format!(
+                    "{} records the array {name} as {} of shape {:?}; expected {name}.npy with a shape",
+                    part.name(),
+                    a.file,
+                    a.shape
+                ),
+            ));
+        }
+        if name == "trace" && a.shape.len() != 3 {
+            return Err(Error::file(
+                part.dir.join("run.json"),
+                format!(
+                    "{} records a trace of shape {:?}; expected (rows, walkers, P)",
+                    part.name(),
+                    a.shape
+                ),
+            ));
+        }
         let path = part.dir.join(&a.file);
         let mut expected = f.shape.clone();
         if let Some(axis) = item_axis(name)
@@ -251,6 +273,22 @@ fn one_line(e: &Error) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
+/// Why two backends compute other numbers (float32 results that differ in their last bits),
+/// if they do: another backend, another GPU or driver, or another CPU instruction set; the CPU's
+/// thread count changes nothing.
+fn other_numbers(a: &BackendInfo, b: &BackendInfo) -> Option<&'static str> {
+    let isa = |i: &BackendInfo| i.adapter.split(", ").nth(1).map(str::to_string);
+    if a.backend != b.backend {
+        Some("the CPU and GPU backends agree only to float32 rounding")
+    } else if a.backend == "cpu" && isa(a) != isa(b) {
+        Some("other instruction sets may round differently")
+    } else if a.backend != "cpu" && (a.adapter != b.adapter || a.api != b.api) {
+        Some("other adapters may round differently")
+    } else {
+        None
+    }
+}
+
 /// The shards in order of their blocks, checked: one specification, complete, each block where
 /// its index puts it, every block present once. Returns the first shard's record and the parts.
 fn survey(dirs: &[PathBuf]) -> Result<(ShardRecord<Request>, Vec<Part>)> {
@@ -265,8 +303,17 @@ fn survey(dirs: &[PathBuf]) -> Result<(ShardRecord<Request>, Vec<Part>)> {
             timings: record.timings.clone(),
         };
         let p = &part.place;
+        if p.count == 0 || p.index >= p.count || p.count > p.total {
+            return Err(Error::file(
+                dir.join("run.json"),
+                format!(
+                    "records shard {}/{} of {} {}; expected an index below a count from 1 to the items",
+                    p.index, p.count, p.total, p.items
+                ),
+            ));
+        }
         let own = block(p.index, p.count, p.total);
-        if p.index >= p.count || (p.first, p.first + p.len) != (own.start, own.end) {
+        if (p.first, p.first.saturating_add(p.len)) != (own.start, own.end) {
             return Err(Error::file(
                 dir,
                 format!(
@@ -357,6 +404,17 @@ fn survey(dirs: &[PathBuf]) -> Result<(ShardRecord<Request>, Vec<Part>)> {
                         ),
                     ));
                 }
+                if let Some(why) = other_numbers(&part.backend, &f.backend) {
+                    return Err(Error::file(
+                        dir,
+                        format!(
+                            "{} ran on {}, {head} on {}: {why}, so the merge would match no single run; run every shard on one kind of backend",
+                            part.name(),
+                            part.backend,
+                            f.backend
+                        ),
+                    ));
+                }
                 check_arrays(&part, &record.arrays, &f.arrays)?;
             }
         }
@@ -368,6 +426,29 @@ fn survey(dirs: &[PathBuf]) -> Result<(ShardRecord<Request>, Vec<Part>)> {
             "no shard given; expected the run directories of a run's shards",
         ));
     };
+    let required: &[&str] = match first.command {
+        Command::Walk => &[
+            "starts",
+            "endpoints",
+            "loss",
+            "grad_norm",
+            "steps",
+            "status",
+        ],
+        Command::Map => &["endpoints", "loss", "steps", "status"],
+        Command::Grid => &["loss", "grad_norm", "origin"],
+    };
+    if let Some(name) = required.iter().find(|n| !first.arrays.contains_key(**n)) {
+        return Err(Error::file(
+            parts[0].dir.join("run.json"),
+            format!(
+                "{} records no array {name}; a shard of a `{}` holds [{}]",
+                parts[0].name(),
+                first.command,
+                required.join(", ")
+            ),
+        ));
+    }
     parts.sort_by_key(|p| p.place.index);
     for w in parts.windows(2) {
         if w[0].place.index == w[1].place.index {
@@ -402,37 +483,33 @@ fn survey(dirs: &[PathBuf]) -> Result<(ShardRecord<Request>, Vec<Part>)> {
     }
     let (count, total) = (first.shard.count, first.shard.total);
     let present: Vec<u64> = parts.iter().map(|p| p.place.index).collect();
-    let missing: Vec<String> = (0..count)
-        .filter(|i| present.binary_search(i).is_err())
-        .map(|i| {
-            let b = block(i, count, total);
-            format!("{i}/{count} ({} {}..{})", first.shard.items, b.start, b.end)
-        })
-        .collect();
-    if !missing.is_empty() {
-        let shown = missing
-            .iter()
+    // The shards are sorted and distinct, each below the count: as many as the count, or some
+    // are missing (named, the first few, without listing a huge count).
+    let missing = count - parts.len() as u64;
+    if missing > 0 {
+        let shown = (0..count)
+            .filter(|i| present.binary_search(i).is_err())
             .take(8)
-            .cloned()
+            .map(|i| {
+                let b = block(i, count, total);
+                format!("{i}/{count} ({} {}..{})", first.shard.items, b.start, b.end)
+            })
             .collect::<Vec<_>>()
             .join(", ");
-        let more = if missing.len() > 8 {
-            format!(" and {} more", missing.len() - 8)
+        let more = if missing > 8 {
+            format!(" and {} more", missing - 8)
         } else {
             String::new()
         };
+        let one = missing == 1;
         return Err(Error::spec(
             "DIR",
             format!(
                 "{} missing: shard{} {shown}{more}; none of the {} directories given holds {}",
-                if missing.len() == 1 {
-                    "a shard is"
-                } else {
-                    "shards are"
-                },
-                if missing.len() == 1 { "" } else { "s" },
+                if one { "a shard is" } else { "shards are" },
+                if one { "" } else { "s" },
                 parts.len(),
-                if missing.len() == 1 { "it" } else { "them" }
+                if one { "it" } else { "them" }
             ),
         ));
     }
@@ -596,10 +673,32 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         }
         Ok(())
     };
+    // What the merge holds in memory: the summary's loss, steps and status (and the endpoints,
+    // labels and the analysis's own, ~136 B a walker of 13 parameters measured, when it
+    // analyses); a grid's L and ‖∇L‖ (and the curvature).
+    let fits = |total_here: u64, p: usize, analyses: bool| -> Result<()> {
+        if total_here != total {
+            return Err(Error::spec(
+                "DIR",
+                format!(
+                    "the shards record {total} {}, but their specification resolves to {total_here}",
+                    first.shard.items
+                ),
+            ));
+        }
+        let per = 16 + if analyses { 8 * p as u64 + 96 } else { 0 };
+        crate::run::memory::check(
+            "DIR",
+            &format!("merging {total} {}", first.shard.items),
+            total.saturating_mul(per),
+            "merge on a machine with more memory (or run the walk with --no-basins and analyse a sample)",
+        )
+    };
     let dir = match &request {
         Request::Walk(r) => {
             let spec = r.resolve().map_err(unresolved)?;
             check_fingerprint(spec.problem.dataset(), None)?;
+            fits(spec.walkers, spec.problem.model.parameter_count(), r.basins)?;
             for name in [
                 "starts",
                 "endpoints",
@@ -669,6 +768,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         Request::Map(r) => {
             let spec = r.resolve().map_err(unresolved)?;
             check_fingerprint(spec.problem.dataset(), Some(&spec.slice))?;
+            fits(spec.slice.len(), spec.problem.model.parameter_count(), true)?;
             let status: Vec<u32> = gather::<u8>(&parts, "status.npy")?
                 .into_iter()
                 .map(u32::from)
@@ -718,6 +818,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         Request::Grid(r) => {
             let spec = r.resolve().map_err(unresolved)?;
             check_fingerprint(spec.problem.dataset(), Some(&spec.slice))?;
+            fits(spec.slice.len(), 0, false)?;
             if let Some(g) = first.arrays.get("grad") {
                 // grad.npy of the lattice's shape, P last: the blocks' rows in order.
                 let mut shape = spec.slice.shape();

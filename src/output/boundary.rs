@@ -64,8 +64,8 @@ pub struct EntropyRecord {
     pub boxes: usize,
     /// Of them, those holding more than one outcome.
     pub boundary_boxes: usize,
-    /// S_b.
-    pub basin_entropy: f64,
+    /// S_b (none where no whole box fits).
+    pub basin_entropy: Option<f64>,
     /// S_bb (none without boundary boxes).
     pub boundary_basin_entropy: Option<f64>,
     /// ln 2.
@@ -151,7 +151,7 @@ pub struct BoundarySummary {
     /// α.
     pub uncertainty_exponent: Option<f64>,
     /// S_b.
-    pub basin_entropy: f64,
+    pub basin_entropy: Option<f64>,
     /// S_bb.
     pub boundary_basin_entropy: Option<f64>,
 }
@@ -198,11 +198,11 @@ pub fn line(s: &BoundarySummary) -> String {
         format!("{x:.3}{verdict}")
     });
     format!(
-        "boundary ({}): box-counting dimension {}, uncertainty exponent α {}, basin entropy S_b {:.3}, boundary basin entropy S_bb {sbb}",
+        "boundary ({}): box-counting dimension {}, uncertainty exponent α {}, basin entropy S_b {}, boundary basin entropy S_bb {sbb}",
         s.file,
         v(s.dimension),
         v(s.uncertainty_exponent),
-        s.basin_entropy
+        v(s.basin_entropy)
     )
 }
 

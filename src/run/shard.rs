@@ -94,6 +94,14 @@ impl Shard {
     /// Refuses more shards than `total` items (`what`: "walkers", "pixels", "lattice points"):
     /// every shard must have something to compute.
     pub fn check(&self, total: u64, what: &str) -> Result<()> {
+        // A recorded request (--config, --resume) is checked as the flag is.
+        if self.count == 0 {
+            return Err(Error::spec(
+                FLAG,
+                format!("{}/0: the shard count must be at least 1", self.index),
+            ));
+        }
+        self.check_index("the request")?;
         if self.count > total {
             return Err(Error::spec(
                 FLAG,

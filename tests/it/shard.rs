@@ -376,7 +376,46 @@ fn shards_that_do_not_make_one_run_are_refused_naming_the_shard() {
     ok(&run(&csv, &["--shard", "0/2", "--out", &s("csv0")]));
     std::fs::write(root.join("d.csv"), "x1,x2,y\n0,0,0\n1,1,1\n").expect("csv");
     ok(&run(&csv, &["--shard", "1/2", "--out", &s("csv1")]));
-    let cases: [(&[&str], &str); 10] = [
+    // Shards whose run.json was edited: a count of 0, an array named outside the shard.
+    let edited = |from: &str, to: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let (a, b) = (root.join(from), root.join(to));
+        std::fs::create_dir_all(&b).expect("copy");
+        for e in std::fs::read_dir(&a).expect("shard").flatten() {
+            std::fs::copy(e.path(), b.join(e.file_name())).expect("copy");
+        }
+        let mut v = run_json(&b);
+        edit(&mut v);
+        std::fs::write(b.join("run.json"), v.to_string()).expect("run.json");
+    };
+    edited("s2", "count0", &|v| v["shard"]["count"] = 0.into());
+    edited("s2", "escape", &|v| {
+        v["arrays"]["steps"]["file"] = "../steps.npy".into()
+    });
+    edited("s0", "index9", &|v| v["spec"]["shard"]["index"] = 9.into());
+    let config = landscape(&[
+        "walk",
+        "--config",
+        &s("index9"),
+        "--out",
+        &s("index9-again"),
+    ]);
+    let stderr = String::from_utf8_lossy(&config.stderr);
+    assert_eq!(config.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--shard") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    // A shard on another backend rounds otherwise: refused.
+    let gpu = crate::common::gpu().is_some();
+    if gpu {
+        ok(&run(
+            &walk.replace("--backend cpu", "--backend gpu"),
+            &["--shard", "1/3", "--out", &s("gpu1")],
+        ));
+    }
+    let cases: [(&[&str], &str); 12] = [
+        (&["s0", "s1", "count0"], "count0/run.json"),
+        (&["s0", "s1", "escape"], "escape/run.json"),
         (&["s0", "s1"], "shard 2/3"),
         (&["s0", "s1", "s1", "s2"], "given twice"),
         (&["s0", "seed9", "s2"], "seed9"),
@@ -388,6 +427,10 @@ fn shards_that_do_not_make_one_run_are_refused_naming_the_shard() {
         (&["csv0", "csv1"], "csv1"),
         (&["s0", "s1", "s2", "--out", "s1", "--force"], "--out"),
     ];
+    let mut cases: Vec<(&[&str], &str)> = cases.to_vec();
+    if gpu {
+        cases.push((&["s0", "gpu1", "s2"], "gpu1"));
+    }
     let failures: Vec<String> = cases
         .iter()
         .enumerate()

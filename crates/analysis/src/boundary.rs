@@ -184,14 +184,15 @@ pub fn uncertain_fractions(outcomes: &[i64], rows: usize, cols: usize) -> Vec<(u
 }
 
 /// The basin entropy S_b and the boundary basin entropy S_bb over boxes of `b` × `b` pixels,
-/// with the number of boxes and of boundary boxes; S_bb is none where no box holds two outcomes.
+/// with the number of boxes and of boundary boxes; S_b is none where no whole box fits, S_bb
+/// where no box holds two outcomes.
 pub fn basin_entropy(
     outcomes: &[i64],
     rows: usize,
     cols: usize,
     b: usize,
-) -> (f64, Option<f64>, usize, usize) {
-    let (br, bc) = (rows / b, cols / b);
+) -> (Option<f64>, Option<f64>, usize, usize) {
+    let (br, bc) = (rows / b.max(1), cols / b.max(1));
     let (mut total, mut boundary_total, mut boundary_boxes) = (0.0, 0.0, 0usize);
     let mut counts: HashMap<i64, usize> = HashMap::new();
     for bi in 0..br {
@@ -219,7 +220,7 @@ pub fn basin_entropy(
     }
     let boxes = br * bc;
     (
-        total / boxes.max(1) as f64,
+        (boxes > 0).then(|| total / boxes as f64),
         (boundary_boxes > 0).then(|| boundary_total / boundary_boxes as f64),
         boxes,
         boundary_boxes,
@@ -248,8 +249,8 @@ pub struct Statistics {
     pub entropy_box: usize,
     /// Boxes, and those holding more than one outcome.
     pub boxes: (usize, usize),
-    /// S_b.
-    pub basin_entropy: f64,
+    /// S_b (none where no whole box fits).
+    pub basin_entropy: Option<f64>,
     /// S_bb.
     pub boundary_basin_entropy: Option<f64>,
 }
@@ -323,7 +324,7 @@ mod tests {
             );
             assert_eq!(st.outcomes, 2);
             let sbb = st.boundary_basin_entropy.expect("boundary boxes");
-            assert!(sbb < std::f64::consts::LN_2 && st.basin_entropy < sbb);
+            assert!(sbb < std::f64::consts::LN_2 && st.basin_entropy < Some(sbb));
         }
     }
 
@@ -355,7 +356,9 @@ mod tests {
         let st = statistics(&[7; 64 * 64], 64, 64, ENTROPY_BOX);
         assert_eq!(st.boundary_pixels, 0);
         assert!(st.dimension.is_none() && st.boundary_basin_entropy.is_none());
-        assert_eq!(st.basin_entropy, 0.0);
+        assert_eq!(st.basin_entropy, Some(0.0));
+        let tiny = statistics(&[1, 2, 1, 2], 2, 2, ENTROPY_BOX);
+        assert!(tiny.basin_entropy.is_none() && tiny.dimension.is_none());
         assert!(st.uncertain.iter().all(|&(_, f)| f == 0.0) && st.alpha.is_none());
     }
 }
