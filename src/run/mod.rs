@@ -432,10 +432,20 @@ impl GridSpec {
         // Hessian's extremes and index.
         let per_point =
             2 * (8 + if self.save_grad { 4 * p } else { 0 }) + if self.hessian { 20 } else { 0 };
+        // Each thread computing Hessians holds one P × P matrix and its working copy.
+        let hessians = if self.hessian {
+            (rayon::current_num_threads() as u64).saturating_mul(16 * p * p)
+        } else {
+            0
+        };
         memory::check(
-            "--axis",
+            if self.hessian && hessians > points.saturating_mul(per_point) {
+                "--hessian"
+            } else {
+                "--axis"
+            },
             &format!("a lattice of {points} points"),
-            points.saturating_mul(per_point),
+            points.saturating_mul(per_point).saturating_add(hessians),
             "use fewer points per axis",
         )
     }
@@ -1150,6 +1160,26 @@ pub fn zoom(slice: &mut Slice, text: &str) -> Result<()> {
             )));
         }
     }
+    // Along a direction, the starts θ = origin + t·d may round to the same float32 point even
+    // where the values t do not: neighbouring pixels at the window's middle must start apart.
+    let shape = slice.shape();
+    let middle: Vec<usize> = shape.iter().map(|n| n / 2).collect();
+    let flat = |idx: &[usize]| {
+        idx.iter()
+            .zip(&shape)
+            .fold(0u64, |g, (&i, &n)| g * n as u64 + i as u64)
+    };
+    for j in 0..2 {
+        let mut next = middle.clone();
+        next[j] = (middle[j] + 1).min(shape[j] - 1);
+        let start = |g: u64| -> Vec<f32> { slice.point(g).iter().map(|&v| v as f32).collect() };
+        if next[j] != middle[j] && start(flat(&middle)) == start(flat(&next)) {
+            return Err(bad(&format!(
+                "neighbouring pixels along axis {} would start at the same float32 point; zoom less",
+                j + 1
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -1183,8 +1213,9 @@ impl MapSpec {
         memory::check(
             "--axis",
             &format!("a map of {m} pixels"),
-            // The walk, plus the pixels of the picture and the labels.
-            memory::walk_bytes(m, p, 0, true).saturating_add(m * 16),
+            // The walk, plus the pixels of the picture and the labels, and the boundary
+            // statistics' outcome ids, window minima and maxima (about 128 B a pixel).
+            memory::walk_bytes(m, p, 0, true).saturating_add(m * (16 + 128)),
             "use fewer points per axis",
         )
     }

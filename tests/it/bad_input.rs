@@ -616,6 +616,11 @@ fn bad_shards_and_zooms_are_refused() {
     ] {
         cases.push((format!("{map} --zoom {v}"), "--zoom"));
     }
+    // Directions from an origin far from 0: t stays distinct, the float32 starts do not.
+    cases.push((
+        "map --model 2-3-1 --data xor --origin random:1 --axis random:2=-1:1:8 --axis random:3=-1:1:8 --zoom 1e8".into(),
+        "--zoom",
+    ));
     // --resume takes nothing but --quiet.
     cases.push(("walk --resume {dir} --shard 0/2".into(), "--resume"));
     cases.push((
