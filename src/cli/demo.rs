@@ -12,6 +12,7 @@ use crate::analysis::stationary::Kind;
 use crate::analysis::symmetry::GroupElement;
 use crate::backend::{Backend, BackendChoice};
 use crate::error::Error;
+use crate::output::boundary::BoundarySummary;
 use crate::output::report::{self, Block};
 use crate::output::run_dir::RunDir;
 use crate::run::{
@@ -301,17 +302,42 @@ impl Steps<'_> {
         Ok((spec.problem, report))
     }
 
-    /// A basin map, written into `name/`.
-    fn map(&mut self, name: &str, what: &str, request: MapRequest) -> anyhow::Result<run::Map> {
+    /// A basin map, written into `name/`, with its boundary statistics.
+    fn map(
+        &mut self,
+        name: &str,
+        what: &str,
+        request: MapRequest,
+    ) -> anyhow::Result<(run::Map, Option<BoundarySummary>)> {
         self.announce(name, what);
         let spec = request.validate()?;
         let map =
             run::map(self.backend.as_mut(), &spec).with_context(|| format!("demo step {name}"))?;
         let out = RunDir::create(Some(&self.dir.join(name)), "map", false)?;
-        super::map::write(&out, &request, &spec, &map, self.backend.info(), None)?;
+        let record = super::map::write(&out, &request, &spec, &map, self.backend.info(), None)?;
         out.finish()?;
-        Ok(map)
+        Ok((map, record.summary.boundary))
     }
+}
+
+/// How the map's basins meet, in words (map/boundary.json).
+fn boundary_text(b: Option<&BoundarySummary>) -> String {
+    let Some(b) = b else {
+        return "The map's boundary statistics were not computed.".into();
+    };
+    let v = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.2}"));
+    let verdict = match b.boundary_basin_entropy {
+        Some(s) if s > std::f64::consts::LN_2 => "above ln 2, which proves the boundary fractal",
+        Some(_) => "below ln 2, where that criterion decides nothing",
+        None => "not defined: no box of the map holds two outcomes",
+    };
+    format!(
+        "Where the basins meet (map/boundary.json): the boundary's box-counting dimension is {}, the uncertainty exponent α = {} (1 for a smooth boundary, near 0 for a riddled one), the basin entropy S_b = {} and the boundary basin entropy S_bb = {}, {verdict}.",
+        v(b.dimension),
+        v(b.uncertainty_exponent),
+        v(b.basin_entropy),
+        v(b.boundary_basin_entropy)
+    )
 }
 
 /// Runs `landscape demo`.
@@ -460,7 +486,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     // 4. A basin map of a 2-2-1 student around its teacher.
     let side = sizes.map_side;
-    let map = steps.map(
+    let (map, boundary) = steps.map(
         "map",
         "a basin map of a 2-2-1 student around its teacher",
         MapRequest {
@@ -595,6 +621,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             n(Some(mb.group_order)), map.walk.output.status.len(), mb.classes.len()
         )),
         Block::Picture("map/map.png".into(), "Where each start ends: classes and their copies.".into()),
+        Block::Text(boundary_text(boundary.as_ref())),
         Block::Table(CLASS_HEAD.iter().map(|s| s.to_string()).collect(), class_rows(mb, 8)),
         Block::Heading("Why".into()),
         Block::Text("MSE is convex in the predictions. The map from weights to predictions is not linear once a hidden layer sits between them, and it is many-to-one: every permutation and sign flip of hidden units gives the same predictions. So every minimum of the loss in the weights comes with its |G| − 1 mirror images, and between two copies of a minimum the loss must rise again: any path from one copy to another climbs over a transition state, a saddle with one downhill direction on either side (section 5 shows them).".into()),
