@@ -206,3 +206,84 @@ fn sharded_walk_on_a_real_slurm_cluster_merges_to_the_unsharded_run() {
     // Every file byte for byte, run.json but for timings and the merge's record.
     crate::shard::assert_same_run(&whole, &merged);
 }
+
+/// Runs sweep.sbatch as Slurm would run array task `id` of `count` (no cluster needed: the
+/// script reads the array's variables), for the walk `args`.
+fn sweep_task(sweep: &Path, id: u32, count: u32, args: &[&str]) -> std::process::Output {
+    let out = Command::new("bash")
+        .arg(script("sweep.sbatch"))
+        .args(args)
+        .env("SWEEP_DIR", sweep)
+        .env("LANDSCAPE", env!("CARGO_BIN_EXE_landscape"))
+        .env("SLURM_ARRAY_TASK_ID", id.to_string())
+        .env("SLURM_ARRAY_TASK_MIN", "0")
+        .env("SLURM_ARRAY_TASK_MAX", (count - 1).to_string())
+        .env("SLURM_ARRAY_TASK_COUNT", count.to_string())
+        .env("SLURM_ARRAY_TASK_STEP", "1")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("bash runs sweep.sbatch");
+    ok(&out);
+    out
+}
+
+#[test]
+fn a_requeued_task_resumes_its_shard_whether_it_was_stopped_or_killed() {
+    // What a requeued task finds: its shard stopped in place by SIGTERM (preemption, time limit;
+    // Ctrl-C's path), or an unfinished directory beside it after SIGKILL. sweep.sbatch resumes
+    // either, and the shards merge to the whole run.
+    use crate::resume::{spawn, wait_for_checkpoint};
+    let root = scratch("slurm", "requeue");
+    let sweep = root.join("sweep");
+    std::fs::create_dir_all(&sweep).expect("sweep dir");
+    let walk = [
+        "walk",
+        "--model",
+        "2-3-1",
+        "--data",
+        "teacher:n=16,seed=3",
+        "--walkers",
+        "30000",
+        "--steps",
+        "1500",
+        "--backend",
+        "cpu",
+        "--no-basins",
+    ];
+    for (id, signal) in [(1u32, "-TERM"), (0, "-KILL")] {
+        let target = sweep.join(format!("shard-{id}"));
+        let shard = format!("{id}/2");
+        let t = target.to_str().expect("utf-8");
+        let mut child = spawn(&[&walk[..], &["--shard", &shard, "--quiet", "--out", t]].concat());
+        wait_for_checkpoint(&target, &mut child);
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        child.wait().expect("exit");
+        let stopped_in_place = target.join("checkpoint.json").is_file();
+        assert_eq!(stopped_in_place, signal == "-TERM", "{signal}");
+        let out = sweep_task(&sweep, id, 2, &walk);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains("resuming"),
+            "task {id} did not resume: {said}"
+        );
+        let record = run_json(&target);
+        assert_eq!(record["shard"]["index"].as_u64(), Some(u64::from(id)));
+    }
+    let (whole, merged) = (root.join("whole"), root.join("merged"));
+    let w = whole.to_str().expect("utf-8");
+    ok(&landscape(&[&walk[..], &["--quiet", "--out", w]].concat()));
+    let s = |i: u32| sweep.join(format!("shard-{i}")).display().to_string();
+    ok(&landscape(&[
+        "merge",
+        &s(0),
+        &s(1),
+        "--quiet",
+        "--out",
+        merged.to_str().expect("utf-8"),
+    ]));
+    crate::shard::assert_same_run(&whole, &merged);
+}
