@@ -120,6 +120,14 @@ fn sharded_walks_maps_and_grids_merge_into_the_unsharded_runs_byte_for_byte() {
     let (merged, _) = whole_and_merged(&root.join("grid"), grid, 5);
     assert!(merged.join("heatmap.png").is_file() && merged.join("grad.npy").is_file());
     assert!(merged.join("index.png").is_file() && merged.join("hessian_min.npy").is_file());
+    // One axis (a curve) and three (projections), and a zoomed map.
+    let curve = "grid --model 1-1-1 --act linear --no-bias --data point:x=1,y=1 --axis dir:1,1=-1.5:1.5:301 --backend cpu";
+    whole_and_merged(&root.join("curve"), curve, 3);
+    let cube = "grid --model 2-2-1 --data xor --axis w1[0,0]=-2:2:9 --axis w1[1,1]=-2:2:7 --axis b1[0]=-1:1:5 --save-grad --backend cpu";
+    let (merged, _) = whole_and_merged(&root.join("cube"), cube, 4);
+    assert!(merged.join("projections.png").is_file());
+    let zoom = "map --model 2-2-1 --data teacher:n=32,seed=3 --origin teacher --axis w1[0,0]=-4:4:24 --axis w1[1,1]=-4:4:24 --steps 300 --zoom 3@-1,1 --backend cpu";
+    whole_and_merged(&root.join("zoom"), zoom, 2);
 }
 
 /// Runs the binary with extra environment variables.
