@@ -224,7 +224,22 @@ pub fn run(args: BasinsArgs) -> anyhow::Result<()> {
         .finish
         .analysis(model.parameter_count(), &record.spec.descent);
     let report = analyse(&problem, &walked, &options, args.quiet, "");
-    output::basins::write(dir, model, &report, "basin.npy", &[mu], None)
+    // The walkers --extend continued, recorded by a walk that left its analysis for later.
+    let extended_path = dir.join("extended.npy");
+    let extended: Option<Vec<bool>> = if extended_path.is_file() {
+        let (flags, shape) = npy::read_exact::<u8>(&extended_path)?;
+        if shape != [mu] {
+            return Err(Error::file(
+                &extended_path,
+                format!("shape {shape:?}, expected [{mu}] to match status.npy"),
+            )
+            .into());
+        }
+        Some(flags.iter().map(|&f| f != 0).collect())
+    } else {
+        None
+    };
+    output::basins::write(dir, model, &report, "basin.npy", &[mu], extended.as_deref())
         .context("writing the analysis")?;
     // run.json now describes the analysis too, as if the walk had made it.
     record.summary.basins = Some(BasinsSummary::of(&report, "basins.json"));

@@ -176,6 +176,11 @@ pub fn write_rest(
     let mu = walk.output.status.len();
     let mut arrays = walker_arrays(spec, mu);
     arrays.extend(super::grid::write_data(out, spec.problem.dataset())?);
+    if basins.is_none() {
+        // The analysis comes later (`landscape basins DIR`): it needs to know which walkers
+        // --extend continued, to say so in continued.npy.
+        arrays.extend(super::shard::write_extended(out, walk, &[mu])?);
+    }
     if let Some((report, _)) = basins {
         let extended = walk.extension.as_ref().map(|e| e.continued.as_slice());
         crate::output::basins::write(out.staging(), model, report, "basin.npy", &[mu], extended)?;

@@ -473,3 +473,39 @@ fn shards_that_do_not_make_one_run_are_refused_naming_the_shard() {
     );
     assert!(!root.join("s0/basins.json").exists());
 }
+
+#[test]
+fn an_extended_walk_analysed_later_marks_the_walkers_extend_continued() {
+    // A walk with --extend and --no-basins records which walkers --extend continued
+    // (extended.npy), so that `landscape basins DIR` writes the continued.npy the walk with its
+    // analysis writes; sharded and merged, the same.
+    let root = scratch("shard", "extended-later");
+    let walk = "walk --model 2-3-1 --data xor:pm --walkers 1001 --steps 300 --extend 900 --seed 5 --backend cpu";
+    let at = |name: &str| root.join(name).display().to_string();
+    ok(&run(walk, &["--quiet", "--out", &at("analysed")]));
+    let later = format!("{walk} --no-basins");
+    let (merged, _) = whole_and_merged(&root.join("sharded"), &later, 2);
+    let whole = root.join("sharded").join("whole");
+    for dir in [&whole, &merged] {
+        assert!(dir.join("extended.npy").is_file());
+        ok(&landscape(&[
+            "basins",
+            dir.to_str().expect("utf-8"),
+            "--quiet",
+        ]));
+        for f in ["continued.npy", "basin.npy", "placement.npy"] {
+            assert_eq!(
+                std::fs::read(dir.join(f)).ok(),
+                std::fs::read(root.join("analysed").join(f)).ok(),
+                "{f} of {}",
+                dir.display()
+            );
+        }
+    }
+    let (codes, _) =
+        landscape::npy::read_exact::<u8>(&merged.join("continued.npy")).expect("continued");
+    assert!(
+        codes.contains(&1),
+        "some walkers were continued by --extend"
+    );
+}
