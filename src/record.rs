@@ -64,8 +64,15 @@ pub struct AxisRecord {
     pub spec: String,
     /// Its label in pictures.
     pub label: String,
-    /// `set` (one parameter set to each value) or `offset` (the origin plus t times a direction).
+    /// `set` (one parameter set to each value), `offset` (the origin plus t times a
+    /// direction), `rate` (the walkers' learning rate) or `scale` (the start times the value).
     pub kind: String,
+    /// The weight layer (from 1) whose learning rate a `rate` axis sets; none for every layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// `log` where the values are spaced evenly in log(value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<String>,
     /// The parameter a `set` axis sets.
     pub parameter: Option<String>,
     /// The direction of an `offset` axis (length P).
@@ -308,8 +315,8 @@ pub struct MapSummary {
     pub walkers: u64,
     /// Walkers by status.
     pub counts: BTreeMap<String, usize>,
-    /// The basin analysis.
-    pub basins: BasinsSummary,
+    /// The basin analysis (none with `--no-basins`).
+    pub basins: Option<BasinsSummary>,
     /// How the basins meet (boundary.json).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<crate::output::boundary::BoundarySummary>,

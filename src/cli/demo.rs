@@ -503,6 +503,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             finish: Finish::default(),
             color: ColorBy::Copy,
             shade: true,
+            basins: true,
             zoom: None,
             backend: args.backend,
             adapter: args.adapter.clone(),

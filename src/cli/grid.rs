@@ -65,8 +65,8 @@ impl GridArgs {
 pub fn axis_label(slice: &Slice, j: usize) -> String {
     let a = &slice.axes[j];
     match a.kind {
-        AxisKind::Set(_) => a.label.clone(),
         AxisKind::Offset(_) => format!("t along {}", a.label),
+        AxisKind::Set(_) | AxisKind::Rate(_) | AxisKind::Scale => a.label.clone(),
     }
 }
 
@@ -80,11 +80,18 @@ pub fn axis_records(model: &Model, slice: &Slice) -> Vec<AxisRecord> {
             let (kind, parameter, direction) = match &a.kind {
                 AxisKind::Set(q) => ("set", Some(model.parameter_name(*q)), None),
                 AxisKind::Offset(d) => ("offset", None, Some(d.clone())),
+                AxisKind::Rate(_) => ("rate", None, None),
+                AxisKind::Scale => ("scale", None, None),
             };
             AxisRecord {
                 spec: a.spec.clone(),
                 label: axis_label(slice, j),
                 kind: kind.to_string(),
+                layer: match a.kind {
+                    AxisKind::Rate(Some(l)) => Some(l + 1),
+                    _ => None,
+                },
+                spacing: a.log.then(|| "log".to_string()),
                 parameter,
                 direction,
                 lo: a.lo,

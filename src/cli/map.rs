@@ -34,12 +34,17 @@ pub struct MapArgs {
     descent: DescentArgs,
     #[command(flatten)]
     finish: FinishArgs,
-    /// Colour pixels by class, copy, loss, steps or status.
+    /// Colour pixels by class, copy, loss, steps, status, diverged (trained or diverged) or
+    /// score (a convergence score in [−1, 1], also written to score.npy).
     #[arg(long = "color", value_enum, default_value = "copy")]
     color: ColorBy,
     /// Darken class colours by the steps taken, so that basin boundaries show.
     #[arg(long)]
     shade: bool,
+    /// Skip the basin analysis: pixels show how each walker ended (status, diverged, score,
+    /// loss or steps), as maps over learning rates need.
+    #[arg(long = "no-basins")]
+    no_basins: bool,
     /// Map a window F times narrower at the same resolution, about the plane's centre or about
     /// the point X,Y (axis values): F or F@X,Y. boundary.json follows the statistics across zooms.
     #[arg(long, value_name = "F[@X,Y]", allow_hyphen_values = true)]
@@ -58,6 +63,7 @@ impl MapArgs {
             finish: self.finish.request(&self.descent.settings(), true),
             color: self.color,
             shade: self.shade,
+            basins: !self.no_basins,
             zoom: self.zoom.clone(),
             backend: self.run.backend,
             adapter: self.run.adapter.clone(),
@@ -83,7 +89,9 @@ pub fn write(
     let p = model.parameter_count();
     let m = walked.status.len();
     let extended = map.walk.extension.as_ref().map(|e| e.continued.as_slice());
-    crate::output::basins::write(out.staging(), model, report, "labels.npy", &shape, extended)?;
+    if spec.basins {
+        crate::output::basins::write(out.staging(), model, report, "labels.npy", &shape, extended)?;
+    }
     npy::write(&out.file("steps.npy"), &shape, &walked.steps)?;
     let status: Vec<u8> = walked.status.iter().map(|&s| s as u8).collect();
     npy::write(&out.file("status.npy"), &shape, &status)?;
@@ -97,9 +105,6 @@ pub fn write(
     let mut continued = ArrayRecord::new("continued.npy", &shape, "uint8");
     continued.meaning = Some(record::CONTINUED_MEANING.to_string());
     let mut arrays: BTreeMap<String, ArrayRecord> = BTreeMap::from([
-        ("labels".into(), labels),
-        ("placement".into(), placement),
-        ("continued".into(), continued),
         (
             "steps".into(),
             ArrayRecord::new("steps.npy", &shape, "uint32"),
@@ -117,6 +122,13 @@ pub fn write(
             ArrayRecord::new("endpoints.npy", &eshape, "float32"),
         ),
     ]);
+    if spec.basins {
+        arrays.extend([
+            ("labels".into(), labels),
+            ("placement".into(), placement),
+            ("continued".into(), continued),
+        ]);
+    }
     arrays.extend(write_data(out, spec.problem.dataset())?);
     let infos: Vec<AxisInfo> = (0..2)
         .map(|j| AxisInfo {
@@ -130,9 +142,33 @@ pub fn write(
         &report.labels,
         &walked.status,
     )?;
-    let (pixels, legend, scalar) = picture(request.color, request.shade, walked, report);
+    let score = (request.color == ColorBy::Score).then(|| {
+        let starts: Vec<f32> = (0..spec.slice.len())
+            .flat_map(|g| spec.slice.point(g).into_iter().map(|v| v as f32))
+            .collect();
+        let start_loss = crate::output::score::start_losses(model, spec.problem.dataset(), &starts);
+        let budget = spec.finish.extend.unwrap_or(spec.descent.steps);
+        crate::output::score::scores(walked, &start_loss, budget)
+    });
+    if let Some(s) = &score {
+        npy::write(&out.file("score.npy"), &shape, s)?;
+        let mut record = ArrayRecord::new("score.npy", &shape, "float32");
+        record.meaning = Some(
+            "convergence score in [-1, 1]: converged 1 - k/2S, still moving (1 - L/L0)/2, diverged -(1 - k/S)"
+                .to_string(),
+        );
+        arrays.insert("score".into(), record);
+    }
+    let (pixels, legend, scalar) = picture(
+        request.color,
+        request.shade,
+        walked,
+        report,
+        score.as_deref(),
+    );
     let title = format!(
-        "Basins of {model}, data {} ({m} walkers)",
+        "{} of {model}, data {} ({m} walkers)",
+        if spec.basins { "Basins" } else { "Outcomes" },
         spec.problem.data.spec
     );
     plot::map_png(
@@ -166,7 +202,9 @@ pub fn write(
         summary: MapSummary {
             walkers: m as u64,
             counts: counts_json(&map.walk.counts()),
-            basins: BasinsSummary::of(report, "basins.json"),
+            basins: spec
+                .basins
+                .then(|| BasinsSummary::of(report, "basins.json")),
             boundary: Some(boundary),
         },
         merged,
@@ -274,7 +312,11 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let options = spec.finish.analysis(model.parameter_count(), settings);
-    let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");
+    let report = if spec.basins {
+        super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "")
+    } else {
+        run::unanalysed(walk.output.status.len())
+    };
     let map = Map {
         walk,
         report,
@@ -287,7 +329,9 @@ pub fn run(args: MapArgs, explicit: &[String]) -> anyhow::Result<()> {
     finish_replay(checkpoint_dir.as_deref(), &dir);
     if !quiet {
         print_counts(&map.walk.counts());
-        eprint!("{}", map.report.table());
+        if spec.basins {
+            eprint!("{}", map.report.table());
+        }
         if let Some(b) = &record.summary.boundary {
             eprintln!("  {}", crate::output::boundary::line(b));
         }

@@ -734,6 +734,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             let ext = extension(&parts, &first, &status, spec.finish.extend)?;
             let walk = Walk {
                 starts: Vec::new(),
+                rates: None,
                 output: WalkOutput {
                     endpoints,
                     loss,
@@ -783,6 +784,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             let ext = extension(&parts, &first, &status, spec.finish.extend)?;
             let walk = Walk {
                 starts: Vec::new(),
+                rates: None,
                 output: WalkOutput {
                     endpoints: gather(&parts, "endpoints.npy")?,
                     loss: gather(&parts, "loss.npy")?,
@@ -798,7 +800,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             let options = spec
                 .finish
                 .analysis(spec.problem.model.parameter_count(), &spec.descent);
-            let report = super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "");
+            let report = if spec.basins {
+                super::basins::analyse(&spec.problem, &walk.output, &options, quiet, "")
+            } else {
+                run::unanalysed(walk.output.status.len())
+            };
             let map = run::Map {
                 walk,
                 report,
@@ -815,7 +821,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             let dir = out.finish()?;
             if !quiet {
                 print_counts(&map.walk.counts());
-                eprint!("{}", map.report.table());
+                if spec.basins {
+                    eprint!("{}", map.report.table());
+                }
                 if let Some(b) = &record.summary.boundary {
                     eprintln!("  {}", crate::output::boundary::line(b));
                 }

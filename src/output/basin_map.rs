@@ -8,11 +8,13 @@ use crate::run::ColorBy;
 use crate::spec::walk::Status;
 
 /// Pixels and legend of a basin map.
+/// `score` is every walker's convergence score (`output::score`), for `ColorBy::Score`.
 pub fn picture(
     color: ColorBy,
     shade: bool,
     walked: &WalkOutput,
     report: &Report,
+    score: Option<&[f32]>,
 ) -> (
     Vec<MapPixel>,
     Vec<MapLegendEntry>,
@@ -147,6 +149,45 @@ pub fn picture(
         ColorBy::Steps => (0..m)
             .map(|w| MapPixel::Scalar(walked.steps[w] as f32 / max_steps))
             .collect(),
+        ColorBy::Diverged => {
+            let trained = |w: usize| {
+                matches!(
+                    Status::from_code(walked.status[w]),
+                    Some(Status::Converged | Status::MaxSteps)
+                ) && walked.loss[w].is_finite()
+            };
+            let n = (0..m).filter(|&w| trained(w)).count();
+            if n > 0 {
+                legend.push(MapLegendEntry {
+                    key: LegendKey::Class(0),
+                    text: format!(
+                        "trained (converged or still moving) · {n} ({:.1}%)",
+                        100.0 * n as f64 / m.max(1) as f64
+                    ),
+                });
+            }
+            (0..m)
+                .map(|w| {
+                    if trained(w) {
+                        MapPixel::Class {
+                            class: 0,
+                            copy: None,
+                            shade: 0.0,
+                        }
+                    } else if walked.status[w] == Status::NonFinite as u32 {
+                        MapPixel::Neutral(Neutral::NoClass)
+                    } else {
+                        MapPixel::Neutral(Neutral::Diverged)
+                    }
+                })
+                .collect()
+        }
+        ColorBy::Score => (0..m)
+            .map(|w| {
+                let s = score.and_then(|s| s.get(w)).copied().unwrap_or(f32::NAN);
+                MapPixel::Scalar(0.5 * (s + 1.0))
+            })
+            .collect(),
     };
     // Neutral rows, counted from the pixels drawn: only the kinds that occur.
     let mut counts = [0u64; 3];
@@ -189,6 +230,11 @@ pub fn picture(
             label: "steps",
             lo: 0.0,
             hi: f64::from(max_steps),
+        }),
+        ColorBy::Score => Some(plot::ScalarBar {
+            label: "convergence score",
+            lo: -1.0,
+            hi: 1.0,
         }),
         _ => None,
     };
@@ -238,7 +284,7 @@ mod tests {
     #[test]
     fn diverged_unconverged_and_unplaced_walkers_get_distinct_neutral_colours() {
         let (walked, report) = walk_and_report();
-        let (px, legend, _) = picture(ColorBy::Class, false, &walked, &report);
+        let (px, legend, _) = picture(ColorBy::Class, false, &walked, &report, None);
         assert!(matches!(px[0], MapPixel::Class { class: 0, .. }));
         let neutral = [Neutral::Diverged, Neutral::Unconverged, Neutral::NoClass];
         assert_eq!(px[1..], neutral.map(MapPixel::Neutral));
@@ -264,7 +310,7 @@ mod tests {
         );
         // By status, max-steps walkers have a colour of their own; only the non-finite one and
         // the diverged one are neutral.
-        let (px, legend, _) = picture(ColorBy::Status, false, &walked, &report);
+        let (px, legend, _) = picture(ColorBy::Status, false, &walked, &report, None);
         assert!(matches!(px[2], MapPixel::Class { class: 1, .. }));
         assert_eq!(px[3], MapPixel::Neutral(Neutral::NoClass));
         assert!(legend.iter().any(|e| e.text == "non-finite · 1 (25.0%)"));
@@ -274,15 +320,15 @@ mod tests {
         // A status no walker has is not in the legend.
         let mut none_converged = walked.clone();
         none_converged.status[0] = Status::MaxSteps as u32;
-        let (_, legend, _) = picture(ColorBy::Status, false, &none_converged, &report);
+        let (_, legend, _) = picture(ColorBy::Status, false, &none_converged, &report, None);
         assert!(!legend.iter().any(|e| e.text.starts_with("converged")));
         // Scalar maps carry their colour bar in real units.
-        let (_, _, bar) = picture(ColorBy::Loss, false, &walked, &report);
+        let (_, _, bar) = picture(ColorBy::Loss, false, &walked, &report, None);
         let bar = bar.expect("a colour bar");
         assert_eq!(bar.label, "log10 L");
         // log10 of the finite losses 0 (clamped to 1e-30), 1 and 0.5.
         assert_eq!((bar.lo, bar.hi), (-30.0, 0.0));
-        let (_, _, bar) = picture(ColorBy::Steps, false, &walked, &report);
+        let (_, _, bar) = picture(ColorBy::Steps, false, &walked, &report, None);
         assert_eq!(bar.map(|b| b.hi), Some(100.0));
     }
 }

@@ -7,6 +7,7 @@ pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod run_dir;
+pub mod score;
 
 pub use landscape_core::count;
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::spec::data::{DataSource, Dataset};
 use crate::spec::model::{Activation, Model};
-use crate::spec::slice::{Slice, build_slice};
+use crate::spec::slice::{AxisKind, Slice, build_slice};
 use crate::spec::walk::{Init, Status, WalkSettings};
 use checkpoint::{Checkpoint, write_checkpoint};
 use rayon::prelude::*;
@@ -149,6 +149,11 @@ pub enum ColorBy {
     Steps,
     /// How each walker ended.
     Status,
+    /// Trained (converged, or still moving at the budget) or diverged.
+    Diverged,
+    /// The convergence score in [−1, 1]: how soon a walker converged, how much loss it shed,
+    /// or how soon it diverged (README, "Maps over learning rates").
+    Score,
 }
 
 /// Everything a `grid` run was asked for: enough to repeat it.
@@ -299,6 +304,10 @@ pub struct MapRequest {
     pub color: ColorBy,
     /// Whether class colours darken with the steps taken.
     pub shade: bool,
+    /// Whether the walkers' ends are analysed into basins (`--no-basins` skips it: the map
+    /// then shows how each walker ended, not where).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub basins: bool,
     /// `F` or `F@X,Y`: the plane's window narrowed F times about its centre (or about the
     /// point with axis values X, Y), at the same number of pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +321,23 @@ pub struct MapRequest {
     /// Compute only this block of the run (`--shard`); `landscape merge` joins the blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
+/// The report of a map whose ends were not analysed (`--no-basins`): every walker in no class.
+pub fn unanalysed(walkers: usize) -> Report {
+    Report {
+        walkers: walkers as u64,
+        labels: vec![-1; 2 * walkers],
+        ..Report::default()
+    }
 }
 
 /// A request of any command.
@@ -398,6 +424,7 @@ impl GridRequest {
     pub fn resolve(&self) -> Result<GridSpec> {
         let problem = self.problem.validate()?;
         let slice = self.slice.validate(&problem)?;
+        slice.parameters_only("grid")?;
         Ok(GridSpec {
             problem,
             slice,
@@ -702,6 +729,9 @@ impl WalkRequest {
 pub struct Walk {
     /// Every walker's start (M × P, float32).
     pub starts: Vec<f32>,
+    /// Every walker's learning rate of each weight layer (M × layers), where a map's axes set
+    /// them; else every walker steps by the settings' rate.
+    pub rates: Option<Vec<f32>>,
     /// Endpoints, losses, steps and statuses (and the trace, when asked for).
     pub output: WalkOutput,
     /// Seconds spent walking (over every process, for a resumed run).
@@ -764,14 +794,21 @@ pub fn extend(
             .iter()
             .flat_map(|&w| out.endpoints[w * p..(w + 1) * p].iter().copied())
             .collect();
+        let layers = problem.model.layers();
+        let rates: Option<Vec<f32>> = walk.rates.as_ref().map(|r| {
+            idx.iter()
+                .flat_map(|&w| r[w * layers..(w + 1) * layers].iter().copied())
+                .collect()
+        });
         let settings = WalkSettings {
             steps: round,
             ..*descent
         };
-        let part = backend.walk(
+        let part = backend.walk_rated(
             &problem.model,
             problem.dataset(),
             &starts,
+            rates.as_deref(),
             &settings,
             None,
             progress,
@@ -840,7 +877,7 @@ pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
     let mut walk = walk_plain(
         backend,
         &spec.problem,
-        spec.starts(),
+        (spec.starts(), None),
         &spec.descent,
         spec.trace,
         &|_| {},
@@ -860,22 +897,24 @@ pub fn walk(backend: &mut dyn Backend, spec: &WalkSpec) -> Result<Walk> {
 fn walk_plain(
     backend: &mut dyn Backend,
     problem: &Problem,
-    starts: Vec<f32>,
+    (starts, rates): (Vec<f32>, Option<Vec<f32>>),
     descent: &WalkSettings,
     trace: Option<u32>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Walk> {
     let t = Instant::now();
-    let output = backend.walk(
+    let output = backend.walk_rated(
         &problem.model,
         problem.dataset(),
         &starts,
+        rates.as_deref(),
         descent,
         trace,
         progress,
     )?;
     Ok(Walk {
         starts,
+        rates,
         output,
         walk_s: t.elapsed().as_secs_f64(),
         extension: None,
@@ -927,7 +966,7 @@ pub fn walk_with(
     walk_starts(
         backend,
         &spec.problem,
-        starts,
+        (starts, None),
         &spec.descent,
         spec.trace,
         control,
@@ -940,7 +979,7 @@ const BLOCK_TIME: Duration = Duration::from_secs(5);
 fn walk_starts(
     backend: &mut dyn Backend,
     problem: &Problem,
-    starts: Vec<f32>,
+    (starts, rates): (Vec<f32>, Option<Vec<f32>>),
     descent: &WalkSettings,
     trace: Option<u32>,
     control: Control<'_>,
@@ -951,7 +990,7 @@ fn walk_starts(
         }
     };
     let Some(checkpointing) = control.checkpoint.filter(|_| trace.is_none()) else {
-        return walk_plain(backend, problem, starts, descent, trace, &progress)
+        return walk_plain(backend, problem, (starts, rates), descent, trace, &progress)
             .map(Walked::Complete);
     };
     let (model, data) = (&problem.model, problem.dataset());
@@ -982,10 +1021,14 @@ fn walk_starts(
         let first = all.status.len();
         let count = block.min(m - first);
         let t = Instant::now();
-        let part = backend.walk(
+        let layers = model.layers();
+        let part = backend.walk_rated(
             model,
             data,
             &starts[first * p..(first + count) * p],
+            rates
+                .as_ref()
+                .map(|r| &r[first * layers..(first + count) * layers]),
             descent,
             None,
             &progress,
@@ -1009,6 +1052,7 @@ fn walk_starts(
     }
     Ok(Walked::Complete(Walk {
         starts,
+        rates,
         output: all,
         walk_s: walk_s(),
         extension: None,
@@ -1072,6 +1116,12 @@ pub struct MapSpec {
     pub finish: Finish,
     /// The block of pixels walked, when a shard.
     pub shard: Option<Shard>,
+    /// Whether the ends are analysed into basins.
+    pub basins: bool,
+    /// What the pixels show.
+    pub color: ColorBy,
+    /// Whether class colours darken with the steps taken.
+    pub shade: bool,
 }
 
 impl MapRequest {
@@ -1099,6 +1149,9 @@ impl MapRequest {
             descent: self.descent,
             finish: self.finish,
             shard: self.shard,
+            basins: self.basins,
+            color: self.color,
+            shade: self.shade,
         })
     }
 }
@@ -1143,9 +1196,32 @@ pub fn zoom(slice: &mut Slice, text: &str) -> Result<()> {
         return Err(two_axes(slice.axes.len()));
     }
     for (j, a) in slice.axes.iter_mut().take(2).enumerate() {
-        let c = centres.as_ref().map_or(0.5 * (a.lo + a.hi), |c| c[j]);
-        let half = 0.5 * (a.hi - a.lo) / f;
-        (a.lo, a.hi) = (c - half, c + half);
+        if a.log {
+            // A log axis narrows in ln(value), about its geometric middle or about X.
+            let c = match centres.as_ref() {
+                Some(c) if c[j] <= 0.0 => {
+                    return Err(bad(&format!(
+                        "axis {} is log-spaced, so its point must be above 0",
+                        j + 1
+                    )));
+                }
+                Some(c) => c[j].ln(),
+                None => 0.5 * (a.lo.ln() + a.hi.ln()),
+            };
+            let half = 0.5 * (a.hi.ln() - a.lo.ln()) / f;
+            (a.lo, a.hi) = ((c - half).exp(), (c + half).exp());
+        } else {
+            let c = centres.as_ref().map_or(0.5 * (a.lo + a.hi), |c| c[j]);
+            let half = 0.5 * (a.hi - a.lo) / f;
+            (a.lo, a.hi) = (c - half, c + half);
+        }
+        if matches!(a.kind, AxisKind::Rate(_)) && a.lo <= 0.0 {
+            return Err(bad(&format!(
+                "axis {} sets learning rates, and the window reaches {} (rates must stay above 0)",
+                j + 1,
+                a.lo
+            )));
+        }
         if !(a.lo.is_finite() && a.hi.is_finite()) || a.lo == a.hi {
             return Err(bad(
                 "the window leaves float64's range or shrinks to a point",
@@ -1170,6 +1246,11 @@ pub fn zoom(slice: &mut Slice, text: &str) -> Result<()> {
             .fold(0u64, |g, (&i, &n)| g * n as u64 + i as u64)
     };
     for j in 0..2 {
+        if slice.axes[j].kind.is_hyper() {
+            // Along a hyper-parameter axis the walkers may share their start; their values are
+            // distinct, as checked above.
+            continue;
+        }
         let mut next = middle.clone();
         next[j] = (middle[j] + 1).min(shape[j] - 1);
         let start = |g: u64| -> Vec<f32> { slice.point(g).iter().map(|&v| v as f32).collect() };
@@ -1196,6 +1277,12 @@ impl MapSpec {
         if self.slice.axes.len() != 2 {
             return Err(two_axes(self.slice.axes.len()));
         }
+        if !self.basins && (matches!(self.color, ColorBy::Class | ColorBy::Copy) || self.shade) {
+            return Err(Error::spec(
+                "--color",
+                "classes and copies need the basin analysis, which --no-basins skips; expected --color status, diverged, score, loss or steps (and no --shade)",
+            ));
+        }
         self.descent.validate()?;
         self.finish.check(&self.descent)?;
         let m = self.slice.len();
@@ -1215,7 +1302,14 @@ impl MapSpec {
             &format!("a map of {m} pixels"),
             // The walk, plus the pixels of the picture and the labels, and the boundary
             // statistics' outcome ids, window minima and maxima (about 128 B a pixel).
-            memory::walk_bytes(m, p, 0, true).saturating_add(m * (16 + 128)),
+            // With learning-rate axes, each walker's rates too.
+            memory::walk_bytes(m, p, 0, true)
+                .saturating_add(m * (16 + 128))
+                .saturating_add(if self.slice.has_rates() {
+                    m * 4 * self.problem.model.layers() as u64
+                } else {
+                    0
+                }),
             "use fewer points per axis",
         )
     }
@@ -1240,6 +1334,27 @@ impl MapSpec {
             .flat_map_iter(|g| self.slice.point(g).into_iter().map(|v| v as f32))
             .collect()
     }
+
+    /// Each walker's learning rate of each weight layer (of the block, for a shard; rounded
+    /// once to float32), where an axis sets learning rates; else none, and every walker steps
+    /// by `--lr`.
+    pub fn rates(&self) -> Option<Vec<f32>> {
+        if !self.slice.has_rates() {
+            return None;
+        }
+        let layers = self.problem.model.layers();
+        Some(
+            self.block()
+                .into_par_iter()
+                .flat_map_iter(|g| {
+                    self.slice
+                        .rates(g, self.descent.lr, layers)
+                        .into_iter()
+                        .map(|v| v as f32)
+                })
+                .collect(),
+        )
+    }
 }
 
 /// A basin map's result.
@@ -1259,7 +1374,7 @@ pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
     let mut walk = walk_plain(
         backend,
         &spec.problem,
-        spec.starts(),
+        (spec.starts(), spec.rates()),
         &spec.descent,
         None,
         &|_| {},
@@ -1276,7 +1391,11 @@ pub fn map(backend: &mut dyn Backend, spec: &MapSpec) -> Result<Map> {
     let options = spec
         .finish
         .analysis(spec.problem.model.parameter_count(), &spec.descent);
-    let report = basins_observed(&spec.problem, &walk.output, &options, &|_| {});
+    let report = if spec.basins {
+        basins_observed(&spec.problem, &walk.output, &options, &|_| {})
+    } else {
+        unanalysed(walk.output.status.len())
+    };
     Ok(Map {
         walk,
         report,
@@ -1294,7 +1413,7 @@ pub fn map_walk_with(
     walk_starts(
         backend,
         &spec.problem,
-        spec.starts(),
+        (spec.starts(), spec.rates()),
         &spec.descent,
         None,
         control,

@@ -273,8 +273,10 @@ pub fn fingerprint(request: &serde_json::Value, data: &Dataset, slice: Option<&S
             match &a.kind {
                 AxisKind::Set(p) => h.bytes(&(*p as u64).to_le_bytes()),
                 AxisKind::Offset(d) => h.f64s(d),
+                AxisKind::Rate(l) => h.bytes(format!("rate {l:?}").as_bytes()),
+                AxisKind::Scale => h.bytes(b"scale"),
             }
-            h.f64s(&[a.lo, a.hi, a.n as f64]);
+            h.f64s(&[a.lo, a.hi, a.n as f64, f64::from(u8::from(a.log))]);
         }
     }
     format!("{:032x}", h.0)

@@ -632,6 +632,65 @@ fn bad_shards_and_zooms_are_refused() {
 }
 
 #[test]
+fn bad_hyper_parameter_axes_are_refused() {
+    let map = "map --model 2-3-1 --data xor --backend cpu";
+    let a = "--axis w1[0,0]=-1:1:4";
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{G} --axis lr=0.1:1:4"), "--axis"),
+        (
+            format!("{G} --axis scale=0.5:2:4 --origin random:1"),
+            "--axis",
+        ),
+        (format!("{map} {a} --axis lr3=0.1:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr0=0.1:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr=0:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr=-1:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr=log:-1:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr=log:0:1:4"), "--axis"),
+        (format!("{map} {a} --axis lr=log:1:x:4"), "--axis"),
+        (
+            format!("{map} --axis w1[0,0]=log:1:2:4 --axis lr=0.1:1:4"),
+            "--axis",
+        ),
+        (
+            format!("{map} --axis lr=0.1:1:4 --axis lr1=0.1:1:4"),
+            "--axis",
+        ),
+        (
+            format!("{map} --axis lr2=0.1:1:4 --axis lr2=0.2:1:4"),
+            "--axis",
+        ),
+        (format!("{map} {a} --axis scale=0.5:2:4"), "--axis"),
+        (
+            format!("{map} --origin random:1 --axis scale=1:2:4 --axis scale=2:3:4"),
+            "--axis",
+        ),
+        (
+            format!("{map} {a} --axis lr=0.1:1:4 --no-basins"),
+            "--color",
+        ),
+        (
+            format!("{map} {a} --axis lr=0.1:1:4 --no-basins --color status --shade"),
+            "--color",
+        ),
+        (
+            format!("{map} {a} --axis lr=0.1:1:4 --color speed"),
+            "--color",
+        ),
+        (
+            format!("{map} {a} --axis lr=log:0.1:1:4 --zoom 2@0,-1"),
+            "--zoom",
+        ),
+        (
+            format!("{map} --axis lr=0.001:1:4 {a} --zoom 0.5"),
+            "--zoom",
+        ),
+    ];
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    run_table("hyper-parameter axes", &cases);
+}
+
+#[test]
 fn bad_bench_flags_are_refused() {
     let failures: Vec<String> = [
         ("--repeats -1", "--repeats"),

@@ -9,6 +9,7 @@ mod common;
 mod connect;
 mod curvature;
 mod interop;
+mod lrmap;
 mod parity;
 mod parsers_never_panic;
 mod placement;

@@ -28,6 +28,7 @@ fn map_spec() -> MapSpec {
         finish: Finish::default(),
         color: run::ColorBy::Copy,
         shade: false,
+        basins: true,
         zoom: None,
         backend: landscape::backend::BackendChoice::Cpu,
         adapter: None,

@@ -56,7 +56,7 @@ pub fn assert_same_run(whole: &Path, merged: &Path) {
 
 /// Runs `args` whole into DIR/whole and as `n` shards into DIR/shard-i, merges the shards
 /// (given in reverse order) into DIR/merged, and checks it is the whole run.
-fn whole_and_merged(dir: &Path, args: &str, n: usize) -> (PathBuf, Vec<PathBuf>) {
+pub(crate) fn whole_and_merged(dir: &Path, args: &str, n: usize) -> (PathBuf, Vec<PathBuf>) {
     let whole = dir.join("whole");
     ok(&run(
         args,

@@ -170,7 +170,50 @@ pub trait Backend {
         settings: &WalkSettings,
         trace: Option<u32>,
         progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<WalkOutput> {
+        self.walk_rated(model, data, starts, None, settings, trace, progress)
+    }
+
+    /// `walk`, where `rates` (when given) holds each walker's own learning rate of each weight
+    /// layer (M × layers, row-major) in place of `settings.lr`: walker w steps the weights and
+    /// biases of layer l by `rates[w·layers + l]`. (A walker whose rates all equal
+    /// `settings.lr` takes the very steps it takes without them.)
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the walk's inputs, as `walk` takes them, and the rates"
+    )]
+    fn walk_rated(
+        &mut self,
+        model: &Model,
+        data: &Dataset,
+        starts: &[f32],
+        rates: Option<&[f32]>,
+        settings: &WalkSettings,
+        trace: Option<u32>,
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<WalkOutput>;
+}
+
+/// Checks that `rates` holds one positive, finite learning rate per walker and weight layer, as
+/// `Backend::walk_rated` needs.
+pub fn check_rates(rates: &[f32], walkers: usize, layers: usize) -> Result<()> {
+    if rates.len() != walkers * layers {
+        return Err(Error::setting(
+            "rates",
+            format!(
+                "{} learning rates for {walkers} walkers of {layers} weight layers; expected {}",
+                rates.len(),
+                walkers * layers
+            ),
+        ));
+    }
+    if let Some(r) = rates.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+        return Err(Error::setting(
+            "rates",
+            format!("learning rate {r}; expected finite rates above 0"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that the lattice points `range` of `slice` exist and that one kernel call can index

@@ -110,6 +110,10 @@ impl LatticeF32 {
                         *v = *dv as f32;
                     }
                 }
+                // A direction of zeros: the point does not move along it. Lattices are
+                // evaluated by `grid`, which refuses hyper-parameter axes
+                // (`Slice::parameters_only`); maps take their starts from `Slice::point`.
+                AxisKind::Rate(_) | AxisKind::Scale => {}
             }
         }
         for (j, a) in slice.axes.iter().enumerate() {

@@ -50,6 +50,11 @@ pub struct Problem<'a> {
     pub rows: usize,
     /// Whether walkers at a fixed point of the step are retired.
     pub retire: bool,
+    /// Each walker's learning rate of each weight layer (M × layers), in place of
+    /// `settings.lr`; the walkers then step in this loop, not in the network's own.
+    pub rates: Option<&'a [f32]>,
+    /// The weight layer of each parameter (P), which picks its rate.
+    pub layer_of: &'a [usize],
 }
 
 /// The walkers still to start, shared by the threads, and where they report.
@@ -136,8 +141,13 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
         trace,
         rows,
         retire,
+        rates,
+        layer_of,
     } = *problem;
     let p = km.parameters;
+    let layers = km.layers();
+    // Each lane's step size per parameter, when the walkers have rates of their own.
+    let mut lane_rate = vec![[0.0f32; L]; if rates.is_some() { p } else { 0 }];
     // Retiring needs the network's own loop, which tracing does without.
     let retire = retire && trace.is_none();
     let mut theta = vec![[0.0f32; L]; p];
@@ -187,6 +197,11 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
                     velocity[q][k] = 0.0;
                 }
                 at[k] = 0;
+                if let Some(r) = rates {
+                    for q in 0..p {
+                        lane_rate[q][k] = r[w * layers + layer_of[q]] / n as f32;
+                    }
+                }
                 if trace.is_some() {
                     rows_of[k * rows * p..(k + 1) * rows * p].fill(f32::NAN);
                 }
@@ -200,9 +215,12 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
                 theta[q][k] = theta[q][first];
                 velocity[q][k] = velocity[q][first];
             }
+            for r in &mut lane_rate {
+                r[k] = r[first];
+            }
             at[k] = at[first];
         }
-        if trace.is_none() {
+        if trace.is_none() && rates.is_none() {
             // Steps on which no walker stops, taken by the network's own loop where it has one
             // (θ in registers), `SEGMENT` at a time; after each, the walkers its last step left
             // where they were retire and their lanes take new walkers. The loop stops before a
@@ -280,7 +298,12 @@ pub fn walk_lanes<const L: usize, S: Simd<L>, N: Net<L>>(
         let mut moved = S::splat(0.0);
         for q in 0..p {
             let (t0, v0) = (S::load(&theta[q]), S::load(&velocity[q]));
-            let (t, v) = update::<L, S>(t0, v0, S::load(&grad[q]), live, true, s.momentum, rate);
+            let r = if rates.is_some() {
+                S::load(&lane_rate[q])
+            } else {
+                rate
+            };
+            let (t, v) = update::<L, S>(t0, v0, S::load(&grad[q]), live, true, s.momentum, r);
             moved = moved.or(t.xor(t0)).or(v.xor(v0));
             theta[q] = t.store();
             velocity[q] = v.store();

@@ -27,7 +27,7 @@ use isa::Kernels;
 
 use landscape_core::backend::{
     Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
-    check_range, data_f32,
+    check_range, check_rates, data_f32,
 };
 use landscape_core::error::Result;
 use landscape_core::spec::data::Dataset;
@@ -218,15 +218,20 @@ impl Backend for CpuBackend {
             .install(|| eval::eval(&kernels, &problem, points.len() / p, save_grad)))
     }
 
-    fn walk(
+    fn walk_rated(
         &mut self,
         model: &Model,
         data: &Dataset,
         starts: &[f32],
+        rates: Option<&[f32]>,
         settings: &WalkSettings,
         trace: Option<u32>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<WalkOutput> {
+        if let Some(r) = rates {
+            check_rates(r, starts.len() / model.parameter_count(), model.layers())?;
+        }
+        let layer_of = model.layer_of();
         let km = KernelModel::new(model);
         let d = data_f32(data);
         let s = DescendSettings::new(settings);
@@ -239,6 +244,8 @@ impl Backend for CpuBackend {
             trace,
             rows: trace.map_or(0, |k| (s.steps / k) as usize + 1),
             retire: self.retire,
+            rates,
+            layer_of: &layer_of,
         };
         let kernels = Kernels::new(&km, self.isa);
         let (out, computed) = self.pool.install(|| {

@@ -35,6 +35,12 @@ struct DescendParams {
     // point of the float32 step, which every later step repeats) ends at once as it would
     // after its last step. Checked on the last step of every segment.
     retire: u32,
+    // 1: every walker has a learning rate of its own per weight layer, in `rates`, in place
+    // of `lr` (`update_rated`, generated for the model).
+    rated: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // Status codes (keep in sync with Status in crates/core/src/spec/walk.rs and RUNNING in
@@ -47,6 +53,8 @@ const RUNNING: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> params: DescendParams;
 @group(0) @binding(1) var<storage, read> data: array<f32>;
+// With `rated`: each walker's learning rate of each weight layer (count × GROUPS).
+@group(0) @binding(2) var<storage, read> rates: array<f32>;
 // θ of every walker (count × P), then its velocity (count × P).
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 // L of every walker, then ‖∇L‖.
@@ -115,6 +123,26 @@ fn update(
     }
 }
 
+// A step of the walker: by its own rates with `rated`, else by `lr`.
+fn step_walker(
+    theta: ptr<function, array<f32, P>>,
+    velocity: ptr<function, array<f32, P>>,
+    grad: ptr<function, array<f32, P>>,
+    rate: ptr<function, array<f32, GROUPS>>,
+) {
+    if (params.rated != 0u) {
+        update_rated(theta, velocity, grad, rate, params.momentum);
+    } else {
+        update(theta, velocity, grad);
+    }
+}
+
+// Walker `w`'s learning rates, with `rated`.
+fn load_rates(w: u32, rate: ptr<function, array<f32, GROUPS>>) {
+    if (params.rated == 0u) { return; }
+    for (var l = 0u; l < GROUPS; l++) { (*rate)[l] = rates[w * GROUPS + l]; }
+}
+
 // Walker `w`'s θ, velocity and step count (a fresh walker: its start, 0, 0).
 fn load(
     w: u32,
@@ -160,14 +188,16 @@ fn walk_one(lane: u32) {
     var theta: array<f32, P>;
     var velocity: array<f32, P>;
     var grad: array<f32, P>;
+    var rate: array<f32, GROUPS>;
     var step = load(lane, &theta, &velocity);
+    load_rates(lane, &rate);
     var e: Evaluated;
     // One evaluation per step up to `until`, plus the one that classifies the point reached.
     let evaluations = params.until - min(step, params.until) + 1u;
     for (var k = 0u; k < evaluations; k++) {
         e = evaluate(&theta, &grad, step);
         if (e.status != RUNNING || step >= params.until) { break; }
-        update(&theta, &velocity, &grad);
+        step_walker(&theta, &velocity, &grad, &rate);
         step++;
     }
     store(lane, &theta, &velocity, e, step);
@@ -183,6 +213,7 @@ fn walk_queued(lane: u32) {
     var theta: array<f32, P>;
     var velocity: array<f32, P>;
     var grad: array<f32, P>;
+    var rate: array<f32, GROUPS>;
     // θ and the velocity before the last step of a segment.
     var before: array<f32, P>;
     var vbefore: array<f32, P>;
@@ -216,6 +247,7 @@ fn walk_queued(lane: u32) {
             }
             if (!walking) { break; }
             step = load(w, &theta, &velocity);
+            load_rates(w, &rate);
         }
         // A segment: up to SEGMENT evaluations, each but a stopping one followed by a step.
         used += SEGMENT;
@@ -227,7 +259,7 @@ fn walk_queued(lane: u32) {
                 ended = true;
                 break;
             }
-            update(&theta, &velocity, &grad);
+            step_walker(&theta, &velocity, &grad, &rate);
             step++;
         }
         if (!ended) {
@@ -242,7 +274,7 @@ fn walk_queued(lane: u32) {
                         vbefore[p] = velocity[p];
                     }
                 }
-                update(&theta, &velocity, &grad);
+                step_walker(&theta, &velocity, &grad, &rate);
                 step++;
                 if (look) {
                     var still = true;

@@ -31,6 +31,9 @@ struct DescendParams {
     take_until: u32,
     /// 1 when walkers at a fixed point of the float32 step retire.
     retire: u32,
+    /// 1 when each walker has a learning rate of its own per weight layer (binding 2).
+    rated: u32,
+    pad: [u32; 3],
 }
 
 /// Knobs for tests and small GPUs.
@@ -112,6 +115,8 @@ const POISON_CODE: u32 = 0xdead_beef;
 /// The buffers of one chunk in flight: its walkers' state and results, and where they are read
 /// back from.
 struct ChunkBuffers {
+    /// The walkers' learning rates (the unused buffer without them).
+    rate: wgpu::Buffer,
     state: wgpu::Buffer,
     values: wgpu::Buffer,
     counters: wgpu::Buffer,
@@ -145,6 +150,7 @@ pub fn run(
     n_samples: usize,
     data: &[f32],
     starts: &[f32],
+    rates: Option<&[f32]>,
     s: &DescendSettings,
     trace: Option<u32>,
     progress: &(dyn Fn(u64) + Sync),
@@ -261,6 +267,7 @@ pub fn run(
     );
     let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
     let set_count = if m > chunk { 2 } else { 1 };
+    let groups = km.layers();
     let mut sets = Vec::with_capacity(set_count);
     for _ in 0..set_count {
         let state = ctx.reused_buffer("state", (chunk * 2 * p * 4) as u64, rw);
@@ -271,13 +278,22 @@ pub fn run(
             (chunk * (p + 4) * 4) as u64,
             U::MAP_READ | U::COPY_DST,
         );
+        let rate = match rates {
+            Some(_) => ctx.reused_buffer(
+                "rates",
+                (chunk * groups * 4) as u64,
+                U::STORAGE | U::COPY_DST,
+            ),
+            None => dummy.clone(),
+        };
         let bind = ctx.bind_group(
             "descend",
             &[
-                &uniform, &data_buf, &dummy, &dummy, &state, &values, &counters,
+                &uniform, &data_buf, &rate, &dummy, &state, &values, &counters,
             ],
         );
         sets.push(ChunkBuffers {
+            rate,
             state,
             values,
             counters,
@@ -313,6 +329,13 @@ pub fn run(
                 0,
                 bytemuck::cast_slice(&starts[start * p..(start + len) * p]),
             );
+            if let Some(r) = rates {
+                ctx.queue.write_buffer(
+                    &b.rate,
+                    0,
+                    bytemuck::cast_slice(&r[start * groups..(start + len) * groups]),
+                );
+            }
             if opts.poison {
                 let nan: Vec<f32> = vec![f32::NAN; 2 * len];
                 let code: Vec<u32> = vec![POISON_CODE; 2 * len];
@@ -374,6 +397,8 @@ pub fn run(
                         u32::MAX
                     },
                     retire: u32::from(retire),
+                    rated: u32::from(rates.is_some()),
+                    pad: [0; 3],
                 };
                 first_dispatch = false;
                 // Queued writes are ordered with the dispatches.
@@ -466,6 +491,9 @@ pub fn run(
     }
     let mut kept = vec![dummy, uniform];
     for b in sets {
+        if rates.is_some() {
+            kept.push(b.rate);
+        }
         kept.extend([b.state, b.values, b.counters, b.staging]);
     }
     ctx.keep_buffers(kept);

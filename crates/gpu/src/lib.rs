@@ -12,7 +12,7 @@ pub use eval::EvalOptions;
 
 use landscape_core::backend::{
     Backend, BackendInfo, DescendSettings, Evaluation, KernelModel, LatticeF32, WalkOutput,
-    check_range, data_f32,
+    check_range, check_rates, data_f32,
 };
 use landscape_core::error::Result;
 use landscape_core::spec::data::Dataset;
@@ -157,15 +157,19 @@ impl Backend for GpuBackend {
         )
     }
 
-    fn walk(
+    fn walk_rated(
         &mut self,
         model: &Model,
         data: &Dataset,
         starts: &[f32],
+        rates: Option<&[f32]>,
         settings: &WalkSettings,
         trace: Option<u32>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<WalkOutput> {
+        if let Some(r) = rates {
+            check_rates(r, starts.len() / model.parameter_count(), model.layers())?;
+        }
         let km = KernelModel::new(model);
         let s = DescendSettings::new(settings);
         let d = data_f32(data);
@@ -175,6 +179,7 @@ impl Backend for GpuBackend {
             data.len(),
             &d,
             starts,
+            rates,
             &s,
             trace,
             progress,

@@ -58,14 +58,38 @@ fn value_at(vals: &[f64], f: f64) -> f64 {
 }
 
 /// Ticks for a lattice axis drawn over `len` pixels from `p0`, growing upward when `up`.
+/// An axis spaced evenly in log(value) over at least a decade (a learning-rate axis
+/// `log:LO:HI:N`) gets decade ticks.
 pub fn lattice_ticks(c: &Canvas, vals: &[f64], p0: f32, len: f32, up: bool) -> Vec<PxTick> {
     let n = vals.len() as f64;
+    if let Some(ratio) = geometric_ratio(vals) {
+        let logs: Vec<f64> = vals.iter().map(|v| v.ln()).collect();
+        let map = |v: f64| {
+            let f = ((frac_index(&logs, v.ln()) + 0.5) / n) as f32 * len;
+            if up { p0 + len - f } else { p0 + f }
+        };
+        let (lo, hi) = (vals[0] / ratio.sqrt(), vals[vals.len() - 1] * ratio.sqrt());
+        return ticks::choose_ticks(c, lo, hi, true, !up, &map);
+    }
     let map = |v: f64| {
         let f = ((frac_index(vals, v) + 0.5) / n) as f32 * len;
         if up { p0 + len - f } else { p0 + f }
     };
     let (lo, hi) = (value_at(vals, -0.5), value_at(vals, n - 0.5));
     ticks::choose_ticks(c, lo, hi, false, !up, &map)
+}
+
+/// The ratio of neighbouring values where `vals` (at least 3, positive) grow by one ratio and
+/// span at least a factor 10.
+fn geometric_ratio(vals: &[f64]) -> Option<f64> {
+    let (&first, &last) = (vals.first()?, vals.last()?);
+    if vals.len() < 3 || first <= 0.0 || last < 10.0 * first {
+        return None;
+    }
+    let ratio = vals[1] / vals[0];
+    vals.windows(2)
+        .all(|w| ((w[1] / w[0]) / ratio - 1.0).abs() < 1e-6)
+        .then_some(ratio)
 }
 
 #[cfg(test)]
@@ -83,5 +107,11 @@ mod tests {
         assert!((frac_index(&v, 2.0) - 1.5).abs() < 1e-12);
         assert!((value_at(&v, frac_index(&v, -0.4)) + 0.4).abs() < 1e-12);
         assert!((value_at(&[5.0], 0.5) - 5.25).abs() < 1e-12);
+        let log: Vec<f64> = (0..9)
+            .map(|i| 10f64.powf(-3.0 + 0.5 * f64::from(i)))
+            .collect();
+        assert!((geometric_ratio(&log).expect("geometric") - 10f64.sqrt()).abs() < 1e-9);
+        assert_eq!(geometric_ratio(&[1.0, 2.0, 3.0, 40.0]), None);
+        assert_eq!(geometric_ratio(&[1.0, 1.1, 1.21]), None);
     }
 }

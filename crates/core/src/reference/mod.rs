@@ -250,6 +250,19 @@ pub struct WalkEnd {
 /// on non-finite θ, ‖θ‖∞ > diverge, non-finite L or ∇L, ‖∇L‖ < tol, or the step budget, in that
 /// order; otherwise v ← β·v − lr·∇L, θ ← θ + v.
 pub fn walk(model: &Model, data: &Dataset, start: &[f64], s: &WalkSettings) -> WalkEnd {
+    walk_rated(model, data, start, &vec![s.lr; model.layers()], s)
+}
+
+/// `walk` with a learning rate for each weight layer (`rates[l]` for the weights and biases of
+/// layer l) in place of `s.lr`.
+pub fn walk_rated(
+    model: &Model,
+    data: &Dataset,
+    start: &[f64],
+    rates: &[f64],
+    s: &WalkSettings,
+) -> WalkEnd {
+    let rate: Vec<f64> = model.layer_of().iter().map(|&l| rates[l]).collect();
     let mut theta = start.to_vec();
     let mut velocity = vec![0.0; theta.len()];
     let mut step = 0;
@@ -279,8 +292,8 @@ pub fn walk(model: &Model, data: &Dataset, start: &[f64], s: &WalkSettings) -> W
                 status,
             };
         }
-        for ((t, v), g) in theta.iter_mut().zip(&mut velocity).zip(&grad) {
-            *v = s.momentum * *v - s.lr * g;
+        for (((t, v), g), r) in theta.iter_mut().zip(&mut velocity).zip(&grad).zip(&rate) {
+            *v = s.momentum * *v - r * g;
             *t += *v;
         }
         step += 1;

@@ -220,6 +220,17 @@ impl Model {
         out
     }
 
+    /// The weight layer (0-based) each parameter belongs to, in θ order: a layer's weights and
+    /// its biases, which `layout` places together.
+    pub fn layer_of(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.parameter_count());
+        for (l, lay) in self.layout().iter().enumerate() {
+            let n = lay.inputs * lay.outputs + if lay.b.is_some() { lay.outputs } else { 0 };
+            out.extend(std::iter::repeat_n(l, n));
+        }
+        out
+    }
+
     /// Length P of θ.
     pub fn parameter_count(&self) -> usize {
         // Saturating, so that absurd widths are refused by the size check rather than wrapping.

@@ -18,13 +18,26 @@ pub const MAX_AXES: usize = 4;
 /// float32 counts exactly up to here.
 pub const MAX_AXIS_POINTS: usize = 1 << 24;
 
-/// How an axis moves through parameter space.
+/// How an axis moves through parameter space, or which training hyper-parameter it sets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AxisKind {
     /// Sets parameter `θ[p]` to the axis value.
     Set(usize),
     /// Adds t·d to the point, for a direction d of length P.
     Offset(Vec<f64>),
+    /// Sets the learning rate of the walker starting at the point: of weight layer `l`
+    /// (0-based; written `lr{l+1}`), or of every layer (`lr`). Only maps take it.
+    Rate(Option<usize>),
+    /// Multiplies the start (the origin moved along the parameter axes) by the value. Only
+    /// maps take it.
+    Scale,
+}
+
+impl AxisKind {
+    /// Whether the axis sets a training hyper-parameter rather than a point's coordinates.
+    pub fn is_hyper(&self) -> bool {
+        matches!(self, AxisKind::Rate(_) | AxisKind::Scale)
+    }
 }
 
 /// One resolved axis of a slice.
@@ -42,12 +55,26 @@ pub struct Axis {
     pub hi: f64,
     /// Number of values, at least 2.
     pub n: usize,
+    /// Values spaced evenly in log(value) instead of in value (`log:LO:HI:N`; hyper-parameter
+    /// axes only, LO > 0).
+    pub log: bool,
 }
 
 impl Axis {
-    /// The i-th value along the axis.
+    /// The i-th value along the axis: LO + (HI − LO)·i/(N − 1), or with `log`
+    /// exp(ln LO + (ln HI − ln LO)·i/(N − 1)), LO and HI exact at the ends.
     pub fn value(&self, i: usize) -> f64 {
-        self.lo + (self.hi - self.lo) * i as f64 / (self.n - 1) as f64
+        let f = i as f64 / (self.n - 1) as f64;
+        if !self.log {
+            return self.lo + (self.hi - self.lo) * f;
+        }
+        if i == 0 {
+            return self.lo;
+        }
+        if i + 1 == self.n {
+            return self.hi;
+        }
+        (self.lo.ln() + (self.hi.ln() - self.lo.ln()) * f).exp()
     }
 
     /// All values along the axis.
@@ -99,7 +126,50 @@ impl Slice {
         idx
     }
 
-    /// θ at lattice point `g`, in float64.
+    /// Whether an axis sets a training hyper-parameter (`lr`, `lrK`, `scale`).
+    pub fn has_hyper(&self) -> bool {
+        self.axes.iter().any(|a| a.kind.is_hyper())
+    }
+
+    /// Whether an axis sets learning rates.
+    pub fn has_rates(&self) -> bool {
+        self.axes
+            .iter()
+            .any(|a| matches!(a.kind, AxisKind::Rate(_)))
+    }
+
+    /// Refuses hyper-parameter axes, for `command`, which maps parameter space only.
+    pub fn parameters_only(&self, command: &str) -> Result<()> {
+        match self.axes.iter().find(|a| a.kind.is_hyper()) {
+            Some(a) => Err(Error::spec(
+                "--axis",
+                format!(
+                    "'{}' sets a training hyper-parameter; `landscape {command}` takes axes through parameter space only (`landscape map` takes lr, lrK and scale axes)",
+                    a.spec
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The learning rate of each of the `layers` weight layers for the walker starting at
+    /// lattice point `g`: `base` where no axis sets it; an `lr` axis sets every layer's, an
+    /// `lrK` axis layer K's.
+    pub fn rates(&self, g: u64, base: f64, layers: usize) -> Vec<f64> {
+        let idx = self.multi_index(g);
+        let mut rates = vec![base; layers];
+        for (a, &i) in self.axes.iter().zip(&idx) {
+            match a.kind {
+                AxisKind::Rate(None) => rates.fill(a.value(i)),
+                AxisKind::Rate(Some(l)) => rates[l] = a.value(i),
+                _ => {}
+            }
+        }
+        rates
+    }
+
+    /// θ at lattice point `g`, in float64: the parameter axes as the module describes, then
+    /// times a `scale` axis's value.
     pub fn point(&self, g: u64) -> Vec<f64> {
         let idx = self.multi_index(g);
         let mut theta = self.origin.clone();
@@ -113,6 +183,14 @@ impl Slice {
                 let t = a.value(i);
                 for (th, dv) in theta.iter_mut().zip(d) {
                     *th += t * dv;
+                }
+            }
+        }
+        for (a, &i) in self.axes.iter().zip(&idx) {
+            if a.kind == AxisKind::Scale {
+                let s = a.value(i);
+                for th in &mut theta {
+                    *th *= s;
                 }
             }
         }
@@ -246,9 +324,46 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
             ),
         )
     })?;
+    let (log, range) = match range.strip_prefix("log:") {
+        Some(rest) => (true, rest),
+        None => (false, range),
+    };
     let (lo, hi, n) = parse_range(range, flag, spec)?;
     let p = model.parameter_count();
-    let (label, kind) = if let Some(seed) = what.strip_prefix("random:") {
+    let layer = what
+        .strip_prefix("lr")
+        .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
+    let (label, kind) = if what == "lr" {
+        ("learning rate".to_string(), AxisKind::Rate(None))
+    } else if let Some(k) = layer {
+        let layers = model.layers();
+        let l = k
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=layers).contains(l))
+            .ok_or_else(|| {
+                Error::spec(
+                    flag,
+                    format!(
+                        "'{spec}': the model has weight layers 1 to {layers}; expected lr1 to lr{layers} (or lr for all)"
+                    ),
+                )
+            })?;
+        (
+            format!("learning rate of layer {l}"),
+            AxisKind::Rate(Some(l - 1)),
+        )
+    } else if what == "scale" {
+        if origin.iter().all(|&v| v == 0.0) {
+            return Err(Error::spec(
+                flag,
+                format!(
+                    "'{spec}' scales the start, but the origin is zero; give --origin (e.g. random:1)"
+                ),
+            ));
+        }
+        ("scale of the start".to_string(), AxisKind::Scale)
+    } else if let Some(seed) = what.strip_prefix("random:") {
         let seed: u64 = seed.parse().map_err(|_| {
             Error::spec(
                 flag,
@@ -313,6 +428,26 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
         let idx = model.parameter_index(what, flag)?;
         (model.parameter_name(idx), AxisKind::Set(idx))
     };
+    if log && !kind.is_hyper() {
+        return Err(Error::spec(
+            flag,
+            format!(
+                "'{spec}': log spacing is for lr, lrK and scale axes; expected LO:HI:N for a parameter axis"
+            ),
+        ));
+    }
+    if log && lo <= 0.0 {
+        return Err(Error::spec(
+            flag,
+            format!("'{spec}': log spacing needs LO above 0; got {lo}"),
+        ));
+    }
+    if matches!(kind, AxisKind::Rate(_)) && lo <= 0.0 {
+        return Err(Error::spec(
+            flag,
+            format!("'{spec}': learning rates must be above 0; got LO = {lo}"),
+        ));
+    }
     let axis = Axis {
         spec: spec.to_string(),
         label,
@@ -320,6 +455,7 @@ pub fn parse_axis(spec: &str, model: &Model, origin: &[f64]) -> Result<Axis> {
         lo,
         hi,
         n,
+        log,
     };
     // Values closer than float32 resolves would repeat rows of the lattice.
     let distinct = axis.distinct_f32_values();
@@ -421,6 +557,25 @@ pub fn build_slice(
                 axes.len()
             ),
         ));
+    }
+    // Two axes setting one learning rate, or two scales, would leave one of them unused.
+    for (i, a) in axes.iter().enumerate() {
+        for b in &axes[i + 1..] {
+            let clash = match (&a.kind, &b.kind) {
+                (AxisKind::Rate(x), AxisKind::Rate(y)) => x.is_none() || y.is_none() || x == y,
+                (AxisKind::Scale, AxisKind::Scale) => true,
+                _ => false,
+            };
+            if clash {
+                return Err(Error::spec(
+                    "--axis",
+                    format!(
+                        "'{}' and '{}' set the same hyper-parameter; expected each on one axis",
+                        a.spec, b.spec
+                    ),
+                ));
+            }
+        }
     }
     let sets: Vec<usize> = axes
         .iter()
