@@ -121,10 +121,18 @@ pub enum Hidden<'a> {
     },
 }
 
-/// Any multilayer perceptron, widths read at run time.
+/// Any multilayer perceptron, widths read at run time. Samples are taken `SAMPLE_BLOCK` at a
+/// time (the rest one at a time): each weight is loaded once for the block's forward passes,
+/// which then run as independent chains, and each part of the gradient is loaded and stored
+/// once for the block's terms. Every sum still takes the samples in index order, so the bits
+/// are those of one sample at a time.
 pub struct General;
 
-/// Activations and their derivatives of every unit, for one sample.
+/// Samples the general kernel takes at a time.
+const SAMPLE_BLOCK: usize = 4;
+
+/// Activations and their derivatives of every unit, for each sample of a block (sample b's
+/// units from `b · units`).
 pub struct GeneralScratch<const L: usize> {
     a: Vec<Lanes<L>>,
     d: Vec<Lanes<L>>,
@@ -135,8 +143,8 @@ impl<const L: usize> Net<L> for General {
 
     fn scratch(km: &KernelModel) -> GeneralScratch<L> {
         GeneralScratch {
-            a: vec![[0.0; L]; km.units],
-            d: vec![[0.0; L]; km.units],
+            a: vec![[0.0; L]; SAMPLE_BLOCK * km.units],
+            d: vec![[0.0; L]; SAMPLE_BLOCK * km.units],
         }
     }
 
@@ -149,72 +157,126 @@ impl<const L: usize> Net<L> for General {
         grad: &mut [Lanes<L>],
         s: &mut GeneralScratch<L>,
     ) -> Lanes<L> {
-        let (ni_all, no_all) = (km.inputs(), km.outputs());
-        let layers = km.layers();
-        let y_base = n * ni_all;
-        let (a, d) = (&mut s.a, &mut s.d);
         for g in grad.iter_mut() {
             *g = [0.0; L];
         }
         let mut total = S::splat(0.0);
-        for smp in 0..n {
-            for j in 0..ni_all {
-                a[j] = [data[smp * ni_all + j]; L];
-            }
-            for l in 0..layers {
-                let (ni, no) = (km.widths[l], km.widths[l + 1]);
-                let code = if l == layers - 1 { km.out_act } else { km.act };
-                let (ui, uo, w) = (km.unit_offsets[l], km.unit_offsets[l + 1], km.w_offsets[l]);
-                for i in 0..no {
-                    let mut z = if km.bias {
-                        S::load(&theta[km.b_offsets[l] + i])
-                    } else {
-                        S::splat(0.0)
-                    };
-                    for j in 0..ni {
-                        z = S::load(&theta[w + i * ni + j]).fma(S::load(&a[ui + j]), z);
-                    }
-                    let (v, dv) = activate::<L, S>(code, z);
-                    a[uo + i] = v.store();
-                    d[uo + i] = dv.store();
+        let full = n - n % SAMPLE_BLOCK;
+        let mut first = 0;
+        while first < full {
+            general_block::<L, S, SAMPLE_BLOCK>(km, n, data, theta, grad, s, first, &mut total);
+            first += SAMPLE_BLOCK;
+        }
+        while first < n {
+            general_block::<L, S, 1>(km, n, data, theta, grad, s, first, &mut total);
+            first += 1;
+        }
+        total.mul(S::splat(1.0 / n as f32)).store()
+    }
+}
+
+/// Samples `first..first + B` of the general kernel: their forward passes, squared errors
+/// (added to `total`) and back-propagation, their terms added to `grad` in sample order.
+#[inline(always)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a kernel takes the whole problem as plain values, so that it inlines"
+)]
+fn general_block<const L: usize, S: Simd<L>, const B: usize>(
+    km: &KernelModel,
+    n: usize,
+    data: &[f32],
+    theta: &[Lanes<L>],
+    grad: &mut [Lanes<L>],
+    s: &mut GeneralScratch<L>,
+    first: usize,
+    total: &mut S,
+) {
+    let (ni_all, no_all) = (km.inputs(), km.outputs());
+    let layers = km.layers();
+    let units = km.units;
+    let y_base = n * ni_all;
+    let (a, d) = (&mut s.a, &mut s.d);
+    for b in 0..B {
+        for j in 0..ni_all {
+            a[b * units + j] = [data[(first + b) * ni_all + j]; L];
+        }
+    }
+    for l in 0..layers {
+        let (ni, no) = (km.widths[l], km.widths[l + 1]);
+        let code = if l == layers - 1 { km.out_act } else { km.act };
+        let (ui, uo, w) = (km.unit_offsets[l], km.unit_offsets[l + 1], km.w_offsets[l]);
+        for i in 0..no {
+            let bias = if km.bias {
+                S::load(&theta[km.b_offsets[l] + i])
+            } else {
+                S::splat(0.0)
+            };
+            let mut z = [bias; B];
+            for j in 0..ni {
+                let t = S::load(&theta[w + i * ni + j]);
+                for b in 0..B {
+                    z[b] = t.fma(S::load(&a[b * units + ui + j]), z[b]);
                 }
             }
-            let lo = km.unit_offsets[layers];
-            for o in 0..no_all {
-                let e = S::load(&a[lo + o]).sub(S::splat(data[y_base + smp * no_all + o]));
-                total = e.fma(e, total);
-                d[lo + o] = S::load(&d[lo + o]).mul(S::splat(2.0).mul(e)).store();
+            for b in 0..B {
+                let (v, dv) = activate::<L, S>(code, z[b]);
+                a[b * units + uo + i] = v.store();
+                d[b * units + uo + i] = dv.store();
             }
-            for l in (1..=layers).rev() {
-                let (ni, no) = (km.widths[l - 1], km.widths[l]);
-                let (ui, uo, w) = (
-                    km.unit_offsets[l - 1],
-                    km.unit_offsets[l],
-                    km.w_offsets[l - 1],
-                );
+        }
+    }
+    let lo = km.unit_offsets[layers];
+    for b in 0..B {
+        let smp = first + b;
+        for o in 0..no_all {
+            let k = b * units + lo + o;
+            let e = S::load(&a[k]).sub(S::splat(data[y_base + smp * no_all + o]));
+            *total = e.fma(e, *total);
+            d[k] = S::load(&d[k]).mul(S::splat(2.0).mul(e)).store();
+        }
+    }
+    for l in (1..=layers).rev() {
+        let (ni, no) = (km.widths[l - 1], km.widths[l]);
+        let (ui, uo, w) = (
+            km.unit_offsets[l - 1],
+            km.unit_offsets[l],
+            km.w_offsets[l - 1],
+        );
+        for i in 0..no {
+            let delta: [S; B] = std::array::from_fn(|b| S::load(&d[b * units + uo + i]));
+            for j in 0..ni {
+                let g = &mut grad[w + i * ni + j];
+                let mut sum = S::load(g);
+                for b in 0..B {
+                    sum = delta[b].fma(S::load(&a[b * units + ui + j]), sum);
+                }
+                *g = sum.store();
+            }
+            if km.bias {
+                let g = &mut grad[km.b_offsets[l - 1] + i];
+                let mut sum = S::load(g);
+                for db in delta {
+                    sum = sum.add(db);
+                }
+                *g = sum.store();
+            }
+        }
+        if l > 1 {
+            for j in 0..ni {
+                let mut back = [S::splat(0.0); B];
                 for i in 0..no {
-                    let delta = S::load(&d[uo + i]);
-                    for j in 0..ni {
-                        let g = &mut grad[w + i * ni + j];
-                        *g = delta.fma(S::load(&a[ui + j]), S::load(g)).store();
-                    }
-                    if km.bias {
-                        let g = &mut grad[km.b_offsets[l - 1] + i];
-                        *g = S::load(g).add(delta).store();
+                    let t = S::load(&theta[w + i * ni + j]);
+                    for b in 0..B {
+                        back[b] = t.fma(S::load(&d[b * units + uo + i]), back[b]);
                     }
                 }
-                if l > 1 {
-                    for j in 0..ni {
-                        let mut back = S::splat(0.0);
-                        for i in 0..no {
-                            back = S::load(&theta[w + i * ni + j]).fma(S::load(&d[uo + i]), back);
-                        }
-                        d[ui + j] = S::load(&d[ui + j]).mul(back).store();
-                    }
+                for b in 0..B {
+                    let k = b * units + ui + j;
+                    d[k] = S::load(&d[k]).mul(back[b]).store();
                 }
             }
         }
-        total.mul(S::splat(1.0 / n as f32)).store()
     }
 }
 
