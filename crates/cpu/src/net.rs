@@ -244,7 +244,12 @@ fn general_block<const L: usize, S: Simd<L>, const B: usize>(
             km.w_offsets[l - 1],
         );
         for i in 0..no {
-            let delta: [S; B] = std::array::from_fn(|b| S::load(&d[b * units + uo + i]));
+            // A loop, not `array::from_fn`: a closure would be compiled without the kernel's
+            // instruction set (`scripts/check-inlined.sh`).
+            let mut delta = [S::splat(0.0); B];
+            for b in 0..B {
+                delta[b] = S::load(&d[b * units + uo + i]);
+            }
             for j in 0..ni {
                 let g = &mut grad[w + i * ni + j];
                 let mut sum = S::load(g);
