@@ -82,6 +82,18 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
+/// Asks the walks in blocks to stop, as Ctrl-C does where `install` handles it (the Python
+/// module calls this when Python sees Ctrl-C).
+pub fn request() {
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Forgets a request to stop, so that the next run of this process walks (the Python module's
+/// next call).
+pub fn clear() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}
+
 /// While alive, Ctrl-C only sets `requested()`: the holder stops cleanly by itself.
 pub struct Polling(());
 

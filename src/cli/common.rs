@@ -39,6 +39,7 @@ impl ModelArgs {
             out_act: self.out_act,
             bias: !self.no_bias,
             data: self.data.clone().ok_or_else(|| missing("--data"))?,
+            arrays: None,
         })
     }
 }

@@ -439,6 +439,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<()> {
                 out_act: args.out_act.unwrap_or(Activation::Linear),
                 bias: !args.no_bias,
                 data: args.data.clone().ok_or_else(|| missing("--data"))?,
+                arrays: None,
             };
             (request.validate()?, request)
         }

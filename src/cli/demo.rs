@@ -242,6 +242,7 @@ impl Steps<'_> {
             out_act: Activation::Linear,
             bias: false,
             data: "point:x=1,y=1".to_string(),
+            arrays: None,
         }
     }
 

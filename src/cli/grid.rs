@@ -46,7 +46,7 @@ pub struct GridArgs {
 
 impl GridArgs {
     /// The request the flags make.
-    fn request(&self) -> Result<Request> {
+    pub fn request(&self) -> Result<Request> {
         Ok(Request::Grid(GridRequest {
             problem: self.model.request()?,
             slice: self.slice.request(),

@@ -55,7 +55,7 @@ pub struct MapArgs {
 
 impl MapArgs {
     /// The request the flags make.
-    fn request(&self) -> Result<Request> {
+    pub fn request(&self) -> Result<Request> {
         Ok(Request::Map(MapRequest {
             problem: self.model.request()?,
             slice: self.slice.request(),

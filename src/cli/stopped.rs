@@ -135,6 +135,7 @@ pub fn walk_with_checkpoints(
             request,
             resumed,
         }),
+        stoppable: false,
     })
     .context("walking");
     progress.finish();

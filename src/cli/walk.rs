@@ -51,7 +51,7 @@ pub struct WalkArgs {
 
 impl WalkArgs {
     /// The request the flags make.
-    fn request(&self) -> Result<Request> {
+    pub fn request(&self) -> Result<Request> {
         Ok(Request::Walk(WalkRequest {
             problem: self.model.request()?,
             walkers: self.walkers,

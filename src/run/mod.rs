@@ -67,8 +67,13 @@ pub struct ProblemRequest {
     pub out_act: Activation,
     /// Whether every layer has a bias vector.
     pub bias: bool,
-    /// The data: `xor`, `teacher:n=N,seed=S`, `point:x=…,y=…`, `csv:PATH`, …
+    /// The data: `xor`, `teacher:n=N,seed=S`, `point:x=…,y=…`, `csv:PATH`, …, or a name for
+    /// `arrays`.
     pub data: String,
+    /// Samples given as arrays (from Python), in place of parsing `data`; not in run.json, whose
+    /// data_x.npy and data_y.npy hold them.
+    #[serde(skip)]
+    pub arrays: Option<Dataset>,
 }
 
 impl ProblemRequest {
@@ -80,13 +85,36 @@ impl ProblemRequest {
             out_act: Activation::Linear,
             bias: true,
             data: data.to_string(),
+            arrays: None,
         }
     }
 
     /// The validated model and data.
     pub fn validate(&self) -> Result<Problem> {
         let model = Model::new(&self.model, self.act, self.out_act, self.bias)?;
-        let data = DataSource::parse(&self.data, &model)?;
+        let data = match &self.arrays {
+            Some(d) => {
+                if (d.inputs(), d.outputs()) != (model.inputs(), model.outputs()) {
+                    return Err(Error::spec(
+                        "x",
+                        format!(
+                            "the arrays hold {} inputs and {} outputs a sample, but the model {} takes {} and gives {}",
+                            d.inputs(),
+                            d.outputs(),
+                            self.model,
+                            model.inputs(),
+                            model.outputs()
+                        ),
+                    ));
+                }
+                DataSource {
+                    spec: self.data.clone(),
+                    data: d.clone(),
+                    teacher: None,
+                }
+            }
+            None => DataSource::parse(&self.data, &model)?,
+        };
         Ok(Problem { model, data })
     }
 }
@@ -929,6 +957,9 @@ pub struct Control<'a> {
     /// Walk in blocks with a checkpoint after each, and stop after the current block on Ctrl-C
     /// (see [`crate::interrupt`]). A walk with a trace is never cut into blocks.
     pub checkpoint: Option<Checkpointing<'a>>,
+    /// Without checkpoints: walk in blocks all the same, and stop after the current block once
+    /// [`crate::interrupt::requested`] (the Python module's Ctrl-C).
+    pub stoppable: bool,
 }
 
 /// Where a walk in blocks saves its checkpoints, and what it resumes from.
@@ -989,10 +1020,11 @@ fn walk_starts(
             p(n);
         }
     };
-    let Some(checkpointing) = control.checkpoint.filter(|_| trace.is_none()) else {
+    let checkpointing = control.checkpoint.filter(|_| trace.is_none());
+    if checkpointing.is_none() && !(control.stoppable && trace.is_none()) {
         return walk_plain(backend, problem, (starts, rates), descent, trace, &progress)
             .map(Walked::Complete);
-    };
+    }
     let (model, data) = (&problem.model, problem.dataset());
     let started = Instant::now();
     // Every walker's start and trajectory depend on nothing but its own index, so the blocks a
@@ -1000,13 +1032,18 @@ fn walk_starts(
     let _polling = interrupt::Polling::start();
     let p = model.parameter_count();
     let m = starts.len() / p.max(1);
-    let (mut all, before_s) = match checkpointing.resumed {
+    let (saving, resumed) = match checkpointing {
+        Some(c) => (Some((c.dir, c.request)), c.resumed),
+        None => (None, None),
+    };
+    let (mut all, before_s) = match resumed {
         Some(c) => (c.done, c.walk_s),
         None => (empty_output(), 0.0),
     };
     let walk_s = || before_s + started.elapsed().as_secs_f64();
-    let save = |all: &WalkOutput, walk_s: f64| {
-        write_checkpoint(checkpointing.dir, checkpointing.request, m, all, walk_s)
+    let save = |all: &WalkOutput, walk_s: f64| match saving {
+        Some((dir, request)) => write_checkpoint(dir, request, m, all, walk_s),
+        None => Ok(()),
     };
     let mut block = 2048usize;
     progress(all.status.len() as u64 * u64::from(descent.steps));

@@ -13,6 +13,7 @@ mod lrmap;
 mod parity;
 mod parsers_never_panic;
 mod placement;
+mod python;
 mod readme;
 mod report;
 mod resume;
