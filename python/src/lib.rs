@@ -11,7 +11,9 @@ use clap::Parser;
 use landscape::analysis::basins::Report;
 use landscape::backend::{BackendInfo, WalkOutput};
 use landscape::cli::Cli;
+use landscape::output::basins::continued_codes;
 use landscape::output::run_dir::RunDir;
+use landscape::output::score::map_scores;
 use landscape::run::{self, GridSpec, MapSpec, Request, WalkSpec};
 use landscape::spec::data::Dataset;
 use numpy::ndarray::{ArrayView, IxDyn};
@@ -47,6 +49,10 @@ struct Run {
     backend: BackendInfo,
     /// The status codes as status.npy holds them (uint8; the library keeps them as u32).
     status: Vec<u8>,
+    /// continued.npy, where the ends were analysed.
+    continued: Vec<u8>,
+    /// score.npy, for a map coloured by it.
+    score: Option<Vec<f32>>,
 }
 
 /// A library error as a Python exception: `ValueError` for bad input (a flag's value, a file,
@@ -288,17 +294,7 @@ fn run_request(request: Request) -> landscape::Result<Option<Run>> {
         }
     };
     let (computed, backend) = computed;
-    let status = match &computed {
-        Computed::Grid { .. } => Vec::new(),
-        Computed::Walk { walk, .. } => codes(&walk.output),
-        Computed::Map { map, .. } => codes(&map.walk.output),
-    };
-    Ok(Some(Run {
-        request,
-        computed,
-        backend,
-        status,
-    }))
+    Ok(Some(Run::new(request, computed, backend)))
 }
 
 /// The basin analysis of a walk, as `landscape walk` runs it, with the seconds it took.
@@ -430,6 +426,8 @@ impl Run {
                 }
                 if let Some((r, _)) = basins {
                     d.set_item("basin", view(slf, &r.labels, &[m, 2])?)?;
+                    d.set_item("placement", view(slf, &r.placements, &[m])?)?;
+                    d.set_item("continued", view(slf, &this.continued, &[m])?)?;
                 }
             }
             Computed::Map { spec, map } => {
@@ -448,6 +446,11 @@ impl Run {
                         "labels",
                         view(slf, &map.report.labels, &[shape[0], shape[1], 2])?,
                     )?;
+                    d.set_item("placement", view(slf, &map.report.placements, &shape)?)?;
+                    d.set_item("continued", view(slf, &this.continued, &shape)?)?;
+                }
+                if let Some(s) = &this.score {
+                    d.set_item("score", view(slf, s, &shape)?)?;
                 }
             }
         }
@@ -486,6 +489,38 @@ impl Run {
 }
 
 impl Run {
+    /// The run, with the arrays the library does not keep in the files' form.
+    fn new(request: Request, computed: Computed, backend: BackendInfo) -> Run {
+        let extended = |w: &run::Walk| w.extension.as_ref().map(|e| e.continued.clone());
+        let (status, continued, score) = match &computed {
+            Computed::Grid { .. } => (Vec::new(), Vec::new(), None),
+            Computed::Walk { walk, basins, .. } => (
+                codes(&walk.output),
+                basins.as_ref().map_or_else(Vec::new, |(r, _)| {
+                    continued_codes(r, extended(walk).as_deref())
+                }),
+                None,
+            ),
+            Computed::Map { spec, map } => (
+                codes(&map.walk.output),
+                if spec.basins {
+                    continued_codes(&map.report, extended(&map.walk).as_deref())
+                } else {
+                    Vec::new()
+                },
+                (spec.color == run::ColorBy::Score).then(|| map_scores(spec, &map.walk.output)),
+            ),
+        };
+        Run {
+            request,
+            computed,
+            backend,
+            status,
+            continued,
+            score,
+        }
+    }
+
     fn write(&self, dir: &std::path::Path, force: bool) -> PyResult<String> {
         let command = self.request.command().to_string();
         let out = RunDir::create(Some(dir), &command, force).map_err(py_error)?;
@@ -542,16 +577,15 @@ fn basins(py: Python<'_>, run: &Bound<'_, Run>) -> PyResult<Run> {
     let mut request = r.clone();
     request.basins = true;
     let spec = WalkSpec::clone(spec);
-    Ok(Run {
-        request: Request::Walk(request),
-        computed: Computed::Walk {
+    Ok(Run::new(
+        Request::Walk(request),
+        Computed::Walk {
             spec: Box::new(spec),
             walk: walk.clone(),
             basins: Some((report, seconds)),
         },
-        backend: this.backend.clone(),
-        status: this.status.clone(),
-    })
+        this.backend.clone(),
+    ))
 }
 
 /// `landscape connect` with the command line's `flags` (its run directory and `--out` among

@@ -62,7 +62,8 @@ def test_walk_basins_and_save_write_the_command_lines_run(tmp_path):
               "--momentum", "0.9", "--steps", "1500", "--tol", "1e-6", "--backend", "cpu")
     for name, dtype, shape in [("endpoints", np.float32, (150, 13)), ("loss", np.float32, (150,)),
                                ("steps", np.uint32, (150,)), ("status", np.uint8, (150,)),
-                               ("basin", np.int32, (150, 2))]:
+                               ("basin", np.int32, (150, 2)), ("placement", np.uint8, (150,)),
+                               ("continued", np.uint8, (150,))]:
         a = run.arrays[name]
         assert a.dtype == dtype and a.shape == shape, name
         assert np.array_equal(a, npy(out, name)), name
@@ -84,7 +85,8 @@ def test_map_over_learning_rates_equals_the_command_line(tmp_path):
     out = cli(tmp_path, "map", "map", "--model", "2-2-1", "--data", "xor:pm", "--origin",
               "random:2", "--axis", "lr1=log:1e-2:3e1:12", "--axis", "lr2=log:1e-2:3e1:10",
               "--steps", "300", "--no-basins", "--color", "score", "--backend", "cpu")
-    for name, shape in [("status", (12, 10)), ("loss", (12, 10)), ("endpoints", (12, 10, 9))]:
+    for name, shape in [("status", (12, 10)), ("loss", (12, 10)), ("endpoints", (12, 10, 9)),
+                        ("score", (12, 10))]:
         assert run.arrays[name].shape == shape
         assert np.array_equal(run.arrays[name], npy(out, name)), name
     saved = Path(run.save(tmp_path / "saved"))
@@ -188,3 +190,8 @@ def test_the_quickstart_example_runs(tmp_path):
     out = subprocess.run([os.sys.executable, str(ROOT / "python" / "examples" / "quickstart.py"),
                           str(tmp_path / "q.png")], capture_output=True, text=True, check=True)
     assert "48 of 48 copies" in out.stdout, out.stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert (tmp_path / "q.png").stat().st_size > 10000

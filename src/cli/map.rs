@@ -142,14 +142,8 @@ pub fn write(
         &report.labels,
         &walked.status,
     )?;
-    let score = (request.color == ColorBy::Score).then(|| {
-        let starts: Vec<f32> = (0..spec.slice.len())
-            .flat_map(|g| spec.slice.point(g).into_iter().map(|v| v as f32))
-            .collect();
-        let start_loss = crate::output::score::start_losses(model, spec.problem.dataset(), &starts);
-        let budget = spec.finish.extend.unwrap_or(spec.descent.steps);
-        crate::output::score::scores(walked, &start_loss, budget)
-    });
+    let score =
+        (request.color == ColorBy::Score).then(|| crate::output::score::map_scores(spec, walked));
     if let Some(s) = &score {
         npy::write(&out.file("score.npy"), &shape, s)?;
         let mut record = ArrayRecord::new("score.npy", &shape, "float32");

@@ -46,20 +46,7 @@ pub fn write(
         ));
     }
     write_atomically(&dir.join("basins.csv"), csv.as_bytes())?;
-    // Per walker: how it got its class, and how it was continued (code 1, by gradient descent,
-    // where the analysis did not continue it further).
-    let continued: Vec<u8> = report
-        .continued
-        .iter()
-        .enumerate()
-        .map(|(w, &c)| {
-            if c == Continued::No as u8 && extended.is_some_and(|e| e[w]) {
-                Continued::Descent as u8
-            } else {
-                c
-            }
-        })
-        .collect();
+    let continued = continued_codes(report, extended);
     for (file, values) in [
         ("placement.npy", &report.placements),
         ("continued.npy", &continued),
@@ -79,4 +66,21 @@ pub fn write(
         path: dir.join(labels_file),
         source,
     })
+}
+
+/// Per walker, how it was continued (continued.npy): the analysis's code, or 1 (by gradient
+/// descent, `--extend`) where the analysis did not continue it further.
+pub fn continued_codes(report: &Report, extended: Option<&[bool]>) -> Vec<u8> {
+    report
+        .continued
+        .iter()
+        .enumerate()
+        .map(|(w, &c)| {
+            if c == Continued::No as u8 && extended.is_some_and(|e| e[w]) {
+                Continued::Descent as u8
+            } else {
+                c
+            }
+        })
+        .collect()
 }

@@ -42,6 +42,16 @@ pub fn scores(walked: &WalkOutput, start_loss: &[f64], budget: u32) -> Vec<f32> 
         .collect()
 }
 
+/// The score of every pixel of a map (all of them, in the slice's order).
+pub fn map_scores(spec: &crate::run::MapSpec, walked: &WalkOutput) -> Vec<f32> {
+    let starts: Vec<f32> = (0..spec.slice.len())
+        .flat_map(|g| spec.slice.point(g).into_iter().map(|v| v as f32))
+        .collect();
+    let start_loss = start_losses(&spec.problem.model, spec.problem.dataset(), &starts);
+    let budget = spec.finish.extend.unwrap_or(spec.descent.steps);
+    scores(walked, &start_loss, budget)
+}
+
 /// L in float64 at each start (M × P, float32), each distinct start evaluated once: a map over
 /// learning rates alone has one.
 pub fn start_losses(model: &Model, data: &Dataset, starts: &[f32]) -> Vec<f64> {

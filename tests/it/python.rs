@@ -1,6 +1,7 @@
 //! The Python module (python/): built with maturin into a virtual environment under target/,
 //! then its pytest suite, which compares it with this build's command line. Skipped where
-//! python3 cannot make a virtual environment or pip cannot install maturin, numpy and pytest,
+//! python3 cannot make a virtual environment or pip cannot install maturin, numpy, pytest and
+//! matplotlib (for the example's picture),
 //! unless LANDSCAPE_REQUIRE_PYTHON=1 (as in CI) makes that a failure.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ fn venv(dir: &Path) -> Result<PathBuf, String> {
         "maturin>=1.7,<2",
         "numpy",
         "pytest",
+        "matplotlib",
     ]))?;
     Ok(python)
 }
